@@ -1,0 +1,2 @@
+//! A tour of siderpy (filled in below as the API grows).
+fn main() {}

@@ -1,0 +1,341 @@
+//! Command arguments: [`ToArg`] for anything that can be sent, and
+//! [`CmdArgs`], a command being built whose optional arguments may be given
+//! in any order but are sent in the order the spec defines.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::resp::{write_array_header, write_bulk};
+
+/// A value that can be sent as one command argument.
+///
+/// Strings and byte strings are sent as they are; integers and floats as
+/// their decimal text (formatted without heap allocation). Implement it for
+/// your own types to pass them to typed methods and `execute_cmd`.
+pub trait ToArg {
+    /// Appends this value to `out` as one RESP bulk string (use
+    /// [`write_bulk`](crate::resp::write_bulk)).
+    fn write_arg(&self, out: &mut BytesMut);
+}
+
+impl<T: ToArg + ?Sized> ToArg for &T {
+    fn write_arg(&self, out: &mut BytesMut) {
+        (**self).write_arg(out)
+    }
+}
+
+macro_rules! bytes_like {
+    ($($t:ty),*) => {$(
+        impl ToArg for $t {
+            fn write_arg(&self, out: &mut BytesMut) {
+                write_bulk(out, AsRef::<[u8]>::as_ref(self))
+            }
+        }
+    )*};
+}
+bytes_like!(str, String, [u8], Vec<u8>, Bytes, BytesMut, Cow<'_, [u8]>);
+
+impl ToArg for Cow<'_, str> {
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self.as_bytes())
+    }
+}
+
+impl<const N: usize> ToArg for [u8; N] {
+    fn write_arg(&self, out: &mut BytesMut) {
+        write_bulk(out, self)
+    }
+}
+
+macro_rules! integer {
+    ($($t:ty),*) => {$(
+        impl ToArg for $t {
+            fn write_arg(&self, out: &mut BytesMut) {
+                write_bulk(out, itoa::Buffer::new().format(*self).as_bytes())
+            }
+        }
+    )*};
+}
+integer!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+macro_rules! float {
+    ($($t:ty),*) => {$(
+        /// Sent as the shortest text that reads back as the same value;
+        /// infinities as `inf` / `-inf`, which Redis accepts for scores.
+        impl ToArg for $t {
+            fn write_arg(&self, out: &mut BytesMut) {
+                if self.is_finite() {
+                    write_bulk(out, ryu::Buffer::new().format_finite(*self).as_bytes())
+                } else if self.is_nan() {
+                    write_bulk(out, b"nan")
+                } else if *self > 0.0 {
+                    write_bulk(out, b"inf")
+                } else {
+                    write_bulk(out, b"-inf")
+                }
+            }
+        }
+    )*};
+}
+float!(f32, f64);
+
+/// A command under construction: its name and encoded arguments.
+///
+/// Arguments are encoded as they are given, each into a segment tagged with
+/// its position (`slot`) in the command's syntax. Segments are sent sorted by
+/// slot, so optional arguments can be chained in any order; giving a slot
+/// again replaces what it held (for mutually exclusive options, the last
+/// choice wins).
+#[derive(Debug, Clone, Default)]
+pub struct CmdArgs {
+    buf: BytesMut,
+    segs: Vec<Seg>,
+    /// Segments are already in slot order with nothing replaced: `buf` can be
+    /// sent as it is.
+    ordered: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    slot: u16,
+    start: u32,
+    end: u32,
+    /// How many RESP bulk strings the segment holds.
+    count: u32,
+}
+
+impl CmdArgs {
+    /// A command with a fixed name; `name` is its words, already encoded as
+    /// bulk strings (`$6\r\nCLIENT\r\n$4\r\nKILL\r\n`), `words` how many.
+    pub fn with_encoded_name(name: &[u8], words: u32) -> Self {
+        let mut buf = BytesMut::with_capacity(name.len() + 64);
+        buf.extend_from_slice(name);
+        CmdArgs { buf, segs: vec![Seg { slot: 0, start: 0, end: name.len() as u32, count: words }], ordered: true }
+    }
+
+    /// A command whose name is only known at run time. A name with spaces
+    /// (`"CLIENT LIST"`) is sent as several words.
+    pub fn with_name(name: &str) -> Self {
+        let mut args = CmdArgs { buf: BytesMut::with_capacity(64), segs: Vec::new(), ordered: true };
+        let mut count = 0;
+        for word in name.split_ascii_whitespace() {
+            write_bulk(&mut args.buf, word.as_bytes());
+            count += 1;
+        }
+        args.segs.push(Seg { slot: 0, start: 0, end: args.buf.len() as u32, count });
+        args
+    }
+
+    /// Starts (or restarts) the segment of `slot`: what is written until the
+    /// next call belongs to it, and replaces anything the slot held before.
+    fn open(&mut self, slot: u16) {
+        if let Some(pos) = self.segs.iter().position(|s| s.slot == slot) {
+            self.segs.remove(pos);
+            self.ordered = false;
+        }
+        if self.segs.last().is_some_and(|last| last.slot > slot) {
+            self.ordered = false;
+        }
+        let at = self.buf.len() as u32;
+        self.segs.push(Seg { slot, start: at, end: at, count: 0 });
+    }
+
+    fn close(&mut self, count: u32) {
+        let end = self.buf.len() as u32;
+        let seg = self.segs.last_mut().expect("open before close");
+        seg.end = end;
+        seg.count = count;
+    }
+
+    /// Sets `slot` to one argument.
+    pub fn arg(&mut self, slot: u16, value: impl ToArg) {
+        self.open(slot);
+        value.write_arg(&mut self.buf);
+        self.close(1);
+    }
+
+    /// Sets `slot` to a token followed by one argument (`EX 10`).
+    pub fn token_arg(&mut self, slot: u16, token: &str, value: impl ToArg) {
+        self.open(slot);
+        write_bulk(&mut self.buf, token.as_bytes());
+        value.write_arg(&mut self.buf);
+        self.close(2);
+    }
+
+    /// Sets `slot` to a bare token (`NX`).
+    pub fn token(&mut self, slot: u16, token: &str) {
+        self.open(slot);
+        write_bulk(&mut self.buf, token.as_bytes());
+        self.close(1);
+    }
+
+    /// Sets `slot` to any number of arguments written by `write`, which gets
+    /// the buffer and returns how many bulk strings it wrote.
+    pub fn custom(&mut self, slot: u16, write: impl FnOnce(&mut BytesMut) -> u32) {
+        self.open(slot);
+        let count = write(&mut self.buf);
+        self.close(count);
+    }
+
+    /// Sets `slot` to every item of `values` (a `multiple` argument), each
+    /// preceded by `token` when given (a `multiple_token` argument).
+    pub fn multiple<T: ToArg>(&mut self, slot: u16, token: Option<&str>, values: impl IntoIterator<Item = T>) {
+        self.custom(slot, |buf| {
+            let mut n = 0;
+            for v in values {
+                if let Some(t) = token {
+                    write_bulk(buf, t.as_bytes());
+                    n += 1;
+                }
+                v.write_arg(buf);
+                n += 1;
+            }
+            n
+        })
+    }
+
+    /// Appends an argument after everything else (raw `execute_cmd` use).
+    pub fn push(&mut self, value: impl ToArg) {
+        let slot = self.segs.last().map_or(0, |s| s.slot.saturating_add(1));
+        self.arg(slot, value);
+    }
+
+    /// Whether `slot` has been given.
+    pub fn has(&self, slot: u16) -> bool {
+        self.segs.iter().any(|s| s.slot == slot)
+    }
+
+    /// Number of bulk strings in the command, name included.
+    pub fn len(&self) -> usize {
+        self.segs.iter().map(|s| s.count as usize).sum()
+    }
+
+    /// True when not even a name was given.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The command name as sent (its first word, or words for containers),
+    /// for error messages.
+    pub fn name(&self) -> String {
+        let Some(first) = self.segs.iter().find(|s| s.slot == 0) else { return String::new() };
+        let mut words = Vec::new();
+        let mut rest = &self.buf[first.start as usize..first.end as usize];
+        // Each word is `$<len>\r\n<bytes>\r\n`.
+        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+            let len: usize = std::str::from_utf8(&rest[1..nl - 1]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let word = rest.get(nl + 1..nl + 1 + len).unwrap_or_default();
+            words.push(String::from_utf8_lossy(word).to_uppercase());
+            rest = rest.get(nl + 1 + len + 2..).unwrap_or_default();
+        }
+        words.join(" ")
+    }
+
+    /// Writes the whole command, as a RESP array, to `out`.
+    pub fn write_frame(&self, out: &mut BytesMut) {
+        write_array_header(out, self.len());
+        if self.ordered {
+            out.extend_from_slice(&self.buf);
+            return;
+        }
+        let mut order: Vec<&Seg> = self.segs.iter().collect();
+        order.sort_by_key(|s| s.slot); // stable: equal slots keep their order
+        for s in order {
+            out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(args: &CmdArgs) -> String {
+        let mut out = BytesMut::new();
+        args.write_frame(&mut out);
+        String::from_utf8(out.to_vec()).unwrap().replace("\r\n", " ")
+    }
+
+    #[test]
+    fn options_are_sent_in_slot_order_and_last_choice_wins() {
+        let mut a = CmdArgs::with_name("SET");
+        a.arg(1, "k");
+        a.arg(2, "v");
+        a.token_arg(5, "EX", 10);
+        a.token(3, "NX");
+        a.token(3, "XX");
+        a.token_arg(5, "PX", 1500);
+        assert_eq!(frame(&a), "*6 $3 SET $1 k $1 v $2 XX $2 PX $4 1500 ");
+        assert_eq!(a.name(), "SET");
+    }
+
+    #[test]
+    fn numbers_and_multiword_names() {
+        let mut a = CmdArgs::with_name("client kill");
+        a.push(-5i64);
+        a.push(2.5f64);
+        a.push(f64::NEG_INFINITY);
+        a.multiple(9, Some("ID"), [1u32, 2]);
+        assert_eq!(frame(&a), "*9 $6 client $4 kill $2 -5 $3 2.5 $4 -inf $2 ID $1 1 $2 ID $1 2 ");
+        assert_eq!(a.name(), "CLIENT KILL");
+    }
+}
+
+/// The arguments of a raw [`execute_cmd`](crate::Commands::execute_cmd)
+/// call: an array, `Vec` or slice of one argument type, or a tuple of mixed
+/// ones (`("key", 10, 2.5)`), or `()` for none.
+pub trait Args {
+    /// Appends every argument to `cmd`.
+    fn push_to(self, cmd: &mut CmdArgs);
+}
+
+impl Args for () {
+    fn push_to(self, _: &mut CmdArgs) {}
+}
+
+impl<T: ToArg, const N: usize> Args for [T; N] {
+    fn push_to(self, cmd: &mut CmdArgs) {
+        cmd.multiple(1, None, self)
+    }
+}
+
+impl<T: ToArg> Args for Vec<T> {
+    fn push_to(self, cmd: &mut CmdArgs) {
+        cmd.multiple(1, None, self)
+    }
+}
+
+impl<T: ToArg> Args for &[T] {
+    fn push_to(self, cmd: &mut CmdArgs) {
+        cmd.multiple(1, None, self)
+    }
+}
+
+macro_rules! tuple_args {
+    ($($t:ident),+) => {
+        impl<$($t: ToArg),+> Args for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn push_to(self, cmd: &mut CmdArgs) {
+                let ($($t,)+) = self;
+                cmd.custom(1, |buf| {
+                    let mut n = 0;
+                    $( $t.write_arg(buf); n += 1; )+
+                    n
+                })
+            }
+        }
+    };
+}
+tuple_args!(A);
+tuple_args!(A, B);
+tuple_args!(A, B, C);
+tuple_args!(A, B, C, D);
+tuple_args!(A, B, C, D, E);
+tuple_args!(A, B, C, D, E, F);
+tuple_args!(A, B, C, D, E, F, G);
+tuple_args!(A, B, C, D, E, F, G, H);
+tuple_args!(A, B, C, D, E, F, G, H, I);
+tuple_args!(A, B, C, D, E, F, G, H, I, J);
+tuple_args!(A, B, C, D, E, F, G, H, I, J, K);
+tuple_args!(A, B, C, D, E, F, G, H, I, J, K, L);

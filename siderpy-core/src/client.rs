@@ -1,0 +1,428 @@
+//! [`Redis`]: one logical connection, shared by any number of tasks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::args::CmdArgs;
+use crate::command::{CallOptions, Cmd, Executor, StatefulExecutor};
+use crate::connection::{transport, Connection};
+use crate::convert::{convert, FromValue, TextPolicy};
+use crate::error::{Error, Result, Timeout};
+use crate::info::{parse_url, ConnectionInfo, Password, Protocol, DEFAULT_URL};
+use crate::resp::Limits;
+use crate::value::Value;
+
+/// Every setting of a client, from the URL and the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) info: ConnectionInfo,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) write_timeout: Option<Duration>,
+    pub(crate) timeout_blocking: bool,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) text: TextPolicy,
+    pub(crate) pubsub_queue_maxsize: Option<usize>,
+    pub(crate) limits: Limits,
+}
+
+/// Builds a [`Redis`] with settings beyond the URL.
+///
+/// Every parameter of siderpy's `Redis(...)` has a method here.
+///
+/// ```no_run
+/// # fn f() -> siderpy::Result<()> {
+/// use std::time::Duration;
+/// let redis = siderpy::Redis::builder("redis://localhost:6379/0")?
+///     .connect_timeout(Duration::from_secs(2))
+///     .read_timeout(Some(Duration::from_secs(1)))
+///     .write_timeout(Some(Duration::from_secs(1)))
+///     .build();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "call .build() to get the client"]
+pub struct RedisBuilder {
+    config: Config,
+}
+
+impl RedisBuilder {
+    /// Settings from a parsed [`ConnectionInfo`].
+    pub fn from_info(info: ConnectionInfo) -> Self {
+        RedisBuilder {
+            config: Config {
+                info,
+                connect_timeout: None,
+                read_timeout: None,
+                write_timeout: None,
+                timeout_blocking: false,
+                tls: None,
+                text: TextPolicy::Strict,
+                pubsub_queue_maxsize: None,
+                limits: Limits::default(),
+            },
+        }
+    }
+
+    /// Bounds opening the socket, the TLS handshake and the handshake
+    /// commands (HELLO/AUTH/SELECT/CLIENT SETNAME) together.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the read and the write timeout to the same value (siderpy's
+    /// `timeout=` with one number).
+    pub fn timeout(self, timeout: Option<Duration>) -> Self {
+        self.read_timeout(timeout).write_timeout(timeout)
+    }
+
+    /// Bounds the wait for each reply; `None` (the default) waits forever.
+    ///
+    /// Blocking commands (`BLPOP`, `XREAD BLOCK`... as the spec flags them)
+    /// are exempt, so `BLPOP key 0` can block as asked; see
+    /// [`timeout_blocking_commands`](Self::timeout_blocking_commands).
+    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.read_timeout = timeout;
+        self
+    }
+
+    /// Bounds how long the socket may refuse a command's bytes; expiry closes
+    /// the connection. `None` (the default) waits forever.
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.write_timeout = timeout;
+        self
+    }
+
+    /// Applies the read timeout to blocking commands too, as siderpy does:
+    /// `BLPOP key 0` then fails with a read timeout. A blocking command that
+    /// times out (or whose future is dropped) closes its connection, since the
+    /// server would keep it blocked; the next command reconnects.
+    pub fn timeout_blocking_commands(mut self, yes: bool) -> Self {
+        self.config.timeout_blocking = yes;
+        self
+    }
+
+    /// Uses TLS with this rustls configuration (for a private CA, client
+    /// certificates...). Without it, `rediss://` verifies against the webpki
+    /// root store.
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.config.tls = Some(config);
+        self.config.info.tls = true;
+        self
+    }
+
+    /// How `String` replies treat invalid UTF-8 (siderpy's `errors=`).
+    pub fn text_policy(mut self, policy: TextPolicy) -> Self {
+        self.config.text = policy;
+        self
+    }
+
+    /// Bounds the pub/sub message queue (siderpy's `pubsub_queue_maxsize`).
+    pub fn pubsub_queue_maxsize(mut self, size: usize) -> Self {
+        self.config.pubsub_queue_maxsize = Some(size);
+        self
+    }
+
+    /// The RESP protocol version (also `?protocol=3` in the URL).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.config.info.protocol = protocol;
+        self
+    }
+
+    /// ACL user name and password (also in the URL).
+    pub fn auth(mut self, username: Option<&str>, password: &str) -> Self {
+        self.config.info.username = username.map(str::to_owned);
+        self.config.info.password = Some(Password::new(password));
+        self
+    }
+
+    /// The database to `SELECT` on every (re)connect.
+    pub fn db(mut self, db: i64) -> Self {
+        self.config.info.db = db;
+        self
+    }
+
+    /// A connection name set with `CLIENT SETNAME` on every (re)connect.
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.config.info.client_name = Some(name.into());
+        self
+    }
+
+    /// Caps on reply sizes and nesting (see [`Limits`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// The client. No I/O happens until the first command.
+    pub fn build(self) -> Redis {
+        Redis {
+            inner: Arc::new(Inner {
+                config: self.config,
+                conn: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+                generation: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+/// One logical connection to a Redis server.
+///
+/// `Redis` is cheap to clone and every clone shares the connection: any
+/// number of tasks may send commands at once. Their commands are written
+/// back to back (pipelined) and each reply reaches the task that sent the
+/// matching command.
+///
+/// Construction does no I/O: the first command connects. After the
+/// connection fails or is [closed](Redis::close), the next command opens a
+/// new one and repeats the handshake (HELLO, AUTH, SELECT, CLIENT SETNAME).
+///
+/// # Examples
+/// ```no_run
+/// # async fn f() -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// let redis = siderpy::Redis::new("redis://localhost:6379/0")?;
+/// redis.execute_cmd("SET", ("greeting", "hello")).await?;
+/// let v: Option<String> = redis.execute_cmd("GET", ["greeting"]).returning().await?;
+/// assert_eq!(v.as_deref(), Some("hello"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    conn: Mutex<Option<Connection>>,
+    /// Held while connecting, so concurrent first commands open one socket.
+    connecting: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            conn.close(Error::Closed("client"));
+        }
+    }
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("server", &format_args!("{}", self.inner.config.info)).finish()
+    }
+}
+
+impl Default for Redis {
+    /// A client for `redis://localhost:6379/0`.
+    fn default() -> Self {
+        Redis::new(DEFAULT_URL).expect("the default URL is valid")
+    }
+}
+
+impl Redis {
+    /// A client for `url` with default settings. No I/O happens here.
+    ///
+    /// # Errors
+    /// [`Error::Url`] when the URL is invalid.
+    pub fn new(url: &str) -> Result<Self> {
+        Ok(Self::builder(url)?.build())
+    }
+
+    /// A builder for a client of `url`, for timeouts, TLS and the rest.
+    ///
+    /// # Errors
+    /// [`Error::Url`] when the URL is invalid.
+    pub fn builder(url: &str) -> Result<RedisBuilder> {
+        Ok(RedisBuilder::from_info(parse_url(url)?))
+    }
+
+    /// The settings this client connects with.
+    pub fn connection_info(&self) -> &ConnectionInfo {
+        &self.inner.config.info
+    }
+
+    /// Closes the connection. Commands in flight fail with
+    /// [`Error::Closed`]; the client stays usable and the next command
+    /// reconnects, as in siderpy.
+    pub async fn close(&self) {
+        let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(conn) = conn {
+            tracing::debug!(connection = conn.id, "closing connection");
+            conn.close(Error::Closed("connection"));
+        }
+    }
+
+    /// The open connection, connecting first if there is none.
+    pub(crate) async fn connection(&self) -> Result<Connection> {
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let _guard = self.inner.connecting.lock().await;
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let conn = self.connect().await?;
+        *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    fn current(&self) -> Option<Connection> {
+        let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    async fn connect(&self) -> Result<Connection> {
+        let config = &self.inner.config;
+        let id = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let open = async {
+            let transport = transport::connect(&config.info, config.tls.as_ref()).await?;
+            let conn = Connection::start(transport, config.limits, config.write_timeout, id);
+            handshake(&conn, &config.info).await.inspect_err(|_| conn.close(Error::Closed("connection")))?;
+            Ok(conn)
+        };
+        let result = match config.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, open).await.unwrap_or(Err(Error::Timeout(Timeout::Connect))),
+            None => open.await,
+        };
+        match &result {
+            Ok(_) if id > 1 => tracing::info!(connection = id, server = %config.info, "reconnected"),
+            Ok(_) => tracing::debug!(connection = id, server = %config.info, "connected"),
+            Err(e) => tracing::warn!(connection = id, server = %config.info, error = %e, "connect failed"),
+        }
+        result
+    }
+
+    /// Sends one command and waits for its reply, as a [`Value`].
+    pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+        let (conn, rx) = self.send(args).await?;
+        let config = &self.inner.config;
+        let limit = opts.timeout.or(if opts.blocking && !config.timeout_blocking { None } else { config.read_timeout });
+        // A blocking command abandoned before its reply keeps the server
+        // blocking this connection; close it rather than stall the next command.
+        let mut guard = BlockingGuard { conn: opts.blocking.then_some(&conn) };
+        let reply = match limit {
+            Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
+            None => rx.await,
+        };
+        guard.conn = None;
+        match reply.map_err(|_| Error::Closed("connection"))?? {
+            Value::Error(e) => Err(Error::Redis(e)),
+            v => Ok(v),
+        }
+    }
+
+    /// Queues a command on the open connection, reconnecting once if it was
+    /// found closed (the command was not sent then, so this is safe).
+    async fn send(&self, args: &CmdArgs) -> Result<(Connection, oneshot::Receiver<Result<Value>>)> {
+        let conn = self.connection().await?;
+        match conn.send(args) {
+            Ok(rx) => Ok((conn, rx)),
+            Err(_) => {
+                let conn = self.connection().await?;
+                let rx = conn.send(args)?;
+                Ok((conn, rx))
+            }
+        }
+    }
+
+    pub(crate) fn text_policy(&self) -> TextPolicy {
+        self.inner.config.text
+    }
+}
+
+struct BlockingGuard<'a> {
+    conn: Option<&'a Connection>,
+}
+
+impl Drop for BlockingGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn {
+            tracing::debug!(connection = conn.id, "blocking command abandoned; closing its connection");
+            conn.close(Error::Timeout(Timeout::Read));
+        }
+    }
+}
+
+/// Sends what the settings ask for on a new connection, all in one batch,
+/// and fails on the first error reply (siderpy lost an AUTH failure when a
+/// SELECT followed it; here every reply is checked).
+async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
+    let mut cmds = Vec::new();
+    let password = info.password.as_ref().map(Password::expose);
+    if info.protocol == Protocol::Resp3 {
+        let mut hello = CmdArgs::with_name("HELLO");
+        hello.push("3");
+        if let Some(pw) = password {
+            hello.push("AUTH");
+            hello.push(info.username.as_deref().unwrap_or("default"));
+            hello.push(pw);
+        }
+        if let Some(name) = &info.client_name {
+            hello.push("SETNAME");
+            hello.push(name.as_str());
+        }
+        cmds.push(hello);
+    } else {
+        if let Some(pw) = password {
+            let mut auth = CmdArgs::with_name("AUTH");
+            if let Some(user) = &info.username {
+                auth.push(user.as_str());
+            }
+            auth.push(pw);
+            cmds.push(auth);
+        }
+        if let Some(name) = &info.client_name {
+            let mut setname = CmdArgs::with_name("CLIENT SETNAME");
+            setname.push(name.as_str());
+            cmds.push(setname);
+        }
+    }
+    if info.db != 0 {
+        let mut select = CmdArgs::with_name("SELECT");
+        select.push(info.db);
+        cmds.push(select);
+    }
+    if cmds.is_empty() {
+        return Ok(());
+    }
+    let replies = conn.send_batch(&cmds)?.await.map_err(|_| Error::Closed("connection"))??;
+    for (cmd, reply) in cmds.iter().zip(replies) {
+        if let Value::Error(e) = reply {
+            tracing::warn!(connection = conn.id, command = %cmd.name(), error = %e, "handshake command failed");
+            return Err(Error::Redis(e));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Executor for &'a Redis {
+    type Sink = &'a Redis;
+    fn __sink(self) -> &'a Redis {
+        self
+    }
+}
+
+impl StatefulExecutor for &Redis {}
+
+impl<'a, K: ?Sized, R: FromValue + Send + 'a> std::future::IntoFuture for Cmd<&'a Redis, K, R> {
+    type Output = Result<R>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<R>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let Cmd { sink: redis, args, opts, .. } = self;
+        Box::pin(async move {
+            let value = redis.request(&args, opts).await?;
+            convert::<R>(value, redis.text_policy()).map_err(|e| match e {
+                Error::Type(t) => Error::Type(t.with_command(&args.name())),
+                e => e,
+            })
+        })
+    }
+}

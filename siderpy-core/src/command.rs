@@ -1,0 +1,140 @@
+//! [`Cmd`]: one command being built, bound to the executor that will run it.
+//!
+//! Every typed method (generated from `commands.json`) and `execute_cmd`
+//! return a `Cmd`. Optional arguments are chained on it; then it is awaited
+//! (on a [`Redis`](crate::Redis) or a pool) or queued (in a pipeline).
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::args::CmdArgs;
+use crate::convert::FromValue;
+
+/// What the spec says about one command, compiled into the typed API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandInfo {
+    /// The full name as in `commands.json` (`"GET"`, `"CLIENT KILL"`).
+    pub name: &'static str,
+    /// The name's words, each encoded as a RESP bulk string.
+    pub encoded_name: &'static [u8],
+    /// How many words the name has (2 for container subcommands).
+    pub words: u32,
+    /// The spec flags it `blocking` (`BLPOP`, `XREAD`...). Blocking commands
+    /// are exempt from the client's read timeout unless asked otherwise.
+    pub blocking: bool,
+    /// The command's group in the spec (`string`, `list`, `server`...).
+    pub group: &'static str,
+}
+
+/// The kind of a command: a zero-sized marker generated for every spec entry,
+/// so that each command's optional arguments are methods of its own `Cmd`.
+pub trait Kind {
+    /// The spec's facts about the command.
+    const INFO: &'static CommandInfo;
+}
+
+/// The kind of a command sent through `execute_cmd`: its name is known only
+/// at run time.
+#[derive(Debug)]
+pub enum Raw {}
+
+/// A command ready to run, with its optional arguments still open.
+///
+/// `S` is the executor it is bound to, `K` the command's [`Kind`] and `R` the
+/// Rust type its reply is converted to (the command's default, or what
+/// [`returning`](Cmd::returning) chose).
+///
+/// # Examples
+/// ```no_run
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// let n: i64 = redis.execute_cmd("INCRBY", ("counter", 5)).returning().await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a command does nothing until it is awaited (or queued in a pipeline)"]
+pub struct Cmd<S, K: ?Sized, R> {
+    pub(crate) sink: S,
+    pub(crate) args: CmdArgs,
+    pub(crate) opts: CallOptions,
+    kind: PhantomData<fn() -> (Box<K>, R)>,
+}
+
+/// Per-call settings carried from a [`Cmd`] to its executor.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallOptions {
+    pub(crate) blocking: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl<S, K: Kind, R> Cmd<S, K, R> {
+    /// A command of a generated kind, bound to `sink`; used by generated code.
+    #[doc(hidden)]
+    pub fn __new(sink: S) -> Self {
+        let info = K::INFO;
+        Cmd::from_parts(sink, CmdArgs::with_encoded_name(info.encoded_name, info.words), info.blocking)
+    }
+}
+
+impl<S, K: ?Sized, R> Cmd<S, K, R> {
+    pub(crate) fn from_parts(sink: S, args: CmdArgs, blocking: bool) -> Self {
+        Cmd { sink, args, opts: CallOptions { blocking, timeout: None }, kind: PhantomData }
+    }
+
+    /// The arguments, for generated setters.
+    #[doc(hidden)]
+    pub fn __args(&mut self) -> &mut CmdArgs {
+        &mut self.args
+    }
+
+    /// Converts the reply to `T` instead of the command's default type.
+    ///
+    /// ```no_run
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// let raw = redis.execute_cmd("GET", ["k"]).returning::<Option<String>>().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn returning<T: FromValue>(self) -> Cmd<S, K, T> {
+        Cmd { sink: self.sink, args: self.args, opts: self.opts, kind: PhantomData }
+    }
+
+    /// Bounds the wait for this command's reply, overriding the client's read
+    /// timeout (blocking commands included). Expiry is
+    /// [`Error::Timeout`](crate::Error::Timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.opts.timeout = Some(timeout);
+        self
+    }
+
+    /// The full command name as it will be sent (`"CLIENT KILL"`).
+    pub fn name(&self) -> String {
+        self.args.name()
+    }
+}
+
+impl<S: std::fmt::Debug, K: ?Sized, R> std::fmt::Debug for Cmd<S, K, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cmd")
+            .field("name", &self.args.name())
+            .field("args", &self.args.len())
+            .field("reply", &std::any::type_name::<R>())
+            .finish()
+    }
+}
+
+/// Something commands can be bound to: `&Redis`, `&mut Pipeline`, `&RedisPool`.
+///
+/// The generated [`Commands`](crate::Commands) trait is implemented for every
+/// `Executor`, so each executor gets the same typed methods from one place.
+pub trait Executor: Sized {
+    /// What a [`Cmd`] holds to reach the executor.
+    #[doc(hidden)]
+    type Sink;
+    #[doc(hidden)]
+    fn __sink(self) -> Self::Sink;
+}
+
+/// An executor whose connection keeps state between commands, so it may run
+/// the commands that change that state (MULTI/EXEC, WATCH, SELECT, the
+/// SUBSCRIBE family). A pool is not one: those commands are not its methods.
+pub trait StatefulExecutor: Executor {}

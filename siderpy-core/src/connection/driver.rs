@@ -1,0 +1,210 @@
+//! The task that owns a connection's socket.
+
+use std::future::Future;
+use std::io;
+use std::mem;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncWrite;
+use tokio::time::Sleep;
+
+use super::transport::Transport;
+use super::{lock, Slot, State};
+use crate::error::{Error, Timeout};
+use crate::resp::{Decoder, Limits};
+use crate::value::Value;
+
+/// How much to read at a time when no frame says it needs more.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Rounds of read/write work before yielding to other tasks.
+const BUDGET: usize = 32;
+
+/// Writes queued commands and dispatches replies until the connection
+/// fails or is closed. A hand-written future so one task can wait on the
+/// socket's readability, its writability and new work at the same time.
+pub(crate) struct Driver {
+    io: Transport,
+    shared: Arc<Mutex<State>>,
+    decoder: Decoder,
+    rbuf: BytesMut,
+    /// Bytes taken from the shared buffer, being written.
+    wbuf: BytesMut,
+    /// Whether written bytes may still sit in a TLS buffer.
+    needs_flush: bool,
+    write_timeout: Option<Duration>,
+    /// Armed while the socket refuses bytes we have to write.
+    write_deadline: Option<Pin<Box<Sleep>>>,
+    id: u64,
+}
+
+impl Driver {
+    pub(crate) fn new(io: Transport, shared: Arc<Mutex<State>>, limits: Limits, write_timeout: Option<Duration>, id: u64) -> Self {
+        Driver {
+            io,
+            shared,
+            decoder: Decoder::new(limits),
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            needs_flush: false,
+            write_timeout,
+            write_deadline: None,
+            id,
+        }
+    }
+
+    /// Writes as much as the socket takes. `Ok(true)` if anything was written.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
+        let mut progressed = false;
+        while !self.wbuf.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+                Poll::Ready(Ok(0)) => return Err(Error::io(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.wbuf.advance(n);
+                    self.needs_flush = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => return Err(Error::io(e)),
+                Poll::Pending => break,
+            }
+        }
+        if self.wbuf.is_empty() {
+            self.wbuf.clear();
+            self.write_deadline = None;
+            if self.needs_flush {
+                match Pin::new(&mut self.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.needs_flush = false,
+                    Poll::Ready(Err(e)) => return Err(Error::io(e)),
+                    Poll::Pending => {}
+                }
+            }
+        } else if progressed {
+            self.write_deadline = None;
+        }
+        if !self.wbuf.is_empty() && !progressed {
+            if let Some(limit) = self.write_timeout {
+                let deadline = self.write_deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Err(Error::Timeout(Timeout::Write));
+                }
+            }
+        }
+        Ok(progressed)
+    }
+
+    /// Reads what the socket has and decodes whole frames into `replies`.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>, replies: &mut Vec<Value>) -> Result<bool, Error> {
+        let want = self.decoder.bytes_needed().saturating_sub(self.rbuf.len()).max(READ_CHUNK);
+        self.rbuf.reserve(want);
+        match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+            Poll::Ready(Ok(0)) => {
+                let msg = if self.rbuf.is_empty() { "the server closed the connection" } else { "the server closed the connection in the middle of a reply" };
+                Err(Error::io(io::Error::new(io::ErrorKind::UnexpectedEof, msg)))
+            }
+            Poll::Ready(Ok(_)) => {
+                while let Some(v) = self.decoder.decode(&mut self.rbuf)? {
+                    replies.push(v);
+                }
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(Error::io(e)),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Hands replies to their slots, oldest first.
+    fn dispatch(&self, replies: &mut Vec<Value>) -> Result<(), Error> {
+        let mut done = Vec::new();
+        {
+            let mut st = lock(&self.shared);
+            for v in replies.drain(..) {
+                if matches!(v, Value::Push(_)) {
+                    // Out-of-band data (RESP3 pub/sub, client tracking):
+                    // never a reply to a command.
+                    tracing::trace!(connection = self.id, "push message ignored");
+                    continue;
+                }
+                match st.slots.front_mut() {
+                    None => return Err(Error::protocol("the server sent a reply to a command that was never sent")),
+                    Some(Slot::Many { n, got, .. }) => {
+                        got.push(v);
+                        if got.len() == *n {
+                            done.push((st.slots.pop_front().expect("front exists"), None));
+                        }
+                    }
+                    Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists"), Some(v))),
+                }
+            }
+        }
+        // Wake callers outside the lock.
+        for (slot, v) in done {
+            match (slot, v) {
+                (Slot::One(tx), Some(v)) => drop(tx.send(Ok(v))),
+                (Slot::Many { got, tx, .. }, _) => drop(tx.send(Ok(got))),
+                (Slot::One(_), None) => unreachable!("single slots always carry their reply"),
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut replies = Vec::new();
+        for _ in 0..BUDGET {
+            {
+                let mut st = lock(&self.shared);
+                if st.closed.is_some() {
+                    return Poll::Ready(Ok(()));
+                }
+                if self.wbuf.is_empty() && !st.out.is_empty() {
+                    mem::swap(&mut self.wbuf, &mut st.out);
+                }
+                match &st.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => st.waker = Some(cx.waker().clone()),
+                }
+            }
+            let wrote = self.poll_write_out(cx)?;
+            let read = self.poll_read_in(cx, &mut replies)?;
+            if !replies.is_empty() {
+                self.dispatch(&mut replies)?;
+            }
+            if !wrote && !read {
+                return Poll::Pending;
+            }
+        }
+        // Plenty done: let other tasks run, then carry on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        match this.step(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => {
+                tracing::debug!(connection = this.id, "connection closed");
+                Poll::Ready(())
+            }
+            Poll::Ready(Err(err)) => {
+                tracing::warn!(connection = this.id, error = %err, "connection failed");
+                let slots = {
+                    let mut st = lock(&this.shared);
+                    st.closed.get_or_insert(err.clone());
+                    mem::take(&mut st.slots)
+                };
+                for slot in slots {
+                    slot.fail(&err);
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! One open connection, shared by every task that sends on it.
+//!
+//! Callers never touch the socket. A caller encodes its command into the
+//! shared output buffer and queues a reply slot, both under one short lock,
+//! so the order of the slots is the order of the bytes on the wire. A
+//! [`Driver`] task owns the socket: it writes whatever has queued up in one
+//! go (many callers' commands coalesce into one syscall), decodes replies
+//! zero-copy and hands each to the slot at the head of the queue.
+//!
+//! This makes cancellation safe by construction: a caller that gives up (its
+//! future dropped, or timed out) only drops its receiver; its reply still
+//! arrives in order and is discarded, so nobody else's reply shifts.
+
+mod driver;
+pub(crate) mod transport;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use bytes::BytesMut;
+use tokio::sync::oneshot;
+
+use crate::args::CmdArgs;
+use crate::error::{Error, Result};
+use crate::resp::Limits;
+use crate::value::Value;
+
+pub(crate) use driver::Driver;
+use transport::Transport;
+
+/// Where a reply (or a run of replies) goes.
+pub(crate) enum Slot {
+    /// One command's reply.
+    One(oneshot::Sender<Result<Value>>),
+    /// A batch (pipeline): `n` replies, collected in order.
+    Many { n: usize, got: Vec<Value>, tx: oneshot::Sender<Result<Vec<Value>>> },
+}
+
+impl Slot {
+    fn fail(self, err: &Error) {
+        match self {
+            Slot::One(tx) => drop(tx.send(Err(err.clone()))),
+            Slot::Many { tx, .. } => drop(tx.send(Err(err.clone()))),
+        }
+    }
+}
+
+/// State shared between the callers and the driver of one connection.
+pub(crate) struct State {
+    /// Encoded commands not yet taken by the driver.
+    pub(crate) out: BytesMut,
+    /// One entry per command (or batch) written or queued, oldest first.
+    pub(crate) slots: VecDeque<Slot>,
+    /// The driver's waker, taken by whoever queues bytes.
+    pub(crate) waker: Option<Waker>,
+    /// Set once the connection is dead or closing; new commands get it.
+    pub(crate) closed: Option<Error>,
+}
+
+/// A handle to one open connection. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    shared: Arc<Mutex<State>>,
+    /// Sequence number of the connection for this client, for logs.
+    pub(crate) id: u64,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("id", &self.id).field("open", &!self.is_closed()).finish()
+    }
+}
+
+impl Connection {
+    /// Starts a driver for `transport` and returns the handle callers use.
+    ///
+    /// Must be called within a tokio runtime.
+    pub(crate) fn start(transport: Transport, limits: Limits, write_timeout: Option<std::time::Duration>, id: u64) -> Self {
+        let shared = Arc::new(Mutex::new(State {
+            out: BytesMut::with_capacity(16 * 1024),
+            slots: VecDeque::new(),
+            waker: None,
+            closed: None,
+        }));
+        tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, id));
+        Connection { shared, id }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.shared)
+    }
+
+    /// True once the connection has failed or been closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
+    /// Queues one command; its reply arrives on the returned receiver.
+    ///
+    /// # Errors
+    /// The error that closed the connection, if it is closed: the command was
+    /// not sent, so retrying it on a new connection is safe.
+    pub(crate) fn send(&self, cmd: &CmdArgs) -> Result<oneshot::Receiver<Result<Value>>> {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(|out| cmd.write_frame(out), Slot::One(tx))?;
+        Ok(rx)
+    }
+
+    /// Queues several commands back to back; their replies arrive together.
+    pub(crate) fn send_batch<'a>(&self, cmds: impl IntoIterator<Item = &'a CmdArgs>) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
+        let (tx, rx) = oneshot::channel();
+        let mut n = 0;
+        let mut encoded = BytesMut::new();
+        for cmd in cmds {
+            cmd.write_frame(&mut encoded);
+            n += 1;
+        }
+        if n == 0 {
+            drop(tx.send(Ok(Vec::new())));
+            return Ok(rx);
+        }
+        self.enqueue(|out| out.extend_from_slice(&encoded), Slot::Many { n, got: Vec::with_capacity(n), tx })?;
+        Ok(rx)
+    }
+
+    fn enqueue(&self, write: impl FnOnce(&mut BytesMut), slot: Slot) -> Result<()> {
+        let waker = {
+            let mut st = self.lock();
+            if let Some(err) = &st.closed {
+                return Err(err.clone());
+            }
+            write(&mut st.out);
+            st.slots.push_back(slot);
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Closes the connection: commands in flight and later ones get `err`.
+    pub(crate) fn close(&self, err: Error) {
+        let (slots, waker) = {
+            let mut st = self.lock();
+            if st.closed.is_some() {
+                return;
+            }
+            st.closed = Some(err.clone());
+            (std::mem::take(&mut st.slots), st.waker.take())
+        };
+        for slot in slots {
+            slot.fail(&err);
+        }
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Locks the state, recovering from poisoning: the state is consistent after
+/// every statement that mutates it, so a panic elsewhere cannot corrupt it.
+pub(crate) fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,311 @@
+//! The one error type of the crate.
+//!
+//! Server error replies ([`Error::Redis`]) are kept apart from failures of the
+//! connection (I/O, TLS, protocol, timeouts): after the first the connection
+//! is still usable, after the others it has been closed and the next command
+//! opens a new one.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// Shorthand for `Result<T, siderpy::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to Redis.
+///
+/// `Error` is `Clone` (I/O and TLS causes are shared behind an `Arc`) because
+/// one connection failure is reported to every command that was in flight on
+/// that connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered the command with an error reply (`-ERR ...`).
+    /// The connection is still usable.
+    Redis(ServerError),
+    /// The pub/sub message queue was closed: the last channel was
+    /// unsubscribed, the connection was closed, or it failed (`cause`).
+    QueueClosed {
+        /// The connection failure that closed the queue, if any.
+        cause: Option<Box<Error>>,
+    },
+    /// Reading from or writing to the socket failed, or the server closed it.
+    Io(Arc<io::Error>),
+    /// A timeout set on the client (or on the call) expired.
+    Timeout(Timeout),
+    /// The TLS handshake failed (for example, the certificate was not trusted).
+    Tls(Arc<io::Error>),
+    /// The server sent bytes that are not valid RESP; the connection was closed.
+    Protocol(String),
+    /// The connection URL (or a setting) is invalid.
+    Url(UrlError),
+    /// A reply could not be converted to the requested Rust type.
+    Type(TypeError),
+    /// The client, pool or connection was closed by the user.
+    Closed(&'static str),
+    /// A command was used where it cannot work (for example a pipeline while
+    /// the connection is in pub/sub mode).
+    Usage(String),
+}
+
+impl Error {
+    /// The server error reply, if this is one.
+    pub fn as_server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Redis(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The error code of a server error reply (`WRONGTYPE`, `NOAUTH`, `MOVED`...).
+    pub fn code(&self) -> Option<&str> {
+        self.as_server_error().map(ServerError::code)
+    }
+
+    /// True for errors after which the connection that produced them was closed
+    /// (I/O, TLS, protocol, write timeouts): a retry will use a new connection.
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::Timeout(Timeout::Connect | Timeout::Write)
+        )
+    }
+
+    /// True for any timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+
+    pub(crate) fn io(e: io::Error) -> Self {
+        Error::Io(Arc::new(e))
+    }
+
+    pub(crate) fn protocol(msg: impl Into<String>) -> Self {
+        Error::Protocol(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Redis(e) => write!(f, "server error: {e}"),
+            Error::QueueClosed { cause: None } => f.write_str("pub/sub queue is closed"),
+            Error::QueueClosed { cause: Some(c) } => write!(f, "pub/sub queue is closed: {c}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Timeout(t) => write!(f, "{t}"),
+            Error::Tls(e) => write!(f, "TLS error: {e}"),
+            Error::Protocol(m) => write!(f, "protocol error: {m} (the connection was closed)"),
+            Error::Url(e) => write!(f, "invalid connection URL: {e}"),
+            Error::Type(e) => write!(f, "{e}"),
+            Error::Closed(what) => write!(f, "{what} was closed"),
+            Error::Usage(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) | Error::Tls(e) => Some(&**e),
+            Error::QueueClosed { cause: Some(c) } => Some(&**c),
+            Error::Url(e) => Some(e),
+            Error::Type(e) => Some(e),
+            Error::Redis(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::io(e)
+    }
+}
+
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::Url(e)
+    }
+}
+
+impl From<TypeError> for Error {
+    fn from(e: TypeError) -> Self {
+        Error::Type(e)
+    }
+}
+
+impl From<ServerError> for Error {
+    fn from(e: ServerError) -> Self {
+        Error::Redis(e)
+    }
+}
+
+/// An error reply from the server: `-WRONGTYPE Operation against a key ...`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The whole reply line, without the leading `-` (or `!` blob error).
+    text: Bytes,
+}
+
+impl ServerError {
+    pub(crate) fn new(text: Bytes) -> Self {
+        ServerError { text }
+    }
+
+    /// The error code: the first word when it is in upper case (`ERR`,
+    /// `WRONGTYPE`, `NOAUTH`, `WRONGPASS`, `MOVED`, `EXECABORT`...), else `""`.
+    pub fn code(&self) -> &str {
+        let text = self.as_str();
+        let word = text.split(' ').next().unwrap_or("");
+        if !word.is_empty() && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            word
+        } else {
+            ""
+        }
+    }
+
+    /// The message after the code (the whole text when there is no code).
+    pub fn message(&self) -> &str {
+        let code = self.code();
+        self.as_str()[code.len()..].trim_start()
+    }
+
+    /// The whole error text as sent by the server (lossily decoded).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text).unwrap_or("<non-UTF-8 error text>")
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.text))
+    }
+}
+
+impl fmt::Debug for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerError")
+            .field("code", &self.code())
+            .field("message", &self.message())
+            .finish()
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Which timeout expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// `connect_timeout`: opening the socket, the TLS handshake and the
+    /// handshake commands (HELLO, AUTH, SELECT, CLIENT SETNAME) took too long.
+    Connect,
+    /// `read_timeout` (or a per-call timeout): no reply arrived in time.
+    Read,
+    /// `write_timeout`: the socket did not accept the command bytes in time.
+    Write,
+    /// Waiting for a free connection in a pool took too long.
+    Pool,
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Timeout::Connect => "connect timeout: the server did not accept the connection and handshake in time",
+            Timeout::Read => "read timeout: no reply arrived in time",
+            Timeout::Write => "write timeout: the socket did not accept the command in time",
+            Timeout::Pool => "pool timeout: no connection became free in time",
+        })
+    }
+}
+
+/// A connection URL that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The text is not a URL at all (the `url` crate's reason is kept).
+    Malformed(String),
+    /// No `scheme://` in front.
+    MissingScheme,
+    /// A scheme other than redis, rediss, redis+unix, redis-socket, unix.
+    UnsupportedScheme(String),
+    /// A TCP URL without a host name.
+    MissingHost,
+    /// A unix-socket URL without a socket path.
+    MissingSocketPath,
+    /// The port is not a number from 1 to 65535.
+    InvalidPort(String),
+    /// The database is not a non-negative integer.
+    InvalidDb(String),
+    /// `protocol=` is not `2`, `3`, `resp2` or `resp3`.
+    InvalidProtocol(String),
+    /// A query parameter this client does not know.
+    UnknownParameter(String),
+    /// The user name or password is not valid percent-encoded UTF-8.
+    InvalidCredentials,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::Malformed(why) => write!(f, "not a URL ({why})"),
+            UrlError::MissingScheme => f.write_str("scheme is required, e.g. redis://localhost:6379/0"),
+            UrlError::UnsupportedScheme(s) => write!(
+                f,
+                "scheme {s:?} is not supported; use redis://, rediss://, redis+unix://, redis-socket:// or unix://"
+            ),
+            UrlError::MissingHost => f.write_str("hostname is required, e.g. redis://localhost:6379"),
+            UrlError::MissingSocketPath => {
+                f.write_str("unix socket path is required, e.g. redis+unix:///run/redis.sock")
+            }
+            UrlError::InvalidPort(p) => write!(f, "port {p:?} is not a number from 1 to 65535"),
+            UrlError::InvalidDb(d) => write!(f, "db {d:?} must be a non-negative integer"),
+            UrlError::InvalidProtocol(p) => write!(f, "protocol {p:?} must be 2, 3, resp2 or resp3"),
+            UrlError::UnknownParameter(p) => write!(
+                f,
+                "unknown query parameter {p:?}; known: db, password, protocol, client_name"
+            ),
+            UrlError::InvalidCredentials => f.write_str("user name or password is not valid percent-encoded UTF-8"),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// A reply that does not fit the Rust type asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeError {
+    /// The command whose reply it was, when known.
+    pub command: Option<String>,
+    /// The Rust type (or shape) that was expected.
+    pub expected: String,
+    /// A short description of what was received.
+    pub received: String,
+}
+
+impl TypeError {
+    /// A type error with no command attached yet (the executor adds it).
+    pub fn new(expected: impl Into<String>, received: impl Into<String>) -> Self {
+        TypeError { command: None, expected: expected.into(), received: received.into() }
+    }
+
+    pub(crate) fn with_command(mut self, command: &str) -> Self {
+        if self.command.is_none() {
+            self.command = Some(command.to_owned());
+        }
+        self
+    }
+}
+
+impl fmt::Display for TypeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.command {
+            Some(c) => write!(f, "reply of {c} could not be converted: expected {}, received {}", self.expected, self.received),
+            None => write!(f, "reply could not be converted: expected {}, received {}", self.expected, self.received),
+        }
+    }
+}
+
+impl std::error::Error for TypeError {}

@@ -1,0 +1,502 @@
+//! Decoding RESP frames from a read buffer.
+//!
+//! Two passes, as in mini-redis: [`check`] walks the buffered bytes to learn
+//! whether a whole frame is there and how long it is, allocating nothing and
+//! trusting no length field; only then is the frame split off the buffer,
+//! frozen, and [`parse`]d into a [`Value`] whose strings are zero-copy slices.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::{Error, ServerError};
+use crate::value::Value;
+
+/// Caps on what a server may make the client buffer or build.
+///
+/// A reply over a cap is a protocol error and the connection is closed, so a
+/// hostile or broken server cannot make the client allocate without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest bulk string accepted, in bytes. Default 512 MiB, Redis's own
+    /// `proto-max-bulk-len` default.
+    pub max_bulk_len: usize,
+    /// Largest number of elements in one array, set, map or push.
+    /// Default 2^32.
+    pub max_elements: usize,
+    /// Deepest nesting of aggregates accepted. Default 64; real replies nest
+    /// a handful of levels (`COMMAND DOCS` is among the deepest at about 8).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_elements: 1 << 32, max_depth: 64 }
+    }
+}
+
+/// A stateful RESP decoder for one connection.
+///
+/// It remembers how many bytes the frame at the head of the buffer needs at
+/// least, so a large bulk arriving in many reads is not re-checked on each.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+    /// Do not re-check before the buffer holds this many bytes.
+    need: usize,
+}
+
+impl Decoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Decoder { limits, need: 0 }
+    }
+
+    /// Splits one whole frame off the front of `buf` and decodes it.
+    ///
+    /// Returns `Ok(None)` when `buf` holds only part of a frame (read more and
+    /// call again) and [`Error::Protocol`] when the bytes are not valid RESP
+    /// or exceed the [`Limits`]; the connection must then be closed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, Error> {
+        if buf.len() < self.need.max(1) {
+            return Ok(None);
+        }
+        let mut cur = Cursor { buf: &buf[..], pos: 0 };
+        match check(&mut cur, &self.limits, 0) {
+            Ok(()) => {
+                let len = cur.pos;
+                self.need = 0;
+                let frame = buf.split_to(len).freeze();
+                let mut p = Parser { buf: frame, pos: 0 };
+                p.value().map(Some)
+            }
+            Err(Check::Incomplete(need)) => {
+                self.need = need;
+                Ok(None)
+            }
+            Err(Check::Invalid(msg)) => Err(Error::protocol(msg)),
+        }
+    }
+
+    /// How many bytes the frame at the head of the buffer needs at least, as
+    /// far as is known (0 when unknown): a hint for sizing the next read.
+    pub fn bytes_needed(&self) -> usize {
+        self.need
+    }
+}
+
+/// Why [`check`] stopped.
+#[derive(Debug)]
+enum Check {
+    /// More bytes are needed; the frame is at least this long (0 if unknown).
+    Incomplete(usize),
+    Invalid(String),
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn byte(&mut self) -> Result<u8, Check> {
+        let b = *self.buf.get(self.pos).ok_or(Check::Incomplete(0))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// The bytes up to the next CRLF, which is consumed.
+    fn line(&mut self) -> Result<&'a [u8], Check> {
+        let rest = &self.buf[self.pos..];
+        match memchr::memchr(b'\n', rest) {
+            Some(i) if i > 0 && rest[i - 1] == b'\r' => {
+                self.pos += i + 1;
+                Ok(&rest[..i - 1])
+            }
+            Some(_) => Err(Check::Invalid("line not terminated by CRLF".into())),
+            None if rest.len() > MAX_LINE => Err(Check::Invalid(format!("header line longer than {MAX_LINE} bytes"))),
+            None => Err(Check::Incomplete(0)),
+        }
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), Check> {
+        let end = self.pos.checked_add(n).ok_or_else(|| Check::Invalid("length overflows".into()))?;
+        if end > self.buf.len() {
+            return Err(Check::Incomplete(end));
+        }
+        self.pos = end;
+        Ok(())
+    }
+}
+
+/// Simple strings, errors and numbers are short; a line this long without a
+/// CRLF is garbage, not a frame still arriving.
+const MAX_LINE: usize = 64 * 1024;
+
+fn parse_int(line: &[u8]) -> Option<i64> {
+    let (neg, digits) = match line.split_first()? {
+        (b'-', rest) => (true, rest),
+        (b'+', rest) => (false, rest),
+        _ => (false, line),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        n = if neg { n.checked_mul(10)?.checked_sub(d)? } else { n.checked_mul(10)?.checked_add(d)? };
+    }
+    Some(n)
+}
+
+fn parse_double(line: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(line).ok()?;
+    match s {
+        "inf" | "+inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        "nan" | "-nan" => Some(f64::NAN),
+        _ => s.parse().ok(),
+    }
+}
+
+/// A length header: `-1` (RESP2 nil) is `None`; other negatives are invalid.
+fn length(line: &[u8], what: &str, max: usize) -> Result<Option<usize>, Check> {
+    match parse_int(line) {
+        Some(-1) => Ok(None),
+        Some(n) if n >= 0 && (n as u64) <= max as u64 => Ok(Some(n as usize)),
+        Some(n) if n >= 0 => Err(Check::Invalid(format!("{what} length {n} exceeds the limit of {max}"))),
+        _ => Err(Check::Invalid(format!("invalid {what} length {:?}", String::from_utf8_lossy(line)))),
+    }
+}
+
+fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Check> {
+    if depth > limits.max_depth {
+        return Err(Check::Invalid(format!("reply nested deeper than {} levels", limits.max_depth)));
+    }
+    match cur.byte()? {
+        b'+' | b'-' => cur.line().map(drop),
+        b':' => {
+            let line = cur.line()?;
+            parse_int(line).map(drop).ok_or_else(|| Check::Invalid(format!("invalid integer {:?}", String::from_utf8_lossy(line))))
+        }
+        b',' => {
+            let line = cur.line()?;
+            parse_double(line).map(drop).ok_or_else(|| Check::Invalid(format!("invalid double {:?}", String::from_utf8_lossy(line))))
+        }
+        b'#' => match cur.line()? {
+            b"t" | b"f" => Ok(()),
+            other => Err(Check::Invalid(format!("invalid boolean {:?}", String::from_utf8_lossy(other)))),
+        },
+        b'(' => {
+            let line = cur.line()?;
+            let digits = line.strip_prefix(b"-").unwrap_or(line);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(Check::Invalid("invalid big number".into()));
+            }
+            Ok(())
+        }
+        b'_' => match cur.line()? {
+            b"" => Ok(()),
+            _ => Err(Check::Invalid("null with a payload".into())),
+        },
+        kind @ (b'$' | b'!' | b'=') => {
+            let Some(len) = length(cur.line()?, "bulk", limits.max_bulk_len)? else {
+                return if kind == b'$' { Ok(()) } else { Err(Check::Invalid("negative length".into())) };
+            };
+            if kind == b'=' && len < 4 {
+                return Err(Check::Invalid("verbatim string shorter than its format prefix".into()));
+            }
+            let end = cur.pos.saturating_add(len).saturating_add(2);
+            if end > cur.buf.len() {
+                return Err(Check::Incomplete(end));
+            }
+            cur.skip(len)?;
+            match cur.buf.get(cur.pos..cur.pos + 2) {
+                Some(b"\r\n") => {
+                    cur.pos += 2;
+                    Ok(())
+                }
+                Some(_) => Err(Check::Invalid("bulk string not terminated by CRLF".into())),
+                None => Err(Check::Incomplete(end)),
+            }
+        }
+        kind @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
+            let Some(n) = length(cur.line()?, "aggregate", limits.max_elements)? else {
+                return if kind == b'*' { Ok(()) } else { Err(Check::Invalid("negative length".into())) };
+            };
+            let items = if matches!(kind, b'%' | b'|') { n.checked_mul(2).ok_or_else(|| Check::Invalid("map too long".into()))? } else { n };
+            for _ in 0..items {
+                check(cur, limits, depth + 1)?;
+            }
+            if kind == b'|' {
+                // An attribute precedes the value it describes.
+                check(cur, limits, depth + 1)?;
+            }
+            Ok(())
+        }
+        other => Err(Check::Invalid(format!("unknown type byte {:?}", other as char))),
+    }
+}
+
+/// Builds a [`Value`] from a frame that [`check`] accepted.
+///
+/// It re-validates as it goes and never panics, but errors here would mean
+/// `check` and `parse` disagree.
+struct Parser {
+    buf: Bytes,
+    pos: usize,
+}
+
+impl Parser {
+    fn invalid() -> Error {
+        Error::protocol("frame changed between check and parse")
+    }
+
+    fn line(&mut self) -> Result<Bytes, Error> {
+        let rest = &self.buf[self.pos..];
+        let i = memchr::memchr(b'\n', rest).ok_or_else(Self::invalid)?;
+        if i == 0 {
+            return Err(Self::invalid());
+        }
+        let line = self.buf.slice(self.pos..self.pos + i - 1);
+        self.pos += i + 1;
+        Ok(line)
+    }
+
+    fn len(&mut self) -> Result<Option<usize>, Error> {
+        let line = self.line()?;
+        match parse_int(&line).ok_or_else(Self::invalid)? {
+            -1 => Ok(None),
+            n => usize::try_from(n).map(Some).map_err(|_| Self::invalid()),
+        }
+    }
+
+    fn bytes(&mut self, len: usize) -> Result<Bytes, Error> {
+        let end = self.pos.checked_add(len).filter(|&e| e + 2 <= self.buf.len()).ok_or_else(Self::invalid)?;
+        let b = self.buf.slice(self.pos..end);
+        self.pos = end + 2;
+        Ok(b)
+    }
+
+    fn items(&mut self, n: usize) -> Result<Vec<Value>, Error> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(self.value()?);
+        }
+        Ok(v)
+    }
+
+    fn pairs(&mut self, n: usize) -> Result<Vec<(Value, Value)>, Error> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let k = self.value()?;
+            v.push((k, self.value()?));
+        }
+        Ok(v)
+    }
+
+    fn value(&mut self) -> Result<Value, Error> {
+        let kind = *self.buf.get(self.pos).ok_or_else(Self::invalid)?;
+        self.pos += 1;
+        Ok(match kind {
+            b'+' => Value::Simple(self.line()?),
+            b'-' => Value::Error(ServerError::new(self.line()?)),
+            b':' => Value::Int(parse_int(&self.line()?).ok_or_else(Self::invalid)?),
+            b',' => Value::Double(parse_double(&self.line()?).ok_or_else(Self::invalid)?),
+            b'#' => Value::Boolean(&self.line()?[..] == b"t"),
+            b'(' => Value::BigNumber(self.line()?),
+            b'_' => {
+                self.line()?;
+                Value::Nil
+            }
+            b'$' => match self.len()? {
+                None => Value::Nil,
+                Some(n) => Value::Bulk(self.bytes(n)?),
+            },
+            b'!' => {
+                let n = self.len()?.ok_or_else(Self::invalid)?;
+                Value::Error(ServerError::new(self.bytes(n)?))
+            }
+            b'=' => {
+                let n = self.len()?.ok_or_else(Self::invalid)?;
+                let mut all = self.bytes(n)?;
+                let mut format = [0u8; 3];
+                format.copy_from_slice(all.get(..3).ok_or_else(Self::invalid)?);
+                all.advance(4); // "txt:"
+                Value::Verbatim { format, text: all }
+            }
+            b'*' => match self.len()? {
+                None => Value::Nil,
+                Some(n) => Value::Array(self.items(n)?),
+            },
+            b'~' => {
+                let n = self.len()?.ok_or_else(Self::invalid)?;
+                Value::Set(self.items(n)?)
+            }
+            b'>' => {
+                let n = self.len()?.ok_or_else(Self::invalid)?;
+                Value::Push(self.items(n)?)
+            }
+            b'%' => {
+                let n = self.len()?.ok_or_else(Self::invalid)?;
+                Value::Map(self.pairs(n)?)
+            }
+            b'|' => {
+                let n = self.len()?.ok_or_else(Self::invalid)?;
+                let attributes = self.pairs(n)?;
+                Value::Attribute { attributes, value: Box::new(self.value()?) }
+            }
+            _ => return Err(Self::invalid()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<Option<Value>, Error> {
+        Decoder::default().decode(&mut BytesMut::from(input))
+    }
+
+    fn bulk(s: &str) -> Value {
+        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn every_type_decodes() {
+        let cases: Vec<(&[u8], Value)> = vec![
+            (b"+OK\r\n", Value::Simple(Bytes::from_static(b"OK"))),
+            (b":-42\r\n", Value::Int(-42)),
+            (b":9223372036854775807\r\n", Value::Int(i64::MAX)),
+            (b":-9223372036854775808\r\n", Value::Int(i64::MIN)),
+            (b"$3\r\nfoo\r\n", bulk("foo")),
+            (b"$0\r\n\r\n", bulk("")),
+            (b"$-1\r\n", Value::Nil),
+            (b"*-1\r\n", Value::Nil),
+            (b"_\r\n", Value::Nil),
+            (b"*2\r\n$1\r\na\r\n:1\r\n", Value::Array(vec![bulk("a"), Value::Int(1)])),
+            (b"%1\r\n+k\r\n:2\r\n", Value::Map(vec![(Value::Simple(Bytes::from_static(b"k")), Value::Int(2))])),
+            (b"~1\r\n:1\r\n", Value::Set(vec![Value::Int(1)])),
+            (b",1.5\r\n", Value::Double(1.5)),
+            (b",inf\r\n", Value::Double(f64::INFINITY)),
+            (b",-inf\r\n", Value::Double(f64::NEG_INFINITY)),
+            (b"#t\r\n", Value::Boolean(true)),
+            (b"#f\r\n", Value::Boolean(false)),
+            (b"(3492890328409238509324850943850943825024385\r\n", Value::BigNumber(Bytes::from_static(b"3492890328409238509324850943850943825024385"))),
+            (b"=15\r\ntxt:Some string\r\n", Value::Verbatim { format: *b"txt", text: Bytes::from_static(b"Some string") }),
+            (b">2\r\n+message\r\n:1\r\n", Value::Push(vec![Value::Simple(Bytes::from_static(b"message")), Value::Int(1)])),
+            (
+                b"|1\r\n+ttl\r\n:3\r\n:7\r\n",
+                Value::Attribute {
+                    attributes: vec![(Value::Simple(Bytes::from_static(b"ttl")), Value::Int(3))],
+                    value: Box::new(Value::Int(7)),
+                },
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(decode_all(input).unwrap(), Some(want), "input {:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn errors_keep_code_and_message() {
+        for input in [&b"-WRONGTYPE Operation against a key\r\n"[..], b"!33\r\nWRONGTYPE Operation against a key\r\n"] {
+            let Some(Value::Error(e)) = decode_all(input).unwrap() else { panic!("not an error") };
+            assert_eq!(e.code(), "WRONGTYPE");
+            assert_eq!(e.message(), "Operation against a key");
+        }
+    }
+
+    #[test]
+    fn nan_double() {
+        let Some(Value::Double(d)) = decode_all(b",nan\r\n").unwrap() else { panic!() };
+        assert!(d.is_nan());
+    }
+
+    #[test]
+    fn every_split_point_decodes_the_same() {
+        let input: &[u8] = b"*3\r\n$5\r\nhello\r\n%1\r\n+a\r\n,2.5\r\n>1\r\n:7\r\n+next\r\n";
+        let whole = {
+            let mut buf = BytesMut::from(input);
+            let mut d = Decoder::default();
+            (d.decode(&mut buf).unwrap(), d.decode(&mut buf).unwrap())
+        };
+        for split in 0..input.len() {
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::from(&input[..split]);
+            let mut got = Vec::new();
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            buf.extend_from_slice(&input[split..]);
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            assert_eq!(got, vec![whole.0.clone().unwrap(), whole.1.clone().unwrap()], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn bulk_is_a_slice_of_the_read_buffer() {
+        let mut buf = BytesMut::from(&b"$5\r\nhello\r\n"[..]);
+        let base = buf.as_ptr() as usize;
+        let Some(Value::Bulk(b)) = Decoder::default().decode(&mut buf).unwrap() else { panic!() };
+        assert_eq!(b.as_ptr() as usize, base + 4, "payload was copied");
+    }
+
+    #[test]
+    fn malformed_input_is_a_protocol_error() {
+        let cases: &[&[u8]] = &[
+            b"?what\r\n",
+            b"$abc\r\n",
+            b"$-2\r\n",
+            b"*-5\r\n",
+            b"$3\r\nfooXX",
+            b":12x\r\n",
+            b":99999999999999999999\r\n",
+            b",notanumber\r\n",
+            b"#x\r\n",
+            b"+OK\n",
+            b"_x\r\n",
+            b"=2\r\nab\r\n",
+            b"%-1\r\n",
+        ];
+        for &input in cases {
+            let got = decode_all(input);
+            assert!(matches!(got, Err(Error::Protocol(_))), "{:?} gave {got:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn huge_claimed_length_is_refused_without_allocating() {
+        assert!(matches!(decode_all(b"$9999999999\r\n"), Err(Error::Protocol(_))));
+        // Within the limit but not yet here: incomplete, and nothing reserved.
+        let mut buf = BytesMut::from(&b"$536870912\r\nabc"[..]);
+        let mut d = Decoder::default();
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert!(buf.capacity() < 1024);
+        assert_eq!(d.bytes_needed(), 12 + 536870912 + 2);
+        let many = decode_all(b"*4294967297\r\n");
+        assert!(matches!(many, Err(Error::Protocol(_))), "{many:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_capped() {
+        let mut input = Vec::new();
+        for _ in 0..10_000 {
+            input.extend_from_slice(b"*1\r\n");
+        }
+        input.extend_from_slice(b":1\r\n");
+        assert!(matches!(decode_all(&input), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn incomplete_input_is_none() {
+        for input in [&b""[..], b"+OK", b"+OK\r", b"$3\r\nfo", b"*2\r\n:1\r\n", b"%1\r\n+a\r\n"] {
+            assert_eq!(decode_all(input).unwrap(), None, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+}
