@@ -34,6 +34,7 @@ pub(crate) struct Config {
 /// Every parameter of siderpy's `Redis(...)` has a method here.
 ///
 /// ```no_run
+/// # extern crate siderpy_core as siderpy;
 /// # fn f() -> siderpy::Result<()> {
 /// use std::time::Duration;
 /// let redis = siderpy::Redis::builder("redis://localhost:6379/0")?
@@ -184,6 +185,7 @@ impl RedisBuilder {
 ///
 /// # Examples
 /// ```no_run
+/// # extern crate siderpy_core as siderpy;
 /// # async fn f() -> siderpy::Result<()> {
 /// use siderpy::prelude::*;
 /// let redis = siderpy::Redis::new("redis://localhost:6379/0")?;

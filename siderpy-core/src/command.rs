@@ -46,6 +46,7 @@ pub enum Raw {}
 ///
 /// # Examples
 /// ```no_run
+/// # extern crate siderpy_core as siderpy;
 /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
 /// use siderpy::prelude::*;
 /// let n: i64 = redis.execute_cmd("INCRBY", ("counter", 5)).returning().await?;
@@ -89,6 +90,7 @@ impl<S, K: ?Sized, R> Cmd<S, K, R> {
     /// Converts the reply to `T` instead of the command's default type.
     ///
     /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
     /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
     /// use siderpy::prelude::*;
     /// let raw = redis.execute_cmd("GET", ["k"]).returning::<Option<String>>().await?;

@@ -153,6 +153,7 @@ impl fmt::Display for ConnectionInfo {
 ///
 /// # Examples
 /// ```
+/// # extern crate siderpy_core as siderpy;
 /// let info = siderpy::parse_url("redis://app:s3cret@cache.internal:6380/2").unwrap();
 /// assert_eq!(info.db, 2);
 /// assert_eq!(info.username.as_deref(), Some("app"));
