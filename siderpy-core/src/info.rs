@@ -236,11 +236,20 @@ fn parse_db(s: &str) -> Result<i64, UrlError> {
 }
 
 /// The port as written, for the error message (the URL parser drops it).
+///
+/// Only a number is echoed: in `redis://user:secret` (host forgotten) the
+/// URL parser reads the password as the port, and errors must not show it.
 fn port_text(url: &str) -> String {
     let after = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after.split(['/', '?']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
-    host_port.rsplit_once(':').map_or_else(String::new, |(_, p)| p.to_owned())
+    let port = host_port.rsplit_once(':').map_or("", |(_, p)| p);
+    let digits = port.strip_prefix(['-', '+']).unwrap_or(port);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        port.to_owned()
+    } else {
+        "<not a number>".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -299,6 +308,7 @@ mod tests {
             ("redis://h?protocol=4", UrlError::InvalidProtocol("4".into())),
             ("redis://h?colour=red", UrlError::UnknownParameter("colour".into())),
             ("redis://%ff@h", UrlError::InvalidCredentials),
+            ("redis://user:secret", UrlError::InvalidPort("<not a number>".into())),
         ];
         for (url, want) in cases {
             assert_eq!(parse_url(url).as_ref(), Err(want), "{url}");
