@@ -172,6 +172,18 @@ pub fn parse_url(url: &str) -> Result<ConnectionInfo, UrlError> {
         "redis+unix" | "redis-socket" | "unix" => true,
         _ => return Err(UrlError::UnsupportedScheme(scheme)),
     };
+    // `redis+unix://user:pw@/path` has credentials but no host, which the
+    // URL parser rejects; a placeholder host lets it read them (a unix URL's
+    // host is ignored).
+    let with_host;
+    let url = match url.split_once("://") {
+        Some((s, rest)) if unix && rest.split('/').next().is_some_and(|a| a.ends_with('@')) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            with_host = format!("{s}://{authority}localhost{path}");
+            &with_host
+        }
+        _ => url,
+    };
     let parsed = Url::parse(url).map_err(|e| match e {
         url::ParseError::InvalidPort => UrlError::InvalidPort(port_text(url)),
         url::ParseError::EmptyHost if !unix => UrlError::MissingHost,
@@ -287,6 +299,13 @@ mod tests {
             assert_eq!(info.addr, Addr::Unix("/tmp/r.sock".into()));
             assert_eq!(info.db, 2);
             assert_eq!(info.password, Some(Password::new("pw")));
+            let info = parse_url(&format!("{scheme}://al%40ce:p%2Fw@/tmp/r.sock?db=1")).unwrap();
+            assert_eq!(info.addr, Addr::Unix("/tmp/r.sock".into()));
+            assert_eq!(info.username.as_deref(), Some("al@ce"));
+            assert_eq!(info.password, Some(Password::new("p/w")));
+            assert_eq!(info.db, 1);
+            let info = parse_url(&format!("{scheme}://:pw@/tmp/r.sock")).unwrap();
+            assert_eq!((info.username, info.password), (None, Some(Password::new("pw"))));
         }
     }
 
