@@ -11,7 +11,7 @@
 //! ```
 
 // Each test file includes this module and uses only part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use siderpy::Redis;
+use siderpy::{Protocol, Redis};
 use tempfile::TempDir;
 
 /// How long a server may take to say it is ready.
@@ -573,4 +573,37 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// `url` asking for protocol `p` in its query (`protocol=2` or `protocol=3`).
+pub fn with_protocol(url: &str, p: Protocol) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let n = match p {
+        Protocol::Resp2 => 2,
+        Protocol::Resp3 => 3,
+    };
+    format!("{url}{sep}protocol={n}")
+}
+
+/// Runs each `async fn name(p: Protocol)` listed as two tests,
+/// `resp2::name` and `resp3::name`, so one suite covers both protocols.
+macro_rules! protocol_tests {
+    ($($name:ident),* $(,)?) => {
+        mod resp2 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(siderpy::Protocol::Resp2).await
+                }
+            )*
+        }
+        mod resp3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(siderpy::Protocol::Resp3).await
+                }
+            )*
+        }
+    };
 }
