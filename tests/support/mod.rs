@@ -21,7 +21,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siderpy::{Protocol, Redis};
 use tempfile::TempDir;
@@ -47,7 +50,12 @@ fn redis_major_version() -> u32 {
         let out = Command::new(redis_server_bin())
             .arg("--version")
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {} (set REDIS_SERVER_BIN): {e}", redis_server_bin()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (set REDIS_SERVER_BIN): {e}",
+                    redis_server_bin()
+                )
+            });
         let text = String::from_utf8_lossy(&out.stdout);
         text.split_whitespace()
             .find_map(|w| w.strip_prefix("v="))
@@ -67,7 +75,13 @@ pub fn free_port() -> u16 {
 /// putting credentials in a URL.
 pub fn percent_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -107,28 +121,45 @@ impl Pki {
     /// A new CA and the certificates it signed.
     pub fn generate() -> Pki {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.distinguished_name.push(DnType::CommonName, "siderpy test CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "siderpy test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_key = KeyPair::generate().expect("CA key");
         let ca = ca_params.self_signed(&ca_key).expect("self-sign the CA");
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let mut server_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("server params");
-        server_params.distinguished_name.push(DnType::CommonName, "localhost");
+        let mut server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server params");
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         server_params.use_authority_key_identifier_extension = true;
         server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server_key = KeyPair::generate().expect("server key");
-        let server = server_params.signed_by(&server_key, &issuer).expect("sign the server certificate");
+        let server = server_params
+            .signed_by(&server_key, &issuer)
+            .expect("sign the server certificate");
 
-        let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
-        client_params.distinguished_name.push(DnType::CommonName, "siderpy test client");
+        let mut client_params =
+            CertificateParams::new(Vec::<String>::new()).expect("client params");
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "siderpy test client");
         client_params.use_authority_key_identifier_extension = true;
         client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let client_key = KeyPair::generate().expect("client key");
-        let client = client_params.signed_by(&client_key, &issuer).expect("sign the client certificate");
+        let client = client_params
+            .signed_by(&client_key, &issuer)
+            .expect("sign the client certificate");
 
         Pki {
             ca_der: ca.der().clone(),
@@ -170,8 +201,16 @@ impl Pki {
     }
 
     fn write_files(&self, dir: &Path) -> [PathBuf; 3] {
-        let files = [dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key")];
-        for (path, pem) in files.iter().zip([&self.ca_pem, &self.server_cert_pem, &self.server_key_pem]) {
+        let files = [
+            dir.join("ca.crt"),
+            dir.join("server.crt"),
+            dir.join("server.key"),
+        ];
+        for (path, pem) in
+            files
+                .iter()
+                .zip([&self.ca_pem, &self.server_cert_pem, &self.server_key_pem])
+        {
             fs::write(path, pem).expect("write a TLS file");
         }
         files
@@ -205,7 +244,10 @@ impl RedisServerBuilder {
 
     /// An ACL user allowed everything: `user NAME on >PASSWORD ~* &* +@all`.
     pub fn user(mut self, name: &str, password: &str) -> Self {
-        self.acl.push(format!("user {name} on {} ~* &* +@all", conf_quote(&format!(">{password}"))));
+        self.acl.push(format!(
+            "user {name} on {} ~* &* +@all",
+            conf_quote(&format!(">{password}"))
+        ));
         self
     }
 
@@ -240,7 +282,10 @@ impl RedisServerBuilder {
     /// # Panics
     /// When the server cannot start, with its log.
     pub fn start(self) -> RedisServer {
-        let dir = tempfile::Builder::new().prefix("siderpy-redis").tempdir().expect("temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("siderpy-redis")
+            .tempdir()
+            .expect("temporary directory");
         let pki = self.tls.then(Pki::generate);
         let tls_files = pki.as_ref().map(|p| p.write_files(dir.path()));
         let mut server = RedisServer {
@@ -263,7 +308,13 @@ impl RedisServerBuilder {
                     break p;
                 }
             });
-            let text = self.conf_text(server.dir.path(), server.port, server.tls_port, server.socket.as_deref(), tls_files.as_ref());
+            let text = self.conf_text(
+                server.dir.path(),
+                server.port,
+                server.tls_port,
+                server.socket.as_deref(),
+                tls_files.as_ref(),
+            );
             fs::write(&server.conf, text).expect("write redis.conf");
             match server.spawn() {
                 Ok(()) => return server,
@@ -274,7 +325,14 @@ impl RedisServerBuilder {
         panic!("redis-server found no free port in {START_ATTEMPTS} attempts:\n{last_log}")
     }
 
-    fn conf_text(&self, dir: &Path, port: u16, tls_port: Option<u16>, socket: Option<&Path>, tls: Option<&[PathBuf; 3]>) -> String {
+    fn conf_text(
+        &self,
+        dir: &Path,
+        port: u16,
+        tls_port: Option<u16>,
+        socket: Option<&Path>,
+        tls: Option<&[PathBuf; 3]>,
+    ) -> String {
         let path = |p: &Path| conf_quote(&p.display().to_string());
         let mut lines = vec![
             "bind 127.0.0.1".to_owned(),
@@ -301,7 +359,10 @@ impl RedisServerBuilder {
             lines.push(format!("tls-ca-cert-file {}", path(ca)));
             lines.push(format!("tls-cert-file {}", path(cert)));
             lines.push(format!("tls-key-file {}", path(key)));
-            lines.push(format!("tls-auth-clients {}", if self.tls_auth_clients { "yes" } else { "no" }));
+            lines.push(format!(
+                "tls-auth-clients {}",
+                if self.tls_auth_clients { "yes" } else { "no" }
+            ));
         }
         lines.extend(self.extra.iter().cloned());
         lines.join("\n") + "\n"
@@ -361,7 +422,8 @@ impl RedisServer {
     /// # Panics
     /// If the server was not started with [`tls`](RedisServerBuilder::tls).
     pub fn tls_port(&self) -> u16 {
-        self.tls_port.expect("the server was started without .tls()")
+        self.tls_port
+            .expect("the server was started without .tls()")
     }
 
     /// The unix socket.
@@ -369,7 +431,9 @@ impl RedisServer {
     /// # Panics
     /// If the server was not started with [`unix_socket`](RedisServerBuilder::unix_socket).
     pub fn socket_path(&self) -> &Path {
-        self.socket.as_deref().expect("the server was started without .unix_socket()")
+        self.socket
+            .as_deref()
+            .expect("the server was started without .unix_socket()")
     }
 
     /// `redis://127.0.0.1:PORT`, with no credentials, db or query: append them.
@@ -392,7 +456,9 @@ impl RedisServer {
     /// # Panics
     /// If the server was started without TLS.
     pub fn pki(&self) -> &Pki {
-        self.pki.as_deref().expect("the server was started without .tls()")
+        self.pki
+            .as_deref()
+            .expect("the server was started without .tls()")
     }
 
     /// A rustls configuration trusting the server's CA.
@@ -460,8 +526,12 @@ impl RedisServer {
             match outcome {
                 Ok(()) => return,
                 // The old process's port may be taken for a moment: retry it.
-                Err(Failure::PortTaken(_)) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-                Err(Failure::PortTaken(log) | Failure::Other(log)) => panic!("redis-server did not restart:\n{log}"),
+                Err(Failure::PortTaken(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(Failure::PortTaken(log) | Failure::Other(log)) => {
+                    panic!("redis-server did not restart:\n{log}")
+                }
             }
         }
     }
@@ -479,7 +549,11 @@ impl RedisServer {
 
     fn signal(&self, sig: &str) {
         let pid = self.pid().expect("the server is not running");
-        let status = Command::new("kill").arg(sig).arg(pid.to_string()).status().expect("run kill");
+        let status = Command::new("kill")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
         assert!(status.success(), "kill {sig} {pid} failed");
     }
 
@@ -506,7 +580,12 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {} (set REDIS_SERVER_BIN): {e}", redis_server_bin()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (set REDIS_SERVER_BIN): {e}",
+                    redis_server_bin()
+                )
+            });
         self.child = Some(child);
         self.started = Instant::now();
         offset
@@ -532,7 +611,9 @@ impl RedisServer {
         }
         if self.started.elapsed() > START_TIMEOUT {
             self.kill();
-            return Some(Err(Failure::Other(format!("not ready after {START_TIMEOUT:?}\n--- log ---\n{log}"))));
+            return Some(Err(Failure::Other(format!(
+                "not ready after {START_TIMEOUT:?}\n--- log ---\n{log}"
+            ))));
         }
         None
     }
@@ -570,7 +651,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
