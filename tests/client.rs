@@ -29,6 +29,7 @@ protocol_tests!(
     command_while_server_down_fails_then_recovers,
     close_then_command_reconnects,
     close_fails_commands_in_flight,
+    read_and_write_timeouts_while_server_is_paused,
 );
 
 #[test]
@@ -715,4 +716,41 @@ async fn close_fails_commands_in_flight(p: Protocol) {
         .expect_err("closed");
     assert!(matches!(err, Error::Closed(_)), "{err:?}");
     assert_echo(&redis, "after close").await;
+}
+
+async fn read_and_write_timeouts_while_server_is_paused(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = builder(&server, p)
+        .read_timeout(Some(Duration::from_millis(200)))
+        .write_timeout(Some(Duration::from_millis(300)))
+        .build();
+    let id = client_id(&redis).await;
+
+    server.pause();
+    let start = Instant::now();
+    let err = redis.get("k").await.expect_err("the server is stopped");
+    assert!(matches!(err, Error::Timeout(Timeout::Read)), "{err:?}");
+    assert_within(start.elapsed(), 180, 1000, "GET to a stopped server");
+
+    // More than the socket buffers hold: the write cannot finish.
+    let huge = vec![b'x'; 64 << 20];
+    let start = Instant::now();
+    let err = redis
+        .execute_cmd("SET", ("big", &huge[..]))
+        .with_timeout(Duration::from_secs(10))
+        .await
+        .expect_err("the server reads nothing");
+    assert!(matches!(err, Error::Timeout(Timeout::Write)), "{err:?}");
+    assert!(err.is_connection_error());
+    assert_within(
+        start.elapsed(),
+        280,
+        3000,
+        "SET of 64 MiB to a stopped server",
+    );
+    server.resume();
+
+    // The write timeout closed that connection; the client goes on with a new one.
+    assert_echo(&redis, "after resume").await;
+    assert_ne!(client_id(&redis).await, id);
 }
