@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use siderpy::prelude::*;
 use siderpy::{Error, Protocol, Redis, Timeout, Value};
-use support::{wait_until, with_protocol, RedisServer};
+use support::{client_info, wait_until, with_protocol, RedisServer};
 
 protocol_tests!(
     commands_round_trip,
@@ -55,18 +55,6 @@ async fn client_id(redis: &Redis) -> i64 {
         .returning()
         .await
         .expect("CLIENT ID")
-}
-
-async fn client_info(redis: &Redis) -> HashMap<String, String> {
-    let line: String = redis
-        .execute_cmd("CLIENT", ["INFO"])
-        .returning()
-        .await
-        .expect("CLIENT INFO");
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 /// ECHOes a payload only this call uses and checks the reply is it.

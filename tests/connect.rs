@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use siderpy::prelude::*;
 use siderpy::{Error, Protocol, Redis, Timeout};
-use support::{percent_encode, untrusted_tls_config, with_protocol, RedisServer};
+use support::{client_info, percent_encode, untrusted_tls_config, with_protocol, RedisServer};
 
 protocol_tests!(
     tcp_url,
@@ -25,19 +25,6 @@ protocol_tests!(
     db_from_path_and_query,
     client_name_from_url_and_builder,
 );
-
-/// `CLIENT INFO` of the client's connection, as `key=value` fields.
-async fn client_info(redis: &Redis) -> std::collections::HashMap<String, String> {
-    let line: String = redis
-        .execute_cmd("CLIENT", ["INFO"])
-        .returning()
-        .await
-        .expect("CLIENT INFO");
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
 
 /// Writes and reads back a key, and checks the protocol spoken.
 async fn round_trip(redis: &Redis, p: Protocol) {

@@ -659,6 +659,20 @@ where
     }
 }
 
+/// `CLIENT INFO` of the client's connection, as `key=value` fields.
+pub async fn client_info(redis: &Redis) -> std::collections::HashMap<String, String> {
+    use siderpy::prelude::*;
+    let line: String = redis
+        .execute_cmd("CLIENT", ["INFO"])
+        .returning()
+        .await
+        .expect("CLIENT INFO");
+    line.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// `url` asking for protocol `p` in its query (`protocol=2` or `protocol=3`).
 pub fn with_protocol(url: &str, p: Protocol) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
