@@ -172,6 +172,18 @@ pub fn parse_url(url: &str) -> Result<ConnectionInfo, UrlError> {
         "redis+unix" | "redis-socket" | "unix" => true,
         _ => return Err(UrlError::UnsupportedScheme(scheme)),
     };
+    // `redis+unix://user:pw@/path` has credentials but no host, which the
+    // URL parser rejects; a placeholder host lets it read them (a unix URL's
+    // host is ignored).
+    let with_host;
+    let url = match url.split_once("://") {
+        Some((s, rest)) if unix && rest.split('/').next().is_some_and(|a| a.ends_with('@')) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            with_host = format!("{s}://{authority}localhost{path}");
+            &with_host
+        }
+        _ => url,
+    };
     let parsed = Url::parse(url).map_err(|e| match e {
         url::ParseError::InvalidPort => UrlError::InvalidPort(port_text(url)),
         url::ParseError::EmptyHost if !unix => UrlError::MissingHost,
@@ -236,11 +248,20 @@ fn parse_db(s: &str) -> Result<i64, UrlError> {
 }
 
 /// The port as written, for the error message (the URL parser drops it).
+///
+/// Only a number is echoed: in `redis://user:secret` (host forgotten) the
+/// URL parser reads the password as the port, and errors must not show it.
 fn port_text(url: &str) -> String {
     let after = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after.split(['/', '?']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
-    host_port.rsplit_once(':').map_or_else(String::new, |(_, p)| p.to_owned())
+    let port = host_port.rsplit_once(':').map_or("", |(_, p)| p);
+    let digits = port.strip_prefix(['-', '+']).unwrap_or(port);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        port.to_owned()
+    } else {
+        "<not a number>".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -278,6 +299,13 @@ mod tests {
             assert_eq!(info.addr, Addr::Unix("/tmp/r.sock".into()));
             assert_eq!(info.db, 2);
             assert_eq!(info.password, Some(Password::new("pw")));
+            let info = parse_url(&format!("{scheme}://al%40ce:p%2Fw@/tmp/r.sock?db=1")).unwrap();
+            assert_eq!(info.addr, Addr::Unix("/tmp/r.sock".into()));
+            assert_eq!(info.username.as_deref(), Some("al@ce"));
+            assert_eq!(info.password, Some(Password::new("p/w")));
+            assert_eq!(info.db, 1);
+            let info = parse_url(&format!("{scheme}://:pw@/tmp/r.sock")).unwrap();
+            assert_eq!((info.username, info.password), (None, Some(Password::new("pw"))));
         }
     }
 
@@ -299,6 +327,7 @@ mod tests {
             ("redis://h?protocol=4", UrlError::InvalidProtocol("4".into())),
             ("redis://h?colour=red", UrlError::UnknownParameter("colour".into())),
             ("redis://%ff@h", UrlError::InvalidCredentials),
+            ("redis://user:secret", UrlError::InvalidPort("<not a number>".into())),
         ];
         for (url, want) in cases {
             assert_eq!(parse_url(url).as_ref(), Err(want), "{url}");

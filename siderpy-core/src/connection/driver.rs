@@ -119,6 +119,7 @@ impl Driver {
     /// Hands replies to their slots, oldest first.
     fn dispatch(&self, replies: &mut Vec<Value>) -> Result<(), Error> {
         let mut done = Vec::new();
+        let mut result = Ok(());
         {
             let mut st = lock(&self.shared);
             for v in replies.drain(..) {
@@ -129,7 +130,11 @@ impl Driver {
                     continue;
                 }
                 match st.slots.front_mut() {
-                    None => return Err(Error::protocol("the server sent a reply to a command that was never sent")),
+                    None => {
+                        // Replies before this one still reach their callers.
+                        result = Err(Error::protocol("the server sent a reply to a command that was never sent"));
+                        break;
+                    }
                     Some(Slot::Many { n, got, .. }) => {
                         got.push(v);
                         if got.len() == *n {
@@ -148,7 +153,7 @@ impl Driver {
                 (Slot::One(_), None) => unreachable!("single slots always carry their reply"),
             }
         }
-        Ok(())
+        result
     }
 
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
