@@ -29,15 +29,8 @@ protocol_tests!(
 /// Writes and reads back a key, and checks the protocol spoken.
 async fn round_trip(redis: &Redis, p: Protocol) {
     let key = format!("k:{}", redis.connection_info());
-    redis
-        .execute_cmd("SET", (&key, "v\r\n\0x"))
-        .await
-        .expect("SET");
-    let v: Option<Vec<u8>> = redis
-        .execute_cmd("GET", [&key])
-        .returning()
-        .await
-        .expect("GET");
+    redis.execute_cmd("SET", (&key, "v\r\n\0x")).await.expect("SET");
+    let v: Option<Vec<u8>> = redis.execute_cmd("GET", [&key]).returning().await.expect("GET");
     assert_eq!(v.as_deref(), Some(&b"v\r\n\0x"[..]));
     let resp = match p {
         Protocol::Resp2 => "2",
@@ -47,11 +40,7 @@ async fn round_trip(redis: &Redis, p: Protocol) {
 }
 
 async fn whoami(redis: &Redis) -> String {
-    redis
-        .execute_cmd("ACL", ["WHOAMI"])
-        .returning()
-        .await
-        .expect("ACL WHOAMI")
+    redis.execute_cmd("ACL", ["WHOAMI"]).returning().await.expect("ACL WHOAMI")
 }
 
 async fn tcp_url(p: Protocol) {
@@ -68,29 +57,19 @@ async fn tcp_url(p: Protocol) {
 async fn unix_urls(p: Protocol) {
     let server = RedisServer::builder().unix_socket().start();
     let path = server.socket_path().display().to_string();
-    for (db, scheme) in ["redis+unix", "redis-socket", "unix"]
-        .into_iter()
-        .enumerate()
-    {
+    for (db, scheme) in ["redis+unix", "redis-socket", "unix"].into_iter().enumerate() {
         let url = with_protocol(&format!("{scheme}://{path}?db={db}"), p);
         let redis = Redis::new(&url).unwrap();
         round_trip(&redis, p).await;
         let info = client_info(&redis).await;
         assert_eq!(info["db"], db.to_string(), "{url}");
-        assert!(
-            info["laddr"].starts_with(&path),
-            "{url} did not use the socket: {info:?}"
-        );
+        assert!(info["laddr"].starts_with(&path), "{url} did not use the socket: {info:?}");
     }
     assert_eq!(server.unix_url(), format!("redis+unix://{path}"));
 }
 
 async fn unix_url_credentials(p: Protocol) {
-    let server = RedisServer::builder()
-        .unix_socket()
-        .password("pw")
-        .user("alice", "a-pw")
-        .start();
+    let server = RedisServer::builder().unix_socket().password("pw").user("alice", "a-pw").start();
     let path = server.socket_path().display();
     for (url, user) in [
         (format!("redis+unix://:pw@{path}"), "default"),
@@ -113,43 +92,27 @@ async fn tls_url(p: Protocol) {
     assert_eq!(client_info(&redis).await["db"], "4");
     // `.tls()` turns TLS on for a redis:// URL too.
     let url = format!("redis://127.0.0.1:{}", server.tls_port());
-    let redis = Redis::builder(&with_protocol(&url, p))
-        .unwrap()
-        .tls(server.tls_client_config())
-        .build();
+    let redis = Redis::builder(&with_protocol(&url, p)).unwrap().tls(server.tls_client_config()).build();
     round_trip(&redis, p).await;
 }
 
 async fn tls_url_by_host_name(p: Protocol) {
     let server = RedisServer::builder().tls().password("pw").start();
     let url = format!("rediss://:pw@localhost:{}", server.tls_port());
-    let redis = Redis::builder(&with_protocol(&url, p))
-        .unwrap()
-        .tls(server.tls_client_config())
-        .build();
+    let redis = Redis::builder(&with_protocol(&url, p)).unwrap().tls(server.tls_client_config()).build();
     round_trip(&redis, p).await;
 }
 
 #[tokio::test]
 async fn tls_untrusted_certificate_is_refused() {
     let server = RedisServer::builder().tls().start();
-    let redis = Redis::builder(&server.tls_url())
-        .unwrap()
-        .tls(untrusted_tls_config())
-        .build();
-    let err = redis
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("the CA is not trusted");
+    let redis = Redis::builder(&server.tls_url()).unwrap().tls(untrusted_tls_config()).build();
+    let err = redis.execute_cmd("PING", ()).await.expect_err("the CA is not trusted");
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
     assert!(err.is_connection_error());
     // Without a configuration, rediss:// verifies against the public roots,
     // which do not hold the test CA either.
-    let err = Redis::new(&server.tls_url())
-        .unwrap()
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("not a public CA");
+    let err = Redis::new(&server.tls_url()).unwrap().execute_cmd("PING", ()).await.expect_err("not a public CA");
     assert!(matches!(err, Error::Tls(_)), "{err:?}");
     // The plain port of the same server still works.
     server.admin().execute_cmd("PING", ()).await.unwrap();
@@ -158,19 +121,10 @@ async fn tls_untrusted_certificate_is_refused() {
 #[tokio::test]
 async fn tls_client_certificate() {
     let server = RedisServer::builder().tls_auth_clients().start();
-    let redis = Redis::builder(&server.tls_url())
-        .unwrap()
-        .tls(server.tls_client_config_with_cert())
-        .build();
+    let redis = Redis::builder(&server.tls_url()).unwrap().tls(server.tls_client_config_with_cert()).build();
     round_trip(&redis, Protocol::Resp2).await;
-    let redis = Redis::builder(&server.tls_url())
-        .unwrap()
-        .tls(server.tls_client_config())
-        .build();
-    let err = redis
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("the server requires a client certificate");
+    let redis = Redis::builder(&server.tls_url()).unwrap().tls(server.tls_client_config()).build();
+    let err = redis.execute_cmd("PING", ()).await.expect_err("the server requires a client certificate");
     assert!(err.is_connection_error(), "{err:?}");
 }
 
@@ -186,11 +140,7 @@ async fn password_auth(p: Protocol) {
         assert_eq!(whoami(&redis).await, "default", "{url}");
         round_trip(&redis, p).await;
     }
-    let redis = Redis::builder(&server.url())
-        .unwrap()
-        .auth(None, "pw")
-        .protocol(p)
-        .build();
+    let redis = Redis::builder(&server.url()).unwrap().auth(None, "pw").protocol(p).build();
     assert_eq!(whoami(&redis).await, "default");
     round_trip(&redis, p).await;
 }
@@ -201,58 +151,32 @@ async fn acl_user_auth(p: Protocol) {
     let redis = Redis::new(&with_protocol(&url, p)).unwrap();
     assert_eq!(whoami(&redis).await, "alice");
     round_trip(&redis, p).await;
-    let redis = Redis::builder(&server.url())
-        .unwrap()
-        .auth(Some("alice"), "alice-pw")
-        .protocol(p)
-        .build();
+    let redis = Redis::builder(&server.url()).unwrap().auth(Some("alice"), "alice-pw").protocol(p).build();
     assert_eq!(whoami(&redis).await, "alice");
     // The server has no requirepass: no credentials is the default user.
-    assert_eq!(
-        whoami(&Redis::new(&with_protocol(&server.url(), p)).unwrap()).await,
-        "default"
-    );
+    assert_eq!(whoami(&Redis::new(&with_protocol(&server.url(), p)).unwrap()).await, "default");
 }
 
 async fn percent_encoded_credentials(p: Protocol) {
     let special = "p@ss:w/rd?#%&+= \"x\"\\é";
-    let server = RedisServer::builder()
-        .password(special)
-        .user("carol@corp", special)
-        .start();
+    let server = RedisServer::builder().password(special).user("carol@corp", special).start();
     let port = server.port();
     let pw = percent_encode(special);
     for (url, user) in [
         (format!("redis://:{pw}@127.0.0.1:{port}/0"), "default"),
-        (
-            format!("redis://carol%40corp:{pw}@127.0.0.1:{port}/0"),
-            "carol@corp",
-        ),
-        (
-            format!("redis://127.0.0.1:{port}/0?password={pw}"),
-            "default",
-        ),
+        (format!("redis://carol%40corp:{pw}@127.0.0.1:{port}/0"), "carol@corp"),
+        (format!("redis://127.0.0.1:{port}/0?password={pw}"), "default"),
     ] {
         let redis = Redis::new(&with_protocol(&url, p)).unwrap();
-        assert_eq!(
-            redis.connection_info().password.as_ref().unwrap().expose(),
-            special
-        );
+        assert_eq!(redis.connection_info().password.as_ref().unwrap().expose(), special);
         assert_eq!(whoami(&redis).await, user, "{url}");
     }
-    let redis = Redis::builder(&server.url())
-        .unwrap()
-        .auth(Some("carol@corp"), special)
-        .protocol(p)
-        .build();
+    let redis = Redis::builder(&server.url()).unwrap().auth(Some("carol@corp"), special).protocol(p).build();
     assert_eq!(whoami(&redis).await, "carol@corp");
 }
 
 async fn wrong_password_is_refused(p: Protocol) {
-    let server = RedisServer::builder()
-        .password("pw")
-        .user("alice", "alice-pw")
-        .start();
+    let server = RedisServer::builder().password("pw").user("alice", "alice-pw").start();
     let port = server.port();
     for url in [
         format!("redis://:wrong@127.0.0.1:{port}"),
@@ -262,24 +186,14 @@ async fn wrong_password_is_refused(p: Protocol) {
         let redis = Redis::new(&with_protocol(&url, p)).unwrap();
         for _ in 0..2 {
             // Every attempt reconnects and is refused again.
-            let err = redis
-                .execute_cmd("PING", ())
-                .await
-                .expect_err("wrong credentials");
+            let err = redis.execute_cmd("PING", ()).await.expect_err("wrong credentials");
             assert!(matches!(err, Error::Redis(_)), "{url}: {err:?}");
             assert_eq!(err.code(), Some("WRONGPASS"), "{url}: {err:?}");
             assert!(!err.is_connection_error());
         }
     }
-    let redis = Redis::builder(&server.url())
-        .unwrap()
-        .auth(Some("alice"), "pw")
-        .protocol(p)
-        .build();
-    let err = redis
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("wrong credentials");
+    let redis = Redis::builder(&server.url()).unwrap().auth(Some("alice"), "pw").protocol(p).build();
+    let err = redis.execute_cmd("PING", ()).await.expect_err("wrong credentials");
     assert_eq!(err.code(), Some("WRONGPASS"), "{err:?}");
 }
 
@@ -288,10 +202,7 @@ async fn missing_password_gives_noauth(p: Protocol) {
     let redis = Redis::new(&with_protocol(&server.url(), p)).unwrap();
     // RESP2 sends no handshake, so the command itself is refused; under
     // RESP3 the HELLO 3 of the handshake is.
-    let err = redis
-        .execute_cmd("GET", ["k"])
-        .await
-        .expect_err("no password");
+    let err = redis.execute_cmd("GET", ["k"]).await.expect_err("no password");
     assert_eq!(err.code(), Some("NOAUTH"), "{err:?}");
 }
 
@@ -299,16 +210,10 @@ async fn auth_failure_before_select_is_an_error(p: Protocol) {
     let server = RedisServer::builder().password("pw").start();
     for url in [
         format!("redis://:wrong@127.0.0.1:{}/3", server.port()),
-        format!(
-            "redis://:wrong@127.0.0.1:{}/0?db=5&client_name=named",
-            server.port()
-        ),
+        format!("redis://:wrong@127.0.0.1:{}/0?db=5&client_name=named", server.port()),
     ] {
         let redis = Redis::new(&with_protocol(&url, p)).unwrap();
-        let err = redis
-            .execute_cmd("PING", ())
-            .await
-            .expect_err("the AUTH failed");
+        let err = redis.execute_cmd("PING", ()).await.expect_err("the AUTH failed");
         assert_eq!(err.code(), Some("WRONGPASS"), "{url}: {err:?}");
     }
 }
@@ -324,10 +229,7 @@ async fn db_from_path_and_query(p: Protocol) {
     ] {
         let redis = Redis::new(&with_protocol(&url, p)).unwrap();
         assert_eq!(client_info(&redis).await["db"], db.to_string(), "{url}");
-        redis
-            .execute_cmd("SET", (format!("in-db-{db}"), db))
-            .await
-            .unwrap();
+        redis.execute_cmd("SET", (format!("in-db-{db}"), db)).await.unwrap();
     }
     let redis = Redis::builder(&base).unwrap().db(11).protocol(p).build();
     assert_eq!(client_info(&redis).await["db"], "11");
@@ -335,55 +237,31 @@ async fn db_from_path_and_query(p: Protocol) {
     let admin = server.admin();
     for db in [5, 7, 9, 15] {
         admin.execute_cmd("SELECT", [db]).await.unwrap();
-        let v: Option<i64> = admin
-            .execute_cmd("GET", [format!("in-db-{db}")])
-            .returning()
-            .await
-            .unwrap();
+        let v: Option<i64> = admin.execute_cmd("GET", [format!("in-db-{db}")]).returning().await.unwrap();
         assert_eq!(v, Some(db));
         let size: i64 = admin.execute_cmd("DBSIZE", ()).returning().await.unwrap();
         assert_eq!(size, 1, "db {db}");
     }
     // A db the server does not have is refused at connect time.
     let redis = Redis::new(&with_protocol(&format!("{base}/99"), p)).unwrap();
-    let err = redis
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("db 99 is out of range");
+    let err = redis.execute_cmd("PING", ()).await.expect_err("db 99 is out of range");
     assert_eq!(err.code(), Some("ERR"), "{err:?}");
 }
 
 async fn client_name_from_url_and_builder(p: Protocol) {
     let server = RedisServer::builder().password("pw").start();
-    let url = format!(
-        "redis://:pw@127.0.0.1:{}/0?client_name=from-url",
-        server.port()
-    );
+    let url = format!("redis://:pw@127.0.0.1:{}/0?client_name=from-url", server.port());
     let redis = Redis::new(&with_protocol(&url, p)).unwrap();
-    let name: Option<String> = redis
-        .execute_cmd("CLIENT", ["GETNAME"])
-        .returning()
-        .await
-        .unwrap();
+    let name: Option<String> = redis.execute_cmd("CLIENT", ["GETNAME"]).returning().await.unwrap();
     assert_eq!(name.as_deref(), Some("from-url"));
-    let redis = Redis::builder(&url)
-        .unwrap()
-        .client_name("from-builder")
-        .protocol(p)
-        .build();
-    let name: Option<String> = redis
-        .execute_cmd("CLIENT", ["GETNAME"])
-        .returning()
-        .await
-        .unwrap();
+    let redis = Redis::builder(&url).unwrap().client_name("from-builder").protocol(p).build();
+    let name: Option<String> = redis.execute_cmd("CLIENT", ["GETNAME"]).returning().await.unwrap();
     assert_eq!(name.as_deref(), Some("from-builder"));
 }
 
 /// A loopback listener that accepts connections and never sends a byte.
 async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -406,21 +284,12 @@ async fn connect_timeout() {
         (format!("redis://127.0.0.1:{port}/1"), "SELECT"),
     ];
     for (url, what) in cases {
-        let redis = Redis::builder(&url)
-            .unwrap()
-            .connect_timeout(Duration::from_millis(300))
-            .build();
+        let redis = Redis::builder(&url).unwrap().connect_timeout(Duration::from_millis(300)).build();
         let start = Instant::now();
         let err = redis.execute_cmd("PING", ()).await.expect_err(what);
         let took = start.elapsed();
-        assert!(
-            matches!(err, Error::Timeout(Timeout::Connect)),
-            "{what}: {err:?}"
-        );
-        assert!(
-            took >= Duration::from_millis(250) && took < Duration::from_secs(2),
-            "{what}: took {took:?}"
-        );
+        assert!(matches!(err, Error::Timeout(Timeout::Connect)), "{what}: {err:?}");
+        assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(2), "{what}: took {took:?}");
     }
     task.abort();
 }
@@ -428,14 +297,8 @@ async fn connect_timeout() {
 #[tokio::test]
 async fn connection_refused_is_an_io_error() {
     let url = format!("redis://127.0.0.1:{}", support::free_port());
-    let redis = Redis::builder(&url)
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .build();
-    let err = redis
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("nothing listens there");
+    let redis = Redis::builder(&url).unwrap().connect_timeout(Duration::from_secs(5)).build();
+    let err = redis.execute_cmd("PING", ()).await.expect_err("nothing listens there");
     assert!(matches!(err, Error::Io(_)), "{err:?}");
     assert!(err.is_connection_error());
 }

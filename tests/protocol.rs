@@ -45,30 +45,18 @@ struct FakeServer {
 impl FakeServer {
     async fn start(scripts: Vec<Vec<Step>>) -> FakeServer {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let url = format!(
-            "redis://127.0.0.1:{}",
-            listener.local_addr().unwrap().port()
-        );
+        let url = format!("redis://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let accepted = Arc::new(AtomicUsize::new(0));
         let received = Arc::new(Mutex::new(Vec::new()));
         let (count, log) = (Arc::clone(&accepted), Arc::clone(&received));
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let n = count.fetch_add(1, Ordering::SeqCst);
-                let script = scripts
-                    .get(n)
-                    .or(scripts.last())
-                    .cloned()
-                    .unwrap_or_default();
+                let script = scripts.get(n).or(scripts.last()).cloned().unwrap_or_default();
                 tokio::spawn(run_script(socket, script, Arc::clone(&log)));
             }
         });
-        FakeServer {
-            url,
-            accepted,
-            received,
-            task,
-        }
+        FakeServer { url, accepted, received, task }
     }
 
     fn accepted(&self) -> usize {
@@ -114,12 +102,7 @@ async fn run_script(mut socket: TcpStream, script: Vec<Step>, log: Arc<Mutex<Vec
                     log.lock().unwrap().push(cmd.clone());
                     let reply = match cmd[0].to_ascii_uppercase().as_slice() {
                         b"PING" => b"+PONG\r\n".to_vec(),
-                        b"ECHO" => [
-                            format!("${}\r\n", cmd[1].len()).as_bytes(),
-                            &cmd[1],
-                            b"\r\n",
-                        ]
-                        .concat(),
+                        b"ECHO" => [format!("${}\r\n", cmd[1].len()).as_bytes(), &cmd[1], b"\r\n"].concat(),
                         _ => b"+OK\r\n".to_vec(),
                     };
                     socket.write_all(&reply).await.unwrap();
@@ -153,19 +136,11 @@ fn parse_command(buf: &[u8]) -> Option<(Vec<Bytes>, usize)> {
     }
     let number = |s: &[u8]| -> usize { std::str::from_utf8(s).unwrap().parse().unwrap() };
     let (header, mut pos) = line(buf, 0)?;
-    assert_eq!(
-        header.first(),
-        Some(&b'*'),
-        "the client sent something other than an array"
-    );
+    assert_eq!(header.first(), Some(&b'*'), "the client sent something other than an array");
     let mut args = Vec::new();
     for _ in 0..number(&header[1..]) {
         let (len, next) = line(buf, pos)?;
-        assert_eq!(
-            len.first(),
-            Some(&b'$'),
-            "the client sent an argument other than a bulk string"
-        );
+        assert_eq!(len.first(), Some(&b'$'), "the client sent an argument other than a bulk string");
         let len = number(&len[1..]);
         let end = next + len;
         if buf.len() < end + 2 {
@@ -181,23 +156,13 @@ fn parse_command(buf: &[u8]) -> Option<(Vec<Bytes>, usize)> {
 /// Runs `PING` on a fresh client of `server`, which must answer within 2 s.
 async fn ping(server: &FakeServer) -> Result<Value, Error> {
     let redis = Redis::new(&server.url).unwrap();
-    tokio::time::timeout(Duration::from_secs(2), redis.execute_cmd("PING", ()))
-        .await
-        .expect("the client hung")
+    tokio::time::timeout(Duration::from_secs(2), redis.execute_cmd("PING", ())).await.expect("the client hung")
 }
 
 #[tokio::test]
 async fn malformed_replies_are_protocol_errors() {
-    let deep: &'static [u8] = Box::leak(
-        [&b"*1\r\n".repeat(1000)[..], b":1\r\n"]
-            .concat()
-            .into_boxed_slice(),
-    );
-    let long_line: &'static [u8] = Box::leak(
-        [&b"+"[..], &b"a".repeat(100_000)]
-            .concat()
-            .into_boxed_slice(),
-    );
+    let deep: &'static [u8] = Box::leak([&b"*1\r\n".repeat(1000)[..], b":1\r\n"].concat().into_boxed_slice());
+    let long_line: &'static [u8] = Box::leak([&b"+"[..], &b"a".repeat(100_000)].concat().into_boxed_slice());
     let cases: &[(&str, &'static [u8])] = &[
         ("unknown type byte", b"?what\r\n"),
         ("letters for a length", b"$abc\r\n"),
@@ -214,10 +179,7 @@ async fn malformed_replies_are_protocol_errors() {
         ("RESP3 double that is no number", b",one\r\n"),
         ("RESP3 boolean that is neither t nor f", b"#x\r\n"),
         ("RESP3 verbatim string without format", b"=2\r\nab\r\n"),
-        (
-            "RESP3 map with an odd claimed size cut by garbage",
-            b"%1\r\n+k\r\n?\r\n",
-        ),
+        ("RESP3 map with an odd claimed size cut by garbage", b"%1\r\n+k\r\n?\r\n"),
     ];
     for (what, reply) in cases {
         // The server keeps the connection open: the client must not wait for more.
@@ -226,11 +188,7 @@ async fn malformed_replies_are_protocol_errors() {
         let err = ping(&server).await.expect_err(what);
         assert!(matches!(err, Error::Protocol(_)), "{what}: {err:?}");
         assert!(err.is_connection_error(), "{what}");
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{what}: took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_secs(1), "{what}: took {:?}", start.elapsed());
         let shown = err.to_string();
         assert!(shown.contains("protocol error"), "{what}: {shown}");
     }
@@ -242,28 +200,15 @@ async fn truncated_replies_are_io_errors() {
         ("closed before any reply", vec![Read, Close]),
         ("bulk cut mid-way", vec![Read, Write(b"$10\r\nabc"), Close]),
         ("header cut mid-way", vec![Read, Write(b"$10"), Close]),
-        (
-            "array cut mid-way",
-            vec![Read, Write(b"*3\r\n:1\r\n"), Close],
-        ),
-        (
-            "large claimed bulk cut",
-            vec![Read, Write(b"$100000000\r\nabc"), Close],
-        ),
-        (
-            "closed after a pause",
-            vec![Read, Write(b"+PO"), Sleep(50), Close],
-        ),
+        ("array cut mid-way", vec![Read, Write(b"*3\r\n:1\r\n"), Close]),
+        ("large claimed bulk cut", vec![Read, Write(b"$100000000\r\nabc"), Close]),
+        ("closed after a pause", vec![Read, Write(b"+PO"), Sleep(50), Close]),
     ];
     for (what, script) in cases {
         let server = FakeServer::start(vec![script.clone()]).await;
         let err = ping(&server).await.expect_err(what);
         match &err {
-            Error::Io(io) => assert_eq!(
-                io.kind(),
-                std::io::ErrorKind::UnexpectedEof,
-                "{what}: {err:?}"
-            ),
+            Error::Io(io) => assert_eq!(io.kind(), std::io::ErrorKind::UnexpectedEof, "{what}: {err:?}"),
             other => panic!("{what}: expected an I/O error, got {other:?}"),
         }
     }
@@ -271,16 +216,11 @@ async fn truncated_replies_are_io_errors() {
 
 #[tokio::test]
 async fn after_a_protocol_error_the_next_command_reconnects() {
-    let server =
-        FakeServer::start(vec![vec![Read, Write(b"?garbage\r\n"), Hold], vec![Serve]]).await;
+    let server = FakeServer::start(vec![vec![Read, Write(b"?garbage\r\n"), Hold], vec![Serve]]).await;
     let redis = Redis::new(&server.url).unwrap();
     let err = redis.execute_cmd("PING", ()).await.expect_err("garbage");
     assert!(matches!(err, Error::Protocol(_)), "{err:?}");
-    let echoed: String = redis
-        .execute_cmd("ECHO", ["again"])
-        .returning()
-        .await
-        .unwrap();
+    let echoed: String = redis.execute_cmd("ECHO", ["again"]).returning().await.unwrap();
     assert_eq!(echoed, "again");
     assert_eq!(server.accepted(), 2);
 }
@@ -289,26 +229,14 @@ async fn after_a_protocol_error_the_next_command_reconnects() {
 async fn unsolicited_reply_closes_the_connection() {
     // A reply arriving while nothing is in flight: the connection is out of
     // step and closed; the next command goes on a new one.
-    let server = FakeServer::start(vec![
-        vec![
-            Read,
-            Write(b"+PONG\r\n"),
-            Sleep(20),
-            Write(b"+EXTRA\r\n"),
-            Hold,
-        ],
-        vec![Serve],
-    ])
-    .await;
+    let server =
+        FakeServer::start(vec![vec![Read, Write(b"+PONG\r\n"), Sleep(20), Write(b"+EXTRA\r\n"), Hold], vec![Serve]])
+            .await;
     let redis = Redis::new(&server.url).unwrap();
     let pong: String = redis.execute_cmd("PING", ()).returning().await.unwrap();
     assert_eq!(pong, "PONG");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let echoed: String = redis
-        .execute_cmd("ECHO", ["mine"])
-        .returning()
-        .await
-        .unwrap();
+    let echoed: String = redis.execute_cmd("ECHO", ["mine"]).returning().await.unwrap();
     assert_eq!(echoed, "mine");
     assert_eq!(server.accepted(), 2);
 }
@@ -317,22 +245,12 @@ async fn unsolicited_reply_closes_the_connection() {
 async fn extra_reply_after_a_real_one() {
     // Two replies to one command, in one segment: the command gets its own
     // reply, then the connection (out of step) is replaced.
-    let server = FakeServer::start(vec![
-        vec![Read, Write(b"+PONG\r\n+EXTRA\r\n"), Hold],
-        vec![Serve],
-    ])
-    .await;
+    let server = FakeServer::start(vec![vec![Read, Write(b"+PONG\r\n+EXTRA\r\n"), Hold], vec![Serve]]).await;
     let redis = Redis::new(&server.url).unwrap();
-    let pong = tokio::time::timeout(Duration::from_secs(2), redis.execute_cmd("PING", ()))
-        .await
-        .expect("no hang");
+    let pong = tokio::time::timeout(Duration::from_secs(2), redis.execute_cmd("PING", ())).await.expect("no hang");
     assert_eq!(pong.unwrap(), Value::Simple(Bytes::from_static(b"PONG")));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let echoed: String = redis
-        .execute_cmd("ECHO", ["mine"])
-        .returning()
-        .await
-        .unwrap();
+    let echoed: String = redis.execute_cmd("ECHO", ["mine"]).returning().await.unwrap();
     assert_eq!(echoed, "mine");
     assert_eq!(server.accepted(), 2);
 }
@@ -348,23 +266,13 @@ async fn server_error_reply_keeps_the_connection() {
     ]])
     .await;
     let redis = Redis::new(&server.url).unwrap();
-    let err = redis
-        .execute_cmd("GET", ["k"])
-        .await
-        .expect_err("an error reply");
+    let err = redis.execute_cmd("GET", ["k"]).await.expect_err("an error reply");
     assert_eq!(err.code(), Some("ERR"));
     assert_eq!(err.as_server_error().unwrap().message(), "nope");
-    let err = redis
-        .execute_cmd("GET", ["k"])
-        .await
-        .expect_err("a blob error reply");
+    let err = redis.execute_cmd("GET", ["k"]).await.expect_err("a blob error reply");
     assert_eq!(err.code(), Some("SYNTAX"), "{err:?}");
     assert_eq!(err.as_server_error().unwrap().message(), "blob\r\nerror");
-    let echoed: String = redis
-        .execute_cmd("ECHO", ["still here"])
-        .returning()
-        .await
-        .unwrap();
+    let echoed: String = redis.execute_cmd("ECHO", ["still here"]).returning().await.unwrap();
     assert_eq!(echoed, "still here");
     assert_eq!(server.accepted(), 1);
 }
@@ -385,30 +293,12 @@ async fn unusual_valid_replies() {
             b"(123456789012345678901234567890\r\n",
             Value::BigNumber(Bytes::from_static(b"123456789012345678901234567890")),
         ),
-        (
-            b"=7\r\ntxt:a\r\n\r\n",
-            Value::Verbatim {
-                format: *b"txt",
-                text: Bytes::from_static(b"a\r\n"),
-            },
-        ),
-        (
-            b"%1\r\n+k\r\n:1\r\n",
-            Value::Map(vec![(
-                Value::Simple(Bytes::from_static(b"k")),
-                Value::Int(1),
-            )]),
-        ),
-        (
-            b"~1\r\n$1\r\nx\r\n",
-            Value::Set(vec![Value::Bulk(Bytes::from_static(b"x"))]),
-        ),
+        (b"=7\r\ntxt:a\r\n\r\n", Value::Verbatim { format: *b"txt", text: Bytes::from_static(b"a\r\n") }),
+        (b"%1\r\n+k\r\n:1\r\n", Value::Map(vec![(Value::Simple(Bytes::from_static(b"k")), Value::Int(1))])),
+        (b"~1\r\n$1\r\nx\r\n", Value::Set(vec![Value::Bulk(Bytes::from_static(b"x"))])),
         (
             b"*2\r\n*1\r\n$-1\r\n-ERR inner\r\n",
-            Value::Array(vec![
-                Value::Array(vec![Value::Nil]),
-                Value::Error(error_value(b"*1\r\n-ERR inner\r\n")),
-            ]),
+            Value::Array(vec![Value::Array(vec![Value::Nil]), Value::Error(error_value(b"*1\r\n-ERR inner\r\n"))]),
         ),
         (
             b"|1\r\n+ttl\r\n:3\r\n+OK\r\n",
@@ -427,9 +317,7 @@ async fn unusual_valid_replies() {
     let server = FakeServer::start(vec![script]).await;
     let redis = Redis::new(&server.url).unwrap();
     for (reply, want) in cases {
-        let got = tokio::time::timeout(Duration::from_secs(2), redis.execute_cmd("PING", ()))
-            .await
-            .expect("no hang");
+        let got = tokio::time::timeout(Duration::from_secs(2), redis.execute_cmd("PING", ())).await.expect("no hang");
         assert_eq!(got.unwrap(), want, "{}", String::from_utf8_lossy(reply));
     }
     assert_eq!(server.accepted(), 1);
@@ -460,10 +348,7 @@ async fn push_messages_are_not_replies() {
     ]])
     .await;
     let redis = Redis::new(&server.url).unwrap();
-    assert_eq!(
-        redis.execute_cmd("PING", ()).await.unwrap(),
-        Value::Simple(Bytes::from_static(b"PONG"))
-    );
+    assert_eq!(redis.execute_cmd("PING", ()).await.unwrap(), Value::Simple(Bytes::from_static(b"PONG")));
     let got: String = redis.execute_cmd("GET", ["k"]).returning().await.unwrap();
     assert_eq!(got, "ok");
 }
@@ -474,14 +359,8 @@ async fn commands_are_encoded_as_arrays_of_bulk_strings() {
     let redis = Redis::new(&server.url).unwrap();
     redis.execute_cmd("SET", ("key", 1.5)).await.unwrap();
     redis.execute_cmd("CLIENT LIST", ()).await.unwrap();
-    redis
-        .execute_cmd("ZADD", ("z", f64::INFINITY, "m", -7, ""))
-        .await
-        .unwrap();
-    redis
-        .execute_cmd("SET", (&b"\r\n\0"[..], "é"))
-        .await
-        .unwrap();
+    redis.execute_cmd("ZADD", ("z", f64::INFINITY, "m", -7, "")).await.unwrap();
+    redis.execute_cmd("SET", (&b"\r\n\0"[..], "é")).await.unwrap();
     let got = server.received();
     let want: Vec<Vec<&[u8]>> = vec![
         vec![b"SET", b"key", b"1.5"],
@@ -491,62 +370,38 @@ async fn commands_are_encoded_as_arrays_of_bulk_strings() {
     ];
     assert_eq!(
         got,
-        want.iter()
-            .map(|c| c
-                .iter()
-                .map(|a| Bytes::copy_from_slice(a))
-                .collect::<Vec<_>>())
-            .collect::<Vec<_>>()
+        want.iter().map(|c| c.iter().map(|a| Bytes::copy_from_slice(a)).collect::<Vec<_>>()).collect::<Vec<_>>()
     );
 }
 
 #[tokio::test]
 async fn handshake_commands() {
     fn args(cmd: &[Bytes]) -> Vec<String> {
-        cmd.iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect()
+        cmd.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
     }
     let cases: &[(&str, &[&[&str]])] = &[
         ("redis://127.0.0.1:{port}", &[]),
         (
             "redis://:pw@127.0.0.1:{port}/2?client_name=app",
-            &[
-                &["AUTH", "pw"],
-                &["CLIENT", "SETNAME", "app"],
-                &["SELECT", "2"],
-            ],
+            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"]],
         ),
         ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"]]),
         ("redis://127.0.0.1:{port}/0?protocol=3", &[&["HELLO", "3"]]),
         (
             "redis://al:pw@127.0.0.1:{port}/5?protocol=3&client_name=app",
-            &[
-                &["HELLO", "3", "AUTH", "al", "pw", "SETNAME", "app"],
-                &["SELECT", "5"],
-            ],
+            &[&["HELLO", "3", "AUTH", "al", "pw", "SETNAME", "app"], &["SELECT", "5"]],
         ),
-        (
-            "redis://:pw@127.0.0.1:{port}?protocol=3",
-            &[&["HELLO", "3", "AUTH", "default", "pw"]],
-        ),
+        ("redis://:pw@127.0.0.1:{port}?protocol=3", &[&["HELLO", "3", "AUTH", "default", "pw"]]),
     ];
     for (template, want) in cases {
         let server = FakeServer::start(vec![vec![Serve]]).await;
         let port = server.url.rsplit(':').next().unwrap().to_owned();
         let url = template.replace("{port}", &port);
         let redis = Redis::new(&url).unwrap();
-        let echoed: String = redis
-            .execute_cmd("ECHO", ["first"])
-            .returning()
-            .await
-            .unwrap();
+        let echoed: String = redis.execute_cmd("ECHO", ["first"]).returning().await.unwrap();
         assert_eq!(echoed, "first");
         let got: Vec<Vec<String>> = server.received().iter().map(|c| args(c)).collect();
-        let mut want: Vec<Vec<String>> = want
-            .iter()
-            .map(|c| c.iter().map(|s| s.to_string()).collect())
-            .collect();
+        let mut want: Vec<Vec<String>> = want.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect();
         want.push(vec!["ECHO".into(), "first".into()]);
         assert_eq!(got, want, "{url}");
     }

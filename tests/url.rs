@@ -13,14 +13,8 @@ fn bad_urls_are_url_errors() {
         ("", UrlError::MissingScheme),
         ("localhost:6379", UrlError::MissingScheme),
         ("://localhost", UrlError::MissingScheme),
-        (
-            "http://localhost",
-            UrlError::UnsupportedScheme("http".into()),
-        ),
-        (
-            "rediss+unix:///tmp/r.sock",
-            UrlError::UnsupportedScheme("rediss+unix".into()),
-        ),
+        ("http://localhost", UrlError::UnsupportedScheme("http".into())),
+        ("rediss+unix:///tmp/r.sock", UrlError::UnsupportedScheme("rediss+unix".into())),
         ("redis://", UrlError::MissingHost),
         ("redis://:6379", UrlError::MissingHost),
         ("redis:///0", UrlError::MissingHost),
@@ -33,30 +27,15 @@ fn bad_urls_are_url_errors() {
         ("redis://h/abc", UrlError::InvalidDb("abc".into())),
         ("redis://h/-1", UrlError::InvalidDb("-1".into())),
         ("redis://h/1/2", UrlError::InvalidDb("1/2".into())),
-        (
-            "redis://h/99999999999999999999",
-            UrlError::InvalidDb("99999999999999999999".into()),
-        ),
+        ("redis://h/99999999999999999999", UrlError::InvalidDb("99999999999999999999".into())),
         ("redis://h?db=x", UrlError::InvalidDb("x".into())),
         ("redis://h?db=", UrlError::InvalidDb("".into())),
         ("unix:///tmp/r.sock?db=-2", UrlError::InvalidDb("-2".into())),
-        (
-            "redis://h?protocol=4",
-            UrlError::InvalidProtocol("4".into()),
-        ),
+        ("redis://h?protocol=4", UrlError::InvalidProtocol("4".into())),
         ("redis://h?protocol=", UrlError::InvalidProtocol("".into())),
-        (
-            "redis://h?colour=red",
-            UrlError::UnknownParameter("colour".into()),
-        ),
-        (
-            "redis://h?bogus",
-            UrlError::UnknownParameter("bogus".into()),
-        ),
-        (
-            "redis+unix:///tmp/r.sock?timeout=1",
-            UrlError::UnknownParameter("timeout".into()),
-        ),
+        ("redis://h?colour=red", UrlError::UnknownParameter("colour".into())),
+        ("redis://h?bogus", UrlError::UnknownParameter("bogus".into())),
+        ("redis+unix:///tmp/r.sock?timeout=1", UrlError::UnknownParameter("timeout".into())),
         ("redis://%ff@h", UrlError::InvalidCredentials),
         ("redis://u:%c3%28@h", UrlError::InvalidCredentials),
     ];
@@ -71,10 +50,7 @@ fn bad_urls_are_url_errors() {
         }
     }
     // A URL the `url` crate itself rejects keeps its reason.
-    assert!(matches!(
-        Redis::new("redis://[::1"),
-        Err(Error::Url(UrlError::Malformed(_)))
-    ));
+    assert!(matches!(Redis::new("redis://[::1"), Err(Error::Url(UrlError::Malformed(_)))));
 }
 
 #[test]
@@ -129,10 +105,7 @@ fn odd_inputs_never_panic() {
 
 /// Asserts that neither form of `what` shows the password.
 fn assert_hidden(what: &str, shown: String) {
-    assert!(
-        !shown.contains("s3cret-pw"),
-        "{what} shows the password: {shown}"
-    );
+    assert!(!shown.contains("s3cret-pw"), "{what} shows the password: {shown}");
 }
 
 #[test]
@@ -155,13 +128,7 @@ fn url_errors_never_show_the_password() {
         let err = Redis::new(url).expect_err(url);
         assert!(matches!(err, Error::Url(_)), "{url}: {err:?}");
         assert_hidden(url, format!("{err} {err:?}"));
-        assert_hidden(
-            url,
-            format!(
-                "{}",
-                std::error::Error::source(&err).expect("a URL error has a source")
-            ),
-        );
+        assert_hidden(url, format!("{}", std::error::Error::source(&err).expect("a URL error has a source")));
     }
 }
 
@@ -176,41 +143,20 @@ async fn clients_and_errors_never_show_the_password() {
         let redis = Redis::new(&url).unwrap();
         assert_hidden("Redis", format!("{redis:?}"));
         let info = redis.connection_info();
-        assert_eq!(
-            info.password.as_ref().map(|p| p.expose()),
-            Some("s3cret-pw")
-        );
-        assert_hidden(
-            "ConnectionInfo",
-            format!("{info} {info:?} {:?}", info.password),
-        );
-        assert_hidden(
-            "RedisBuilder",
-            format!("{:?}", Redis::builder(&url).unwrap()),
-        );
-        let builder = Redis::builder(&url)
-            .unwrap()
-            .tls(support::untrusted_tls_config());
+        assert_eq!(info.password.as_ref().map(|p| p.expose()), Some("s3cret-pw"));
+        assert_hidden("ConnectionInfo", format!("{info} {info:?} {:?}", info.password));
+        assert_hidden("RedisBuilder", format!("{:?}", Redis::builder(&url).unwrap()));
+        let builder = Redis::builder(&url).unwrap().tls(support::untrusted_tls_config());
         assert_hidden("RedisBuilder with TLS", format!("{builder:?}"));
 
         // A refused handshake: the error names the failure, not the secret.
-        let err = redis
-            .execute_cmd("PING", ())
-            .await
-            .expect_err("the password is wrong");
+        let err = redis.execute_cmd("PING", ()).await.expect_err("the password is wrong");
         assert!(matches!(err.code(), Some("WRONGPASS")), "{err:?}");
         assert_hidden("Error", format!("{err} {err:?}"));
     }
     // A connection failure, too.
-    let url = format!(
-        "redis://alice:s3cret-pw@127.0.0.1:{}/0",
-        support::free_port()
-    );
-    let err = Redis::new(&url)
-        .unwrap()
-        .execute_cmd("PING", ())
-        .await
-        .expect_err("nothing listens there");
+    let url = format!("redis://alice:s3cret-pw@127.0.0.1:{}/0", support::free_port());
+    let err = Redis::new(&url).unwrap().execute_cmd("PING", ()).await.expect_err("nothing listens there");
     assert!(matches!(err, Error::Io(_)), "{err:?}");
     assert_hidden("Error", format!("{err} {err:?}"));
 }

@@ -165,6 +165,7 @@ impl RedisBuilder {
             inner: Arc::new(Inner {
                 config: self.config,
                 conn: Mutex::new(None),
+                blocking_idle: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
             }),
@@ -178,6 +179,10 @@ impl RedisBuilder {
 /// number of tasks may send commands at once. Their commands are written
 /// back to back (pipelined) and each reply reaches the task that sent the
 /// matching command.
+///
+/// Blocking commands (`BLPOP`, `BRPOP`, `XREAD BLOCK`..., as the spec flags
+/// them) each run on a connection of their own, opened when needed and kept
+/// for reuse, so a task waiting on `BLPOP key 0` never stalls the others.
 ///
 /// Construction does no I/O: the first command connects. After the
 /// connection fails or is [closed](Redis::close), the next command opens a
@@ -202,6 +207,8 @@ pub struct Redis {
 struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
+    /// Connections for blocking commands, kept between uses.
+    blocking_idle: Mutex<Vec<Connection>>,
     /// Held while connecting, so concurrent first commands open one socket.
     connecting: tokio::sync::Mutex<()>,
     generation: AtomicU64,
@@ -210,6 +217,9 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            conn.close(Error::Closed("client"));
+        }
+        for conn in self.blocking_idle.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
             conn.close(Error::Closed("client"));
         }
     }
@@ -255,7 +265,8 @@ impl Redis {
     /// reconnects, as in siderpy.
     pub async fn close(&self) {
         let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(conn) = conn {
+        let idle = std::mem::take(&mut *lock_idle(&self.inner.blocking_idle));
+        for conn in conn.into_iter().chain(idle) {
             tracing::debug!(connection = conn.id, "closing connection");
             conn.close(Error::Closed("connection"));
         }
@@ -270,7 +281,11 @@ impl Redis {
         if let Some(conn) = self.current() {
             return Ok(conn);
         }
-        let conn = self.connect().await?;
+        let previous = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(previous) = previous {
+            tracing::info!(previous = previous.id, server = %self.inner.config.info, "reconnecting");
+        }
+        let conn = self.connect("shared").await?;
         *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         Ok(conn)
     }
@@ -280,7 +295,8 @@ impl Redis {
         guard.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
-    async fn connect(&self) -> Result<Connection> {
+    /// Opens a new connection and runs the handshake; `purpose` is for logs.
+    async fn connect(&self, purpose: &'static str) -> Result<Connection> {
         let config = &self.inner.config;
         let id = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let open = async {
@@ -294,30 +310,49 @@ impl Redis {
             None => open.await,
         };
         match &result {
-            Ok(_) if id > 1 => tracing::info!(connection = id, server = %config.info, "reconnected"),
-            Ok(_) => tracing::debug!(connection = id, server = %config.info, "connected"),
-            Err(e) => tracing::warn!(connection = id, server = %config.info, error = %e, "connect failed"),
+            Ok(_) => tracing::debug!(connection = id, purpose, server = %config.info, "connected"),
+            Err(e) => tracing::warn!(connection = id, purpose, server = %config.info, error = %e, "connect failed"),
         }
         result
     }
 
     /// Sends one command and waits for its reply, as a [`Value`].
+    ///
+    /// Blocking commands (as the spec flags them) go to a connection of their
+    /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
+    /// client; see [`Redis`].
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
-        let (conn, rx) = self.send(args).await?;
-        let config = &self.inner.config;
-        let limit = opts.timeout.or(if opts.blocking && !config.timeout_blocking { None } else { config.read_timeout });
-        // A blocking command abandoned before its reply keeps the server
-        // blocking this connection; close it rather than stall the next command.
-        let mut guard = BlockingGuard { conn: opts.blocking.then_some(&conn) };
-        let reply = match limit {
-            Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
-            None => rx.await,
-        };
-        guard.conn = None;
-        match reply.map_err(|_| Error::Closed("connection"))?? {
-            Value::Error(e) => Err(Error::Redis(e)),
-            v => Ok(v),
+        if opts.blocking {
+            return self.request_blocking(args, opts).await;
         }
+        let (_conn, rx) = self.send(args).await?;
+        await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await
+    }
+
+    async fn request_blocking(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+        let config = &self.inner.config;
+        let idle = lock_idle(&self.inner.blocking_idle).pop();
+        let conn = match idle.filter(|c| !c.is_closed()) {
+            Some(conn) => conn,
+            None => self.connect("blocking").await?,
+        };
+        let rx = conn.send(args)?;
+        // Abandoned before its reply (timed out, or the future dropped), the
+        // command keeps the server blocking this connection: close it.
+        let guard = CloseOnDrop(Some(conn));
+        let limit = opts.timeout.or(if config.timeout_blocking { config.read_timeout } else { None });
+        let reply = await_reply(rx, limit).await;
+        if matches!(reply, Err(Error::Timeout(_))) {
+            return reply; // the guard closes the connection
+        }
+        let conn = guard.disarm();
+        if !conn.is_closed() {
+            let mut idle = lock_idle(&self.inner.blocking_idle);
+            if idle.len() < MAX_IDLE_BLOCKING {
+                idle.push(conn);
+            }
+        }
+        reply
     }
 
     /// Queues a command on the open connection, reconnecting once if it was
@@ -339,13 +374,37 @@ impl Redis {
     }
 }
 
-struct BlockingGuard<'a> {
-    conn: Option<&'a Connection>,
+/// Idle connections kept for blocking commands; more run at once if needed.
+const MAX_IDLE_BLOCKING: usize = 4;
+
+fn lock_idle(m: &Mutex<Vec<Connection>>) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Drop for BlockingGuard<'_> {
+/// Waits for a reply, within `limit` if there is one.
+async fn await_reply(rx: oneshot::Receiver<Result<Value>>, limit: Option<Duration>) -> Result<Value> {
+    let reply = match limit {
+        Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
+        None => rx.await,
+    };
+    match reply.map_err(|_| Error::Closed("connection"))?? {
+        Value::Error(e) => Err(Error::Redis(e)),
+        v => Ok(v),
+    }
+}
+
+/// Closes a connection whose command was abandoned.
+struct CloseOnDrop(Option<Connection>);
+
+impl CloseOnDrop {
+    fn disarm(mut self) -> Connection {
+        self.0.take().expect("armed until disarmed")
+    }
+}
+
+impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn {
+        if let Some(conn) = self.0.take() {
             tracing::debug!(connection = conn.id, "blocking command abandoned; closing its connection");
             conn.close(Error::Timeout(Timeout::Read));
         }

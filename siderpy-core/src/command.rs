@@ -57,8 +57,11 @@ pub struct Cmd<S, K: ?Sized, R> {
     pub(crate) sink: S,
     pub(crate) args: CmdArgs,
     pub(crate) opts: CallOptions,
-    kind: PhantomData<fn() -> (Box<K>, R)>,
+    kind: PhantomData<KindAndReply<K, R>>,
 }
+
+/// `Cmd` holds no `K` or `R`; this marker keeps it `Send + Sync` whatever they are.
+type KindAndReply<K, R> = fn() -> (Box<K>, R);
 
 /// Per-call settings carried from a [`Cmd`] to its executor.
 #[derive(Debug, Clone, Copy, Default)]

@@ -22,8 +22,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use siderpy::{Protocol, Redis};
@@ -50,12 +49,7 @@ fn redis_major_version() -> u32 {
         let out = Command::new(redis_server_bin())
             .arg("--version")
             .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} (set REDIS_SERVER_BIN): {e}",
-                    redis_server_bin()
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot run {} (set REDIS_SERVER_BIN): {e}", redis_server_bin()));
         let text = String::from_utf8_lossy(&out.stdout);
         text.split_whitespace()
             .find_map(|w| w.strip_prefix("v="))
@@ -74,15 +68,7 @@ pub fn free_port() -> u16 {
 /// `s` with every byte but ASCII letters and digits percent-encoded, for
 /// putting credentials in a URL.
 pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 /// A string as a quoted argument of redis.conf.
@@ -121,45 +107,30 @@ impl Pki {
     /// A new CA and the certificates it signed.
     pub fn generate() -> Pki {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "siderpy test CA");
+        ca_params.distinguished_name.push(DnType::CommonName, "siderpy test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_key = KeyPair::generate().expect("CA key");
         let ca = ca_params.self_signed(&ca_key).expect("self-sign the CA");
         let issuer = Issuer::new(ca_params, ca_key);
 
         let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .expect("server params");
-        server_params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("server params");
+        server_params.distinguished_name.push(DnType::CommonName, "localhost");
         server_params.use_authority_key_identifier_extension = true;
         server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server_key = KeyPair::generate().expect("server key");
-        let server = server_params
-            .signed_by(&server_key, &issuer)
-            .expect("sign the server certificate");
+        let server = server_params.signed_by(&server_key, &issuer).expect("sign the server certificate");
 
-        let mut client_params =
-            CertificateParams::new(Vec::<String>::new()).expect("client params");
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "siderpy test client");
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        client_params.distinguished_name.push(DnType::CommonName, "siderpy test client");
         client_params.use_authority_key_identifier_extension = true;
         client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let client_key = KeyPair::generate().expect("client key");
-        let client = client_params
-            .signed_by(&client_key, &issuer)
-            .expect("sign the client certificate");
+        let client = client_params.signed_by(&client_key, &issuer).expect("sign the client certificate");
 
         Pki {
             ca_der: ca.der().clone(),
@@ -201,16 +172,8 @@ impl Pki {
     }
 
     fn write_files(&self, dir: &Path) -> [PathBuf; 3] {
-        let files = [
-            dir.join("ca.crt"),
-            dir.join("server.crt"),
-            dir.join("server.key"),
-        ];
-        for (path, pem) in
-            files
-                .iter()
-                .zip([&self.ca_pem, &self.server_cert_pem, &self.server_key_pem])
-        {
+        let files = [dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key")];
+        for (path, pem) in files.iter().zip([&self.ca_pem, &self.server_cert_pem, &self.server_key_pem]) {
             fs::write(path, pem).expect("write a TLS file");
         }
         files
@@ -244,10 +207,7 @@ impl RedisServerBuilder {
 
     /// An ACL user allowed everything: `user NAME on >PASSWORD ~* &* +@all`.
     pub fn user(mut self, name: &str, password: &str) -> Self {
-        self.acl.push(format!(
-            "user {name} on {} ~* &* +@all",
-            conf_quote(&format!(">{password}"))
-        ));
+        self.acl.push(format!("user {name} on {} ~* &* +@all", conf_quote(&format!(">{password}"))));
         self
     }
 
@@ -282,10 +242,7 @@ impl RedisServerBuilder {
     /// # Panics
     /// When the server cannot start, with its log.
     pub fn start(self) -> RedisServer {
-        let dir = tempfile::Builder::new()
-            .prefix("siderpy-redis")
-            .tempdir()
-            .expect("temporary directory");
+        let dir = tempfile::Builder::new().prefix("siderpy-redis").tempdir().expect("temporary directory");
         let pki = self.tls.then(Pki::generate);
         let tls_files = pki.as_ref().map(|p| p.write_files(dir.path()));
         let mut server = RedisServer {
@@ -359,10 +316,7 @@ impl RedisServerBuilder {
             lines.push(format!("tls-ca-cert-file {}", path(ca)));
             lines.push(format!("tls-cert-file {}", path(cert)));
             lines.push(format!("tls-key-file {}", path(key)));
-            lines.push(format!(
-                "tls-auth-clients {}",
-                if self.tls_auth_clients { "yes" } else { "no" }
-            ));
+            lines.push(format!("tls-auth-clients {}", if self.tls_auth_clients { "yes" } else { "no" }));
         }
         lines.extend(self.extra.iter().cloned());
         lines.join("\n") + "\n"
@@ -422,8 +376,7 @@ impl RedisServer {
     /// # Panics
     /// If the server was not started with [`tls`](RedisServerBuilder::tls).
     pub fn tls_port(&self) -> u16 {
-        self.tls_port
-            .expect("the server was started without .tls()")
+        self.tls_port.expect("the server was started without .tls()")
     }
 
     /// The unix socket.
@@ -431,9 +384,7 @@ impl RedisServer {
     /// # Panics
     /// If the server was not started with [`unix_socket`](RedisServerBuilder::unix_socket).
     pub fn socket_path(&self) -> &Path {
-        self.socket
-            .as_deref()
-            .expect("the server was started without .unix_socket()")
+        self.socket.as_deref().expect("the server was started without .unix_socket()")
     }
 
     /// `redis://127.0.0.1:PORT`, with no credentials, db or query: append them.
@@ -456,9 +407,7 @@ impl RedisServer {
     /// # Panics
     /// If the server was started without TLS.
     pub fn pki(&self) -> &Pki {
-        self.pki
-            .as_deref()
-            .expect("the server was started without .tls()")
+        self.pki.as_deref().expect("the server was started without .tls()")
     }
 
     /// A rustls configuration trusting the server's CA.
@@ -549,11 +498,7 @@ impl RedisServer {
 
     fn signal(&self, sig: &str) {
         let pid = self.pid().expect("the server is not running");
-        let status = Command::new("kill")
-            .arg(sig)
-            .arg(pid.to_string())
-            .status()
-            .expect("run kill");
+        let status = Command::new("kill").arg(sig).arg(pid.to_string()).status().expect("run kill");
         assert!(status.success(), "kill {sig} {pid} failed");
     }
 
@@ -580,12 +525,7 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} (set REDIS_SERVER_BIN): {e}",
-                    redis_server_bin()
-                )
-            });
+            .unwrap_or_else(|e| panic!("cannot run {} (set REDIS_SERVER_BIN): {e}", redis_server_bin()));
         self.child = Some(child);
         self.started = Instant::now();
         offset
@@ -611,9 +551,7 @@ impl RedisServer {
         }
         if self.started.elapsed() > START_TIMEOUT {
             self.kill();
-            return Some(Err(Failure::Other(format!(
-                "not ready after {START_TIMEOUT:?}\n--- log ---\n{log}"
-            ))));
+            return Some(Err(Failure::Other(format!("not ready after {START_TIMEOUT:?}\n--- log ---\n{log}"))));
         }
         None
     }
@@ -651,10 +589,7 @@ where
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -662,15 +597,8 @@ where
 /// `CLIENT INFO` of the client's connection, as `key=value` fields.
 pub async fn client_info(redis: &Redis) -> std::collections::HashMap<String, String> {
     use siderpy::prelude::*;
-    let line: String = redis
-        .execute_cmd("CLIENT", ["INFO"])
-        .returning()
-        .await
-        .expect("CLIENT INFO");
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    let line: String = redis.execute_cmd("CLIENT", ["INFO"]).returning().await.expect("CLIENT INFO");
+    line.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 /// `url` asking for protocol `p` in its query (`protocol=2` or `protocol=3`).
