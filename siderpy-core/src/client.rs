@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
-use crate::command::{CallOptions, Cmd, Executor, StatefulExecutor};
+use crate::command::{CallOptions, Cmd, CommandInfo, Executor, StatefulExecutor};
 use crate::connection::{transport, Connection};
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result, Timeout};
@@ -162,6 +162,7 @@ impl RedisBuilder {
     /// The client. No I/O happens until the first command.
     pub fn build(self) -> Redis {
         Redis {
+            local: Mutex::new(Local::default()),
             inner: Arc::new(Inner {
                 config: self.config,
                 conn: Mutex::new(None),
@@ -199,15 +200,71 @@ impl RedisBuilder {
 /// assert_eq!(v.as_deref(), Some("hello"));
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
 pub struct Redis {
     inner: Arc<Inner>,
+    /// This handle's own state: not shared with its clones.
+    local: Mutex<Local>,
+}
+
+/// What belongs to one `Redis` handle rather than to the connection.
+#[derive(Default)]
+pub(crate) struct Local {
+    /// A connection this handle uses exclusively, while a transaction or a
+    /// WATCH is open on it, or for good (see [`Redis::dedicated`]).
+    pinned: Option<Pinned>,
+    /// siderpy's pipeline mode: while on, awaiting a command is refused.
+    pub(crate) pipeline_mode: bool,
+    /// Commands queued with `.queue()` for [`Redis::pipeline_execute`].
+    pub(crate) pipeline: Vec<(CmdArgs, Option<&'static CommandInfo>)>,
+}
+
+struct Pinned {
+    conn: Connection,
+    /// Pinned for good, not just for one transaction.
+    dedicated: bool,
+    in_multi: bool,
+    watching: bool,
+}
+
+/// A clone shares the connection but not the handle's pipeline buffer or
+/// an open transaction. The clone of a [`dedicated`](Redis::dedicated)
+/// handle uses the same dedicated connection.
+impl Clone for Redis {
+    fn clone(&self) -> Self {
+        let local = self.local();
+        let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned {
+            conn: p.conn.clone(),
+            dedicated: true,
+            in_multi: false,
+            watching: false,
+        });
+        Redis { inner: Arc::clone(&self.inner), local: Mutex::new(Local { pinned, ..Local::default() }) }
+    }
+}
+
+impl Redis {
+    /// Opens a connection that only this handle (and its clones) will use,
+    /// for work that needs connection state across several commands:
+    /// `WATCH` ... `MULTI`/`EXEC` spread over several awaits, `CLIENT`
+    /// settings, `MONITOR`. The connection is closed when the last handle
+    /// to it is dropped.
+    ///
+    /// # Errors
+    /// Connecting failed.
+    pub async fn dedicated(&self) -> Result<Redis> {
+        let conn = self.connect("dedicated").await?;
+        let pinned = Pinned { conn, dedicated: true, in_multi: false, watching: false };
+        Ok(Redis {
+            inner: Arc::clone(&self.inner),
+            local: Mutex::new(Local { pinned: Some(pinned), ..Local::default() }),
+        })
+    }
 }
 
 struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
-    /// Connections for blocking commands, kept between uses.
+    /// Side connections (blocking commands, transactions), kept between uses.
     blocking_idle: Mutex<Vec<Connection>>,
     /// Held while connecting, so concurrent first commands open one socket.
     connecting: tokio::sync::Mutex<()>,
@@ -322,20 +379,116 @@ impl Redis {
     /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
     /// client; see [`Redis`].
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
-        if opts.blocking {
+        if self.local().pipeline_mode {
+            return Err(Error::Usage(
+                "pipeline mode is on: queue commands with .queue() and send them with pipeline_execute(), \
+                 or call pipeline_off() first"
+                    .into(),
+            ));
+        }
+        let name = opts.name();
+        if let Some(conn) = self.pinned_for(name).await? {
+            return self.request_pinned(conn, args, opts, name).await;
+        }
+        if opts.blocking() {
             return self.request_blocking(args, opts).await;
         }
         let (_conn, rx) = self.send(args).await?;
         await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await
     }
 
+    /// The connection this handle is pinned to, pinning one first when the
+    /// command opens a transaction or a WATCH: on a shared connection, other
+    /// tasks' commands would land inside it.
+    async fn pinned_for(&self, name: Option<&str>) -> Result<Option<Connection>> {
+        if let Some(p) = &self.local().pinned {
+            return Ok(Some(p.conn.clone()));
+        }
+        if !matches!(name, Some("MULTI" | "WATCH")) {
+            return Ok(None);
+        }
+        let conn = self.side_connection().await?;
+        let mut local = self.local();
+        let pinned = local.pinned.get_or_insert(Pinned { conn, dedicated: false, in_multi: false, watching: false });
+        Ok(Some(pinned.conn.clone()))
+    }
+
+    async fn request_pinned(
+        &self,
+        conn: Connection,
+        args: &CmdArgs,
+        opts: CallOptions,
+        name: Option<&str>,
+    ) -> Result<Value> {
+        let limit = opts.timeout.or(self.inner.config.read_timeout);
+        let reply = match conn.send(args) {
+            Ok(rx) => await_reply(rx, limit).await,
+            Err(e) => Err(e),
+        };
+        let mut local = self.local();
+        let Some(pinned) = local.pinned.as_mut().filter(|p| p.conn.same(&conn)) else { return reply };
+        if conn.is_closed() || matches!(reply, Err(Error::Timeout(_))) {
+            // The transaction or WATCH died with the connection.
+            if !pinned.dedicated {
+                conn.close(Error::Timeout(Timeout::Read));
+                local.pinned = None;
+            }
+            return reply;
+        }
+        if reply.is_ok() {
+            match name {
+                Some("MULTI") => pinned.in_multi = true,
+                Some("WATCH") => pinned.watching = true,
+                Some("UNWATCH") => pinned.watching = false,
+                Some("EXEC" | "DISCARD" | "RESET") => {
+                    pinned.in_multi = false;
+                    pinned.watching = false;
+                }
+                _ => {}
+            }
+        } else if name == Some("EXEC") {
+            // EXECABORT also ends the transaction.
+            pinned.in_multi = false;
+            pinned.watching = false;
+        }
+        if !pinned.dedicated && !pinned.in_multi && !pinned.watching {
+            let released = local.pinned.take().expect("checked above");
+            drop(local);
+            self.release_side_connection(released.conn);
+        }
+        reply
+    }
+
+    /// Sends commands as one batch and returns their replies, error replies
+    /// included, in order. Used by pipelines and transactions.
+    pub(crate) async fn request_batch(&self, cmds: &[&CmdArgs], blocking: bool) -> Result<Vec<Value>> {
+        let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
+        let side = match (pinned, blocking) {
+            (Some(conn), _) => Err(conn),
+            (None, true) => Ok(self.side_connection().await?),
+            (None, false) => {
+                let conn = self.connection().await?;
+                match conn.send_batch(cmds.iter().copied()) {
+                    Ok(rx) => return await_batch(rx, None).await,
+                    Err(_) => Err(self.connection().await?),
+                }
+            }
+        };
+        match side {
+            Err(conn) => await_batch(conn.send_batch(cmds.iter().copied())?, None).await,
+            Ok(conn) => {
+                let guard = CloseOnDrop(Some(conn));
+                let rx = guard.0.as_ref().expect("armed").send_batch(cmds.iter().copied())?;
+                let replies = await_batch(rx, None).await;
+                self.release_side_connection(guard.disarm());
+                replies
+            }
+        }
+    }
+
     async fn request_blocking(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         let config = &self.inner.config;
-        let idle = lock_idle(&self.inner.blocking_idle).pop();
-        let conn = match idle.filter(|c| !c.is_closed()) {
-            Some(conn) => conn,
-            None => self.connect("blocking").await?,
-        };
+        let conn = self.side_connection().await?;
         let rx = conn.send(args)?;
         // Abandoned before its reply (timed out, or the future dropped), the
         // command keeps the server blocking this connection: close it.
@@ -345,14 +498,38 @@ impl Redis {
         if matches!(reply, Err(Error::Timeout(_))) {
             return reply; // the guard closes the connection
         }
-        let conn = guard.disarm();
-        if !conn.is_closed() {
-            let mut idle = lock_idle(&self.inner.blocking_idle);
-            if idle.len() < MAX_IDLE_BLOCKING {
-                idle.push(conn);
+        self.release_side_connection(guard.disarm());
+        reply
+    }
+
+    /// A connection for this caller alone: an idle one kept from earlier
+    /// use, or a new one.
+    async fn side_connection(&self) -> Result<Connection> {
+        loop {
+            let idle = lock_idle(&self.inner.blocking_idle).pop();
+            match idle {
+                Some(conn) if !conn.is_closed() => return Ok(conn),
+                Some(_) => continue,
+                None => return self.connect("dedicated").await,
             }
         }
-        reply
+    }
+
+    /// Keeps a side connection for reuse (or closes it when enough are kept).
+    fn release_side_connection(&self, conn: Connection) {
+        if conn.is_closed() {
+            return;
+        }
+        let mut idle = lock_idle(&self.inner.blocking_idle);
+        if idle.len() < MAX_IDLE_BLOCKING {
+            idle.push(conn);
+        } else {
+            conn.close(Error::Closed("connection"));
+        }
+    }
+
+    pub(crate) fn local(&self) -> std::sync::MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues a command on the open connection, reconnecting once if it was
@@ -374,7 +551,8 @@ impl Redis {
     }
 }
 
-/// Idle connections kept for blocking commands; more run at once if needed.
+/// Idle side connections kept for blocking commands and transactions; more
+/// are opened when needed.
 const MAX_IDLE_BLOCKING: usize = 4;
 
 fn lock_idle(m: &Mutex<Vec<Connection>>) -> std::sync::MutexGuard<'_, Vec<Connection>> {
@@ -391,6 +569,15 @@ async fn await_reply(rx: oneshot::Receiver<Result<Value>>, limit: Option<Duratio
         Value::Error(e) => Err(Error::Redis(e)),
         v => Ok(v),
     }
+}
+
+/// Waits for a batch's replies, within `limit` if there is one.
+async fn await_batch(rx: oneshot::Receiver<Result<Vec<Value>>>, limit: Option<Duration>) -> Result<Vec<Value>> {
+    let replies = match limit {
+        Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
+        None => rx.await,
+    };
+    replies.map_err(|_| Error::Closed("connection"))?
 }
 
 /// Closes a connection whose command was abandoned.

@@ -66,8 +66,20 @@ type KindAndReply<K, R> = fn() -> (Box<K>, R);
 /// Per-call settings carried from a [`Cmd`] to its executor.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CallOptions {
-    pub(crate) blocking: bool,
+    /// What the spec says of the command, when it is one the spec knows.
+    pub(crate) info: Option<&'static CommandInfo>,
     pub(crate) timeout: Option<Duration>,
+}
+
+impl CallOptions {
+    pub(crate) fn blocking(&self) -> bool {
+        self.info.is_some_and(|i| i.blocking)
+    }
+
+    /// The command's name as the spec spells it (`"CLIENT KILL"`), if known.
+    pub(crate) fn name(&self) -> Option<&'static str> {
+        self.info.map(|i| i.name)
+    }
 }
 
 impl<S, K: Kind, R> Cmd<S, K, R> {
@@ -75,13 +87,13 @@ impl<S, K: Kind, R> Cmd<S, K, R> {
     #[doc(hidden)]
     pub fn __new(sink: S) -> Self {
         let info = K::INFO;
-        Cmd::from_parts(sink, CmdArgs::with_encoded_name(info.encoded_name, info.words), info.blocking)
+        Cmd::from_parts(sink, CmdArgs::with_encoded_name(info.encoded_name, info.words), Some(info))
     }
 }
 
 impl<S, K: ?Sized, R> Cmd<S, K, R> {
-    pub(crate) fn from_parts(sink: S, args: CmdArgs, blocking: bool) -> Self {
-        Cmd { sink, args, opts: CallOptions { blocking, timeout: None }, kind: PhantomData }
+    pub(crate) fn from_parts(sink: S, args: CmdArgs, info: Option<&'static CommandInfo>) -> Self {
+        Cmd { sink, args, opts: CallOptions { info, timeout: None }, kind: PhantomData }
     }
 
     /// The arguments, for generated setters.

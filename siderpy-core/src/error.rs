@@ -25,6 +25,17 @@ pub enum Error {
     /// The server answered the command with an error reply (`-ERR ...`).
     /// The connection is still usable.
     Redis(ServerError),
+    /// A transaction was discarded (`EXECABORT`) because the server refused
+    /// one of its commands when queueing it; nothing ran.
+    Transaction {
+        /// Which command (0-based, not counting `MULTI`) was refused.
+        index: usize,
+        /// Why the server refused it.
+        error: ServerError,
+    },
+    /// A transaction did not run because a key it `WATCH`ed changed
+    /// (`EXEC` replied nil).
+    WatchConflict,
     /// The pub/sub message queue was closed: the last channel was
     /// unsubscribed, the connection was closed, or it failed (`cause`).
     QueueClosed {
@@ -54,14 +65,18 @@ impl Error {
     /// The server error reply, if this is one.
     pub fn as_server_error(&self) -> Option<&ServerError> {
         match self {
-            Error::Redis(e) => Some(e),
+            Error::Redis(e) | Error::Transaction { error: e, .. } => Some(e),
             _ => None,
         }
     }
 
-    /// The error code of a server error reply (`WRONGTYPE`, `NOAUTH`, `MOVED`...).
+    /// The error code of a server error reply (`WRONGTYPE`, `NOAUTH`,
+    /// `MOVED`...), including the refused command of a discarded transaction.
     pub fn code(&self) -> Option<&str> {
-        self.as_server_error().map(ServerError::code)
+        match self {
+            Error::Redis(e) | Error::Transaction { error: e, .. } => Some(e.code()),
+            _ => None,
+        }
     }
 
     /// True for errors after which the connection that produced them was closed
@@ -91,6 +106,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Redis(e) => write!(f, "server error: {e}"),
+            Error::Transaction { index, error } => {
+                write!(f, "transaction discarded: command {index} was refused when queued: {error}")
+            }
+            Error::WatchConflict => f.write_str("transaction not run: a watched key changed (retry it)"),
             Error::QueueClosed { cause: None } => f.write_str("pub/sub queue is closed"),
             Error::QueueClosed { cause: Some(c) } => write!(f, "pub/sub queue is closed: {c}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
@@ -112,7 +131,7 @@ impl std::error::Error for Error {
             Error::QueueClosed { cause: Some(c) } => Some(&**c),
             Error::Url(e) => Some(e),
             Error::Type(e) => Some(e),
-            Error::Redis(e) => Some(e),
+            Error::Redis(e) | Error::Transaction { error: e, .. } => Some(e),
             _ => None,
         }
     }

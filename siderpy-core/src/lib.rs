@@ -16,6 +16,7 @@ mod connection;
 mod convert;
 mod error;
 mod info;
+mod pipeline;
 pub mod resp;
 mod value;
 
@@ -27,6 +28,7 @@ pub use connection::transport::default_tls_config;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
+pub use pipeline::{Pipeline, PipelineMode};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
@@ -44,9 +46,8 @@ pub mod __private {
 
     /// The body of every executor's `execute_cmd`.
     pub fn execute_cmd<S, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
-        let blocking = crate::commands::command_info(name).is_some_and(|c| c.blocking);
         let mut cmd_args = CmdArgs::with_name(name);
         args.push_to(&mut cmd_args);
-        Cmd::from_parts(sink, cmd_args, blocking)
+        Cmd::from_parts(sink, cmd_args, crate::commands::command_info(name))
     }
 }

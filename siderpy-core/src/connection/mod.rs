@@ -96,6 +96,11 @@ impl Connection {
         lock(&self.shared)
     }
 
+    /// Whether both handles are to the same connection.
+    pub(crate) fn same(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// True once the connection has failed or been closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed.is_some()

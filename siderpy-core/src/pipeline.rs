@@ -1,0 +1,299 @@
+//! Many commands in one round trip: [`Pipeline`], which also builds
+//! transactions (`MULTI` ... `EXEC`, sent as one batch).
+
+use crate::args::CmdArgs;
+use crate::client::Redis;
+use crate::command::{Cmd, CommandInfo, Executor, StatefulExecutor};
+use crate::convert::{convert, FromValue};
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// Commands queued to be sent together, in one write, with their replies
+/// read back together.
+///
+/// Made by [`Redis::pipe`] (a plain pipeline) or [`Redis::transaction`]
+/// (the same, wrapped in `MULTI` ... `EXEC`). Every typed method is
+/// available; chain `.queue()` to add the command:
+///
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// let mut p = redis.pipe();
+/// p.execute_cmd("SET", ("a", 1)).queue().execute_cmd("INCR", ["a"]).queue();
+/// let (set, incremented): (bool, i64) = p.query().await?;
+/// assert_eq!(incremented, 2);
+/// # Ok(()) }
+/// ```
+///
+/// A pipeline's commands are written back to back on the client's shared
+/// connection, so no other task's command lands between them; a transaction
+/// is therefore atomic even on a connection shared by many tasks. A
+/// pipeline holding a blocking command runs on a connection of its own.
+///
+/// Sending empties the pipeline, whatever the outcome, so it can be reused.
+#[derive(Debug)]
+#[must_use = "a pipeline does nothing until it is executed"]
+pub struct Pipeline {
+    redis: Redis,
+    cmds: Vec<CmdArgs>,
+    blocking: bool,
+    atomic: bool,
+}
+
+impl Pipeline {
+    pub(crate) fn new(redis: Redis, atomic: bool) -> Self {
+        Pipeline { redis, cmds: Vec::new(), blocking: false, atomic }
+    }
+
+    /// Adds an already built command; `.queue()` on a command calls this.
+    pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
+        self.blocking |= info.is_some_and(|i| i.blocking);
+        self.cmds.push(args);
+    }
+
+    /// How many commands are queued.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// Drops every queued command.
+    pub fn clear(&mut self) {
+        self.cmds.clear();
+        self.blocking = false;
+    }
+
+    /// Sends the queued commands and returns one result per command, in
+    /// order: an error reply is that entry's `Err`, and does not stop the
+    /// others (or, in a transaction, the rest of `EXEC`).
+    ///
+    /// # Errors
+    /// - A connection failure fails the whole call: which commands ran is
+    ///   then unknown.
+    /// - In a transaction: [`Error::Transaction`] when the server refused a
+    ///   command while queueing it (`EXECABORT`: nothing ran), and
+    ///   [`Error::WatchConflict`] when a watched key changed (nothing ran).
+    pub async fn execute(&mut self) -> Result<Vec<Result<Value>>> {
+        let replies = self.send().await?;
+        Ok(replies.into_iter().map(|v| if let Value::Error(e) = v { Err(Error::Redis(e)) } else { Ok(v) }).collect())
+    }
+
+    /// Sends the queued commands and converts all replies at once to `T`: a
+    /// tuple with one element per command, or a `Vec`.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute), and any command's error reply.
+    pub async fn query<T: FromValue>(&mut self) -> Result<T> {
+        let replies = self.send().await?;
+        convert(Value::Array(replies), self.redis.text_policy())
+    }
+
+    async fn send(&mut self) -> Result<Vec<Value>> {
+        let cmds = std::mem::take(&mut self.cmds);
+        let blocking = std::mem::take(&mut self.blocking);
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.atomic {
+            return self.redis.request_batch(&cmds.iter().collect::<Vec<_>>(), blocking).await;
+        }
+        let n = cmds.len();
+        let multi = CmdArgs::with_name("MULTI");
+        let exec = CmdArgs::with_name("EXEC");
+        let all: Vec<&CmdArgs> = std::iter::once(&multi).chain(&cmds).chain(std::iter::once(&exec)).collect();
+        let mut replies = self.redis.request_batch(&all, false).await?;
+        let exec_reply = replies.pop().expect("one reply per command");
+        if let Value::Error(e) = &replies[0] {
+            return Err(Error::Redis(e.clone()));
+        }
+        // Replies 1..=n are each command's QUEUED, or its queue-time error.
+        for (index, reply) in replies.into_iter().skip(1).enumerate() {
+            if let Value::Error(error) = reply {
+                return Err(Error::Transaction { index, error });
+            }
+        }
+        match exec_reply.into_inner() {
+            Value::Array(results) if results.len() == n => Ok(results),
+            Value::Nil => Err(Error::WatchConflict),
+            Value::Error(e) => Err(Error::Redis(e)),
+            other => Err(Error::protocol(format!("EXEC of {n} commands replied with {other:?}"))),
+        }
+    }
+}
+
+impl<'a> Executor for &'a mut Pipeline {
+    type Sink = &'a mut Pipeline;
+    fn __sink(self) -> &'a mut Pipeline {
+        self
+    }
+}
+
+impl StatefulExecutor for &mut Pipeline {}
+
+impl<'a, K: ?Sized, R> Cmd<&'a mut Pipeline, K, R> {
+    /// Adds the command to the pipeline and returns the pipeline, so
+    /// commands can be chained.
+    pub fn queue(self) -> &'a mut Pipeline {
+        let Cmd { sink, args, opts, .. } = self;
+        sink.push(args, opts.info);
+        sink
+    }
+}
+
+/// Pipelines, transactions and siderpy's pipeline mode.
+impl Redis {
+    /// A new, empty pipeline whose commands are sent together.
+    pub fn pipe(&self) -> Pipeline {
+        Pipeline::new(self.clone(), false)
+    }
+
+    /// A new, empty transaction: its commands are sent as `MULTI`, the
+    /// commands, `EXEC`, in one batch, and
+    /// [`execute`](Pipeline::execute)/[`query`](Pipeline::query) return the
+    /// results of `EXEC`.
+    ///
+    /// On a [`dedicated`](Redis::dedicated) handle that `WATCH`ed keys, a
+    /// change to one of them makes it fail with [`Error::WatchConflict`];
+    /// see [`transaction_with`](Redis::transaction_with) for the retry loop.
+    pub fn transaction(&self) -> Pipeline {
+        Pipeline::new(self.clone(), true)
+    }
+
+    /// Optimistic locking: `WATCH`es `keys`, lets `build` read what it needs
+    /// and return the transaction to run, and runs it; when a watched key
+    /// changed in between (`EXEC` replied nil), starts over, at most
+    /// `attempts` times in all.
+    ///
+    /// `build` gets a handle on a connection of its own, on which the keys
+    /// are watched: read through it, and make the transaction with its
+    /// [`transaction`](Redis::transaction).
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// let (new_balance,): (i64,) = redis
+    ///     .transaction_with(["balance"], 10, |conn| async move {
+    ///         let balance: i64 = conn.execute_cmd("GET", ["balance"]).returning::<Option<i64>>().await?.unwrap_or(0);
+    ///         let mut tx = conn.transaction();
+    ///         tx.execute_cmd("SET", ("balance", balance + 10)).queue();
+    ///         tx.execute_cmd("GET", ["balance"]).queue();
+    ///         Ok(tx)
+    ///     })
+    ///     .await
+    ///     .map(|(_, b): ((), i64)| (b,))?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::WatchConflict`] when every attempt met a change; any error
+    /// of `build` or of the transaction.
+    pub async fn transaction_with<T, A, F, Fut>(&self, keys: A, attempts: usize, mut build: F) -> Result<T>
+    where
+        T: FromValue,
+        A: crate::args::Args + Clone,
+        F: FnMut(Redis) -> Fut,
+        Fut: std::future::Future<Output = Result<Pipeline>>,
+    {
+        let conn = self.dedicated().await?;
+        for attempt in 1..=attempts.max(1) {
+            let mut watch = CmdArgs::with_name("WATCH");
+            keys.clone().push_to(&mut watch);
+            conn.request_batch(&[&watch], false).await?;
+            let mut tx = build(conn.clone()).await?;
+            match tx.query::<T>().await {
+                Err(Error::WatchConflict) => {
+                    tracing::debug!(attempt, "watched key changed; retrying the transaction");
+                }
+                other => return other,
+            }
+        }
+        Err(Error::WatchConflict)
+    }
+
+    /// Turns siderpy's pipeline mode on for this handle: from now on,
+    /// commands are queued with `.queue()` and awaiting one is refused (with
+    /// [`Error::Usage`], nothing sent) until [`pipeline_off`](Self::pipeline_off).
+    pub fn pipeline_on(&self) {
+        self.local().pipeline_mode = true;
+    }
+
+    /// Turns pipeline mode off. Queued commands stay queued: the pipeline
+    /// can be resumed later, and sent with [`pipeline_execute`](Self::pipeline_execute).
+    pub fn pipeline_off(&self) {
+        self.local().pipeline_mode = false;
+    }
+
+    /// Drops every command queued in this handle's pipeline.
+    pub fn pipeline_clear(&self) {
+        self.local().pipeline.clear();
+    }
+
+    /// Pipeline mode for as long as the guard lives: siderpy's
+    /// `with redis.pipeline():`.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// {
+    ///     let _mode = redis.pipeline();
+    ///     redis.execute_cmd("SET", ("key1", "value1")).queue();
+    /// }
+    /// // Pipeline paused: other work here, then resume it.
+    /// {
+    ///     let _mode = redis.pipeline();
+    ///     redis.execute_cmd("SET", ("key2", "value2")).queue();
+    /// }
+    /// let results = redis.pipeline_execute().await?;
+    /// assert_eq!(results.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn pipeline(&self) -> PipelineMode<'_> {
+        self.pipeline_on();
+        PipelineMode { redis: self }
+    }
+
+    /// Sends the commands queued in this handle's pipeline and returns one
+    /// result per command, always a list (empty when nothing was queued).
+    /// The queue is emptied whatever the outcome. The mode is left as it is.
+    ///
+    /// # Errors
+    /// As [`Pipeline::execute`].
+    pub async fn pipeline_execute(&self) -> Result<Vec<Result<Value>>> {
+        let queued = std::mem::take(&mut self.local().pipeline);
+        let mut p = Pipeline::new(self.clone(), false);
+        for (args, info) in queued {
+            p.push(args, info);
+        }
+        p.execute().await
+    }
+}
+
+/// siderpy's pipeline mode, on until this guard is dropped; see
+/// [`Redis::pipeline`].
+#[derive(Debug)]
+#[must_use = "pipeline mode ends when this guard is dropped"]
+pub struct PipelineMode<'a> {
+    redis: &'a Redis,
+}
+
+impl Drop for PipelineMode<'_> {
+    fn drop(&mut self) {
+        self.redis.pipeline_off();
+    }
+}
+
+impl<K: ?Sized, R> Cmd<&Redis, K, R> {
+    /// Queues the command in the client's pipeline (siderpy's pipeline
+    /// mode) instead of sending it; [`Redis::pipeline_execute`] sends it.
+    pub fn queue(self) {
+        let Cmd { sink: redis, args, opts, .. } = self;
+        redis.local().pipeline.push((args, opts.info));
+    }
+}
