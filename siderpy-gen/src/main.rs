@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -164,8 +165,16 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
     }
 
     if to_stdout {
-        print!("{}", generated.text);
-        return Ok(ExitCode::SUCCESS);
+        // A reader that stops early (`| head`) is not an error.
+        return match std::io::stdout()
+            .lock()
+            .write_all(generated.text.as_bytes())
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Error::Io(PathBuf::from("-"), e))
+            }
+            _ => Ok(ExitCode::SUCCESS),
+        };
     }
     write(&cli.output, &generated.text)?;
     write(&source_path, &generated.source.to_text())?;

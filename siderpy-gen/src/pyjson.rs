@@ -8,6 +8,8 @@
 //! (`ensure_ascii=True`, with surrogate pairs above U+FFFF), and floats in
 //! Python's `repr` form.
 
+use std::fmt::Write;
+
 use serde_json::{Number, Value as Json};
 
 /// Renders `value` as Python's `json.dumps(value, indent=4, sort_keys=True)`
@@ -145,7 +147,7 @@ fn write_string(out: &mut String, s: &str) {
             _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
+                    let _ = write!(out, "\\u{unit:04x}");
                 }
             }
         }
