@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use siderpy_gen::{check, connect, fetch, Options, Source};
 
+/// The server the committed spec comes from.
+const REDIS: &str = "redis-server";
+
 /// The workspace root, where the committed spec lives.
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -39,14 +42,21 @@ struct Server {
 impl Server {
     /// The installed `redis-server`'s version (`7.0.15`).
     fn installed_version() -> String {
-        let out = Command::new("redis-server").arg("--version").output().unwrap_or_else(|e| {
-            panic!("cannot run redis-server ({e}): these tests need it installed (Debian package redis-server)")
-        });
+        Self::version_of(REDIS).unwrap_or_else(|e| {
+            panic!("cannot run {REDIS} ({e}): these tests need it installed (Debian package redis-server)")
+        })
+    }
+
+    /// The version a server binary reports (`v=7.0.15` in `--version`).
+    fn version_of(binary: &str) -> std::io::Result<String> {
+        let out = Command::new(binary).arg("--version").output()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace()
+        let version = text
+            .split_whitespace()
             .find_map(|w| w.strip_prefix("v="))
-            .unwrap_or_else(|| panic!("no version in `redis-server --version`: {text}"))
-            .to_owned()
+            .unwrap_or_else(|| panic!("no version in `{binary} --version`: {text}"))
+            .to_owned();
+        Ok(version)
     }
 
     /// Starts a server when the installed one is the version the committed
@@ -62,12 +72,12 @@ impl Server {
             );
             return None;
         }
-        Some(Self::start(false))
+        Some(Self::start(REDIS, false))
     }
 
     /// Starts the server; with `tls` it listens for TLS only, with a
     /// certificate for `localhost` signed by `ca.crt` in its directory.
-    fn start(tls: bool) -> Server {
+    fn start(binary: &str, tls: bool) -> Server {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("siderpy-gen-test-{}-{n}", std::process::id()));
@@ -82,7 +92,7 @@ impl Server {
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            let mut cmd = Command::new("redis-server");
+            let mut cmd = Command::new(binary);
             if tls {
                 cmd.args([
                     "--port",
@@ -106,7 +116,7 @@ impl Server {
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("redis-server starts");
+                .unwrap_or_else(|e| panic!("{binary} does not start: {e}"));
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -114,7 +124,7 @@ impl Server {
                     if let Some(mut e) = child.stderr.take() {
                         let _ = e.read_to_string(&mut err);
                     }
-                    last_error = format!("redis-server exited with {status}: {err}");
+                    last_error = format!("{binary} exited with {status}: {err}");
                     break;
                 }
                 // A TLS port takes connections once it is up; a plain one
@@ -133,7 +143,7 @@ impl Server {
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&dir);
-        panic!("could not start redis-server: {last_error}");
+        panic!("could not start {binary}: {last_error}");
     }
 
     fn url(&self, query: &str) -> String {
@@ -279,7 +289,7 @@ async fn private_ca_over_tls() {
         eprintln!("SKIPPED private_ca_over_tls: the installed redis-server is not the version commands.json records");
         return;
     };
-    let server = Server::start(true);
+    let server = Server::start(REDIS, true);
     let url = format!("rediss://localhost:{}", server.port);
     let with_ca = Options {
         url: url.clone(),
@@ -307,4 +317,42 @@ async fn private_ca_over_tls() {
         ..with_ca
     };
     assert!(matches!(connect(&missing), Err(siderpy_gen::Error::Tls(_))));
+}
+
+/// Valkey is not the source of the committed spec, but the generator must
+/// read it all the same, identically under both protocols. Runs only where
+/// a `valkey-server` is on the PATH.
+#[tokio::test]
+async fn valkey_when_installed() {
+    let Ok(version) = Server::version_of("valkey-server") else {
+        eprintln!("SKIPPED valkey_when_installed: no valkey-server on the PATH");
+        return;
+    };
+    let server = Server::start("valkey-server", false);
+    let mut texts = Vec::new();
+    for query in ["", "?protocol=2"] {
+        let options = Options {
+            url: server.url(query),
+            ..Options::default()
+        };
+        let generated = fetch(&connect(&options).unwrap()).await.unwrap();
+        assert_eq!(
+            (
+                generated.source.server.as_str(),
+                generated.source.version.as_str()
+            ),
+            ("valkey", version.as_str())
+        );
+        let get = &generated.spec["GET"];
+        assert_eq!(
+            (&get["arity"], &get["group"]),
+            (&serde_json::json!(2), &serde_json::json!("string"))
+        );
+        assert_eq!(get["key_specs"][0]["RO"], true);
+        texts.push(generated.text);
+    }
+    assert!(
+        texts[0] == texts[1],
+        "RESP3 and RESP2 give different specs for Valkey {version}"
+    );
 }
