@@ -105,9 +105,12 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("siderpy-gen: {e}");
-            if matches!(e, Error::Redis(ref r) if r.as_server_error().is_some())
-                || matches!(e, Error::Shape(_))
-            {
+            // An old server refuses COMMAND DOCS or sends shorter entries.
+            let unknown = |r: &siderpy_core::Error| {
+                r.as_server_error()
+                    .is_some_and(|s| s.as_str().to_ascii_lowercase().contains("unknown"))
+            };
+            if matches!(&e, Error::Redis(r) if unknown(r)) || matches!(e, Error::Shape(_)) {
                 eprintln!("siderpy-gen: the server must be Redis 7.0+ or Valkey (COMMAND DOCS and key specs)");
             }
             ExitCode::from(2)
