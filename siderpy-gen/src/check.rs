@@ -25,10 +25,7 @@ impl Diff {
     /// True when the contents are the same and only the bytes differ
     /// (formatting, key order, escaping).
     pub fn formatting_only(&self) -> bool {
-        self.unreadable.is_none()
-            && self.added.is_empty()
-            && self.removed.is_empty()
-            && self.changed.is_empty()
+        self.unreadable.is_none() && self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
 }
 
@@ -55,19 +52,11 @@ pub fn diff(on_disk: &str, regenerated: &Json, regenerated_text: &str) -> Option
         Ok(Json::Object(old)) => old,
         Ok(other) => {
             return Some(Diff {
-                unreadable: Some(format!(
-                    "it holds a JSON {} instead of an object",
-                    kind(&other)
-                )),
+                unreadable: Some(format!("it holds a JSON {} instead of an object", kind(&other))),
                 ..Diff::default()
             })
         }
-        Err(e) => {
-            return Some(Diff {
-                unreadable: Some(format!("it is not valid JSON: {e}")),
-                ..Diff::default()
-            })
-        }
+        Err(e) => return Some(Diff { unreadable: Some(format!("it is not valid JSON: {e}")), ..Diff::default() }),
     };
     let mut diff = Diff::default();
     let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
@@ -87,10 +76,7 @@ fn changed_fields(old: &Json, new: &Json) -> Vec<String> {
     match (old.as_object(), new.as_object()) {
         (Some(a), Some(b)) => {
             let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            keys.into_iter()
-                .filter(|k| a.get(*k) != b.get(*k))
-                .cloned()
-                .collect()
+            keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).cloned().collect()
         }
         _ => vec!["(whole entry)".to_owned()],
     }
@@ -115,17 +101,9 @@ impl fmt::Display for Diff {
             return write!(f, "the spec on disk is unreadable: {why}");
         }
         if self.formatting_only() {
-            return f.write_str(
-                "same commands, but not byte-identical (formatting, key order or escaping differ)",
-            );
+            return f.write_str("same commands, but not byte-identical (formatting, key order or escaping differ)");
         }
-        write!(
-            f,
-            "{} added, {} removed, {} changed",
-            self.added.len(),
-            self.removed.len(),
-            self.changed.len()
-        )?;
+        write!(f, "{} added, {} removed, {} changed", self.added.len(), self.removed.len(), self.changed.len())?;
         let section = |f: &mut fmt::Formatter<'_>, mark: char, lines: Vec<String>| -> fmt::Result {
             for line in lines.iter().take(SHOWN) {
                 write!(f, "\n  {mark} {line}")?;
@@ -137,14 +115,7 @@ impl fmt::Display for Diff {
         };
         section(f, '+', self.added.clone())?;
         section(f, '-', self.removed.clone())?;
-        section(
-            f,
-            '~',
-            self.changed
-                .iter()
-                .map(|(name, fields)| format!("{name} ({})", fields.join(", ")))
-                .collect(),
-        )
+        section(f, '~', self.changed.iter().map(|(name, fields)| format!("{name} ({})", fields.join(", "))).collect())
     }
 }
 
@@ -158,10 +129,7 @@ mod tests {
         let new = json!({"A": {"x": 1}, "B": {"x": 1, "y": 2}});
         let text = crate::pyjson::to_string(&new);
         let d = diff(r#"{"B": {"x": 1}, "C": 5}"#, &new, &text).unwrap();
-        assert_eq!(
-            d.to_string(),
-            "1 added, 1 removed, 1 changed\n  + A\n  - C\n  ~ B (y)"
-        );
+        assert_eq!(d.to_string(), "1 added, 1 removed, 1 changed\n  + A\n  - C\n  ~ B (y)");
     }
 
     #[test]
@@ -180,8 +148,7 @@ mod tests {
     #[test]
     fn long_lists_are_cut() {
         let new = json!({});
-        let old: serde_json::Map<String, Json> =
-            (0..60).map(|i| (format!("C{i:02}"), json!({}))).collect();
+        let old: serde_json::Map<String, Json> = (0..60).map(|i| (format!("C{i:02}"), json!({}))).collect();
         let d = diff(&Json::Object(old).to_string(), &new, "{}\n").unwrap();
         let text = d.to_string();
         assert!(text.ends_with("  - ... and 10 more"), "{text}");

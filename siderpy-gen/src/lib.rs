@@ -97,23 +97,11 @@ impl Source {
     /// ```
     pub fn from_info(info: &str) -> Source {
         let field = |name: &str| {
-            info.lines().find_map(|line| {
-                line.strip_prefix(name)?
-                    .strip_prefix(':')
-                    .map(|v| v.trim().to_owned())
-            })
+            info.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().to_owned()))
         };
-        let server = field("server_name")
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "redis".to_owned());
-        let version = field(&format!("{server}_version"))
-            .or_else(|| field("redis_version"))
-            .unwrap_or_default();
-        Source {
-            server,
-            version,
-            generator: GENERATOR.to_owned(),
-        }
+        let server = field("server_name").filter(|s| !s.is_empty()).unwrap_or_else(|| "redis".to_owned());
+        let version = field(&format!("{server}_version")).or_else(|| field("redis_version")).unwrap_or_default();
+        Source { server, version, generator: GENERATOR.to_owned() }
     }
 
     /// The source file's text: sorted keys, four-space indent, final newline.
@@ -139,10 +127,7 @@ impl Source {
     /// The source file that belongs beside `spec`: `commands.json` →
     /// `commands.source.json`.
     pub fn path_for(spec: &Path) -> PathBuf {
-        let name = spec
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = spec.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let stem = name.strip_suffix(".json").unwrap_or(&name);
         spec.with_file_name(format!("{stem}.source.json"))
     }
@@ -165,9 +150,8 @@ impl Generated {
     /// # Errors
     /// [`Error::Shape`] when a reply is not shaped as Redis 7+ sends it.
     pub fn from_replies(commands: &Value, docs: &Value, info: &Value) -> Result<Generated, Error> {
-        let info = info
-            .as_bytes()
-            .ok_or_else(|| Error::Shape(format!("INFO server replied with a {}", info.kind())))?;
+        let info =
+            info.as_bytes().ok_or_else(|| Error::Shape(format!("INFO server replied with a {}", info.kind())))?;
         let source = Source::from_info(&String::from_utf8_lossy(info));
         let spec = spec::build(commands, docs)?;
         let text = pyjson::to_string(&spec);
@@ -189,11 +173,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            url: siderpy_core::DEFAULT_URL.to_owned(),
-            tls_ca: None,
-            timeout: Duration::from_secs(30),
-        }
+        Options { url: siderpy_core::DEFAULT_URL.to_owned(), tls_ca: None, timeout: Duration::from_secs(30) }
     }
 }
 
@@ -221,11 +201,7 @@ pub fn connect(options: &Options) -> Result<Redis, Error> {
 }
 
 fn url_sets_protocol(url: &str) -> bool {
-    url.split_once('?').is_some_and(|(_, query)| {
-        query
-            .split('&')
-            .any(|p| p.split('=').next() == Some("protocol"))
-    })
+    url.split_once('?').is_some_and(|(_, query)| query.split('&').any(|p| p.split('=').next() == Some("protocol")))
 }
 
 /// A rustls configuration trusting the CA certificates of a PEM file.
@@ -237,24 +213,17 @@ fn tls_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, Error> {
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| Error::Tls(format!("{}: {e}", ca.display())))?;
     if certs.is_empty() {
-        return Err(Error::Tls(format!(
-            "{}: no certificate found",
-            ca.display()
-        )));
+        return Err(Error::Tls(format!("{}: no certificate found", ca.display())));
     }
     let mut roots = rustls::RootCertStore::empty();
     for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| Error::Tls(format!("{}: {e}", ca.display())))?;
+        roots.add(cert).map_err(|e| Error::Tls(format!("{}: {e}", ca.display())))?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| Error::Tls(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
@@ -281,14 +250,8 @@ mod tests {
         assert_eq!((s.server.as_str(), s.version.as_str()), ("redis", "7.0.15"));
         assert_eq!(s.to_text(), format!("{{\n    \"generator\": \"{GENERATOR}\",\n    \"server\": \"redis\",\n    \"version\": \"7.0.15\"\n}}\n"));
         assert_eq!(Source::parse(&s.to_text()), Some(s));
-        assert_eq!(
-            Source::path_for(Path::new("commands.json")),
-            Path::new("commands.source.json")
-        );
-        assert_eq!(
-            Source::path_for(Path::new("a/spec")),
-            Path::new("a/spec.source.json")
-        );
+        assert_eq!(Source::path_for(Path::new("commands.json")), Path::new("commands.source.json"));
+        assert_eq!(Source::path_for(Path::new("a/spec")), Path::new("a/spec.source.json"));
     }
 
     #[test]

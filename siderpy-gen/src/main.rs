@@ -44,24 +44,16 @@ struct Cli {
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, String> {
-    let mut cli = Cli {
-        options: Options::default(),
-        output: PathBuf::from("commands.json"),
-        source: None,
-        check: false,
-    };
+    let mut cli =
+        Cli { options: Options::default(), output: PathBuf::from("commands.json"), source: None, check: false };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value =
+            |name: &str| inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -107,8 +99,7 @@ async fn main() -> ExitCode {
             eprintln!("siderpy-gen: {e}");
             // An old server refuses COMMAND DOCS or sends shorter entries.
             let unknown = |r: &siderpy_core::Error| {
-                r.as_server_error()
-                    .is_some_and(|s| s.as_str().to_ascii_lowercase().contains("unknown"))
+                r.as_server_error().is_some_and(|s| s.as_str().to_ascii_lowercase().contains("unknown"))
             };
             if matches!(&e, Error::Redis(r) if unknown(r)) || matches!(e, Error::Shape(_)) {
                 eprintln!("siderpy-gen: the server must be Redis 7.0+ or Valkey (COMMAND DOCS and key specs)");
@@ -123,22 +114,17 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let generated = fetch(&redis).await?;
     redis.close().await;
     let to_stdout = cli.output == Path::new("-");
-    let source_path = cli
-        .source
-        .clone()
-        .unwrap_or_else(|| Source::path_for(&cli.output));
+    let source_path = cli.source.clone().unwrap_or_else(|| Source::path_for(&cli.output));
     let commands = generated.spec.as_object().map_or(0, |m| m.len());
     let from = format!("{} {}", generated.source.server, generated.source.version);
 
     if cli.check {
         let on_disk = read(&cli.output)?;
-        let recorded = std::fs::read_to_string(&source_path)
-            .ok()
-            .as_deref()
-            .and_then(Source::parse);
-        if let Some(r) = recorded.as_ref().filter(|r| {
-            (&r.server, &r.version) != (&generated.source.server, &generated.source.version)
-        }) {
+        let recorded = std::fs::read_to_string(&source_path).ok().as_deref().and_then(Source::parse);
+        if let Some(r) = recorded
+            .as_ref()
+            .filter(|r| (&r.server, &r.version) != (&generated.source.server, &generated.source.version))
+        {
             eprintln!(
                 "siderpy-gen: note: {} records {} {}, the server is {from}",
                 source_path.display(),
@@ -146,36 +132,23 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 r.version
             );
         }
-        return Ok(
-            match check::diff(&on_disk, &generated.spec, &generated.text) {
-                None => {
-                    eprintln!(
-                        "siderpy-gen: {} is up to date with {from} ({commands} commands)",
-                        cli.output.display()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Some(diff) => {
-                    eprintln!(
-                        "siderpy-gen: {} differs from what {from} gives: {diff}",
-                        cli.output.display()
-                    );
-                    eprintln!("siderpy-gen: run without --check to regenerate it");
-                    ExitCode::from(1)
-                }
-            },
-        );
+        return Ok(match check::diff(&on_disk, &generated.spec, &generated.text) {
+            None => {
+                eprintln!("siderpy-gen: {} is up to date with {from} ({commands} commands)", cli.output.display());
+                ExitCode::SUCCESS
+            }
+            Some(diff) => {
+                eprintln!("siderpy-gen: {} differs from what {from} gives: {diff}", cli.output.display());
+                eprintln!("siderpy-gen: run without --check to regenerate it");
+                ExitCode::from(1)
+            }
+        });
     }
 
     if to_stdout {
         // A reader that stops early (`| head`) is not an error.
-        return match std::io::stdout()
-            .lock()
-            .write_all(generated.text.as_bytes())
-        {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(Error::Io(PathBuf::from("-"), e))
-            }
+        return match std::io::stdout().lock().write_all(generated.text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(PathBuf::from("-"), e)),
             _ => Ok(ExitCode::SUCCESS),
         };
     }
@@ -196,17 +169,12 @@ fn read(path: &Path) -> Result<String, Error> {
 /// Writes through a temporary file and a rename, so a build reading the
 /// spec meanwhile never sees half of it.
 fn write(path: &Path, text: &str) -> Result<(), Error> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::Io(path.to_owned(), e)
-        })
+    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io(path.to_owned(), e)
+    })
 }
 
 #[cfg(test)]
@@ -219,25 +187,13 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let cli = args(&[
-            "--url",
-            "redis://h:1",
-            "--output=x.json",
-            "--check",
-            "--timeout",
-            "2.5",
-        ])
-        .unwrap()
-        .unwrap();
+        let cli = args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5"]).unwrap().unwrap();
         assert_eq!(cli.options.url, "redis://h:1");
         assert_eq!(cli.output, Path::new("x.json"));
         assert!(cli.check);
         assert_eq!(cli.options.timeout, Duration::from_millis(2500));
         let cli = args(&[]).unwrap().unwrap();
-        assert_eq!(
-            (cli.output.to_str(), cli.check, cli.source),
-            (Some("commands.json"), false, None)
-        );
+        assert_eq!((cli.output.to_str(), cli.check, cli.source), (Some("commands.json"), false, None));
     }
 
     #[test]

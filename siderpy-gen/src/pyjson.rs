@@ -95,11 +95,7 @@ pub fn float_repr(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     let sign = if f.is_sign_negative() { "-" } else { "" };
     // `{:e}` gives the shortest round-trip digits: "1.2345e3", "5e-7", "0e0".
@@ -120,11 +116,7 @@ pub fn float_repr(f: f64) -> String {
         }
     } else {
         let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() {
-            first.to_owned()
-        } else {
-            format!("{first}.{rest}")
-        };
+        let mantissa = if rest.is_empty() { first.to_owned() } else { format!("{first}.{rest}") };
         let exp_sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{exp_sign}{:02}", exp.abs())
     };
@@ -163,10 +155,7 @@ mod tests {
     #[test]
     fn escapes_like_ensure_ascii() {
         let v = json!("q\"b\\n\n\r\t\u{8}\u{c}\u{1}\u{7f}é€😀/");
-        assert_eq!(
-            to_string(&v),
-            "\"q\\\"b\\\\n\\n\\r\\t\\b\\f\\u0001\\u007f\\u00e9\\u20ac\\ud83d\\ude00/\"\n"
-        );
+        assert_eq!(to_string(&v), "\"q\\\"b\\\\n\\n\\r\\t\\b\\f\\u0001\\u007f\\u00e9\\u20ac\\ud83d\\ude00/\"\n");
     }
 
     #[test]

@@ -51,15 +51,8 @@ use crate::Error;
 /// assert!(spec["PING"].get("hints").is_none());
 /// ```
 pub fn build(commands: &Value, docs: &Value) -> Result<Json, Error> {
-    let docs = pairs(docs).ok_or_else(|| {
-        shape(
-            "the COMMAND DOCS reply",
-            "a map of command names to docs",
-            docs,
-        )
-    })?;
-    let entries = list(commands)
-        .ok_or_else(|| shape("the COMMAND reply", "an array of commands", commands))?;
+    let docs = pairs(docs).ok_or_else(|| shape("the COMMAND DOCS reply", "a map of command names to docs", docs))?;
+    let entries = list(commands).ok_or_else(|| shape("the COMMAND reply", "an array of commands", commands))?;
     let mut out = BTreeMap::new();
     for entry in entries {
         command(entry, &docs, &mut out)?;
@@ -71,16 +64,9 @@ pub fn build(commands: &Value, docs: &Value) -> Result<Json, Error> {
 ///
 /// `docs` are the `COMMAND DOCS` pairs of the level the entry belongs to:
 /// all commands, or a container's `subcommands`.
-fn command(
-    entry: &Value,
-    docs: &[(String, &Value)],
-    out: &mut BTreeMap<String, Json>,
-) -> Result<(), Error> {
+fn command(entry: &Value, docs: &[(String, &Value)], out: &mut BTreeMap<String, Json>) -> Result<(), Error> {
     let fields = list(entry).ok_or_else(|| shape("a COMMAND entry", "an array", entry))?;
-    let name = fields
-        .first()
-        .and_then(text)
-        .ok_or_else(|| shape("a COMMAND entry", "a command name first", entry))?;
+    let name = fields.first().and_then(text).ok_or_else(|| shape("a COMMAND entry", "a command name first", entry))?;
     if fields.len() < 9 {
         return Err(Error::Shape(format!(
             "the COMMAND entry of `{name}` has {} fields where Redis 7+ sends 10: is the server older than Redis 7.0?",
@@ -88,27 +74,20 @@ fn command(
         )));
     }
     let mut doc = match lookup(docs, &name) {
-        Some(d) => Fields(
-            pairs(d).ok_or_else(|| shape(&format!("the COMMAND DOCS of `{name}`"), "a map", d))?,
-        ),
+        Some(d) => Fields(pairs(d).ok_or_else(|| shape(&format!("the COMMAND DOCS of `{name}`"), "a map", d))?),
         // Redis's script would stop here; a server that documents some
         // commands only still yields a usable spec.
         None => Fields(Vec::new()),
     };
 
     let subcommand_docs = match doc.take("subcommands") {
-        Some(v) => pairs(v)
-            .ok_or_else(|| shape(&format!("the subcommand docs of `{name}`"), "a map", v))?,
+        Some(v) => pairs(v).ok_or_else(|| shape(&format!("the subcommand docs of `{name}`"), "a map", v))?,
         None => Vec::new(),
     };
     if let Some(subcommands) = fields.get(9) {
-        for sub in list(subcommands).ok_or_else(|| {
-            shape(
-                &format!("the subcommands of `{name}`"),
-                "an array",
-                subcommands,
-            )
-        })? {
+        for sub in
+            list(subcommands).ok_or_else(|| shape(&format!("the subcommands of `{name}`"), "an array", subcommands))?
+        {
             command(sub, &subcommand_docs, out)?;
         }
     }
@@ -129,34 +108,16 @@ fn command(
     if let Some(group) = group {
         value.insert("group".into(), group);
     }
-    for key in [
-        "complexity",
-        "module",
-        "deprecated_since",
-        "replaced_by",
-        "history",
-    ] {
+    for key in ["complexity", "module", "deprecated_since", "replaced_by", "history"] {
         set_if_not_none_or_empty(&mut value, key, doc.take(key).map(json));
     }
     set_if_not_none_or_empty(&mut value, "acl_categories", Some(flag_list(&fields[6])));
     value.insert("arity".into(), json(&fields[1]));
-    let key_specs = list(&fields[8])
-        .unwrap_or_default()
-        .iter()
-        .map(key_spec)
-        .collect();
+    let key_specs = list(&fields[8]).unwrap_or_default().iter().map(key_spec).collect();
     set_if_not_none_or_empty(&mut value, "key_specs", Some(Json::Array(key_specs)));
-    set_if_not_none_or_empty(
-        &mut value,
-        "arguments",
-        doc.take("arguments").map(arguments),
-    );
+    set_if_not_none_or_empty(&mut value, "arguments", doc.take("arguments").map(arguments));
     set_if_not_none_or_empty(&mut value, "command_flags", Some(flag_list(&fields[2])));
-    set_if_not_none_or_empty(
-        &mut value,
-        "doc_flags",
-        doc.take("doc_flags").map(flag_list),
-    );
+    set_if_not_none_or_empty(&mut value, "doc_flags", doc.take("doc_flags").map(flag_list));
     set_if_not_none_or_empty(&mut value, "hints", Some(flag_list(&fields[7])));
     // Whatever else the server documents is kept as it is, as Redis's
     // script does, so new fields reach the spec without a new generator.
@@ -197,11 +158,7 @@ fn search(v: &Value) -> Json {
         return json(v);
     };
     let fields = fields.into_iter().map(|(key, v)| {
-        let v = if key == "spec" {
-            pairs(v).map_or_else(|| json(v), object)
-        } else {
-            json(v)
-        };
+        let v = if key == "spec" { pairs(v).map_or_else(|| json(v), object) } else { json(v) };
         (key, v)
     });
     Json::Object(fields.collect())
@@ -288,13 +245,7 @@ impl<'a> Fields<'a> {
 /// The docs of `name` among `docs`: by exact name, else ignoring case.
 fn lookup<'a>(docs: &[(String, &'a Value)], name: &str) -> Option<&'a Value> {
     let exact = docs.iter().rev().find(|(k, _)| k == name);
-    exact
-        .or_else(|| {
-            docs.iter()
-                .rev()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        })
-        .map(|(_, v)| *v)
+    exact.or_else(|| docs.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name))).map(|(_, v)| *v)
 }
 
 /// The fields of a map: a RESP3 map, or a RESP2 flat array of alternating
@@ -302,10 +253,9 @@ fn lookup<'a>(docs: &[(String, &'a Value)], name: &str) -> Option<&'a Value> {
 pub fn pairs(v: &Value) -> Option<Vec<(String, &Value)>> {
     match v {
         Value::Map(pairs) => Some(pairs.iter().map(|(k, v)| (key_text(k), v)).collect()),
-        Value::Array(items) if items.len() % 2 == 0 => items
-            .chunks(2)
-            .map(|kv| text(&kv[0]).map(|k| (k, &kv[1])))
-            .collect(),
+        Value::Array(items) if items.len() % 2 == 0 => {
+            items.chunks(2).map(|kv| text(&kv[0]).map(|k| (k, &kv[1]))).collect()
+        }
         Value::Attribute { value, .. } => pairs(value),
         _ => None,
     }
@@ -322,8 +272,7 @@ fn list(v: &Value) -> Option<&[Value]> {
 
 /// The text of a string-like reply.
 fn text(v: &Value) -> Option<String> {
-    v.as_bytes()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
+    v.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 /// A map key as a JSON object key: its text, or its JSON for other types.
@@ -346,16 +295,10 @@ pub fn json(v: &Value) -> Json {
     match v {
         Value::Nil => Json::Null,
         Value::Int(i) => Json::from(*i),
-        Value::Double(d) => {
-            Number::from_f64(*d).map_or_else(|| Json::String(d.to_string()), Json::Number)
-        }
+        Value::Double(d) => Number::from_f64(*d).map_or_else(|| Json::String(d.to_string()), Json::Number),
         Value::Boolean(b) => Json::Bool(*b),
-        Value::Array(items) | Value::Set(items) | Value::Push(items) => {
-            Json::Array(items.iter().map(json).collect())
-        }
-        Value::Map(pairs) => {
-            Json::Object(pairs.iter().map(|(k, v)| (key_text(k), json(v))).collect())
-        }
+        Value::Array(items) | Value::Set(items) | Value::Push(items) => Json::Array(items.iter().map(json).collect()),
+        Value::Map(pairs) => Json::Object(pairs.iter().map(|(k, v)| (key_text(k), json(v))).collect()),
         Value::Error(e) => Json::String(e.as_str().to_owned()),
         Value::Attribute { value, .. } => json(value),
         v => text(v).map_or(Json::Null, Json::String),
@@ -409,13 +352,7 @@ mod tests {
                 ("flags", set(resp3, &["RO", "access"])),
                 (
                     "begin_search",
-                    map(
-                        resp3,
-                        vec![
-                            ("type", s("index")),
-                            ("spec", map(resp3, vec![("index", Value::Int(1))])),
-                        ],
-                    ),
+                    map(resp3, vec![("type", s("index")), ("spec", map(resp3, vec![("index", Value::Int(1))]))]),
                 ),
                 (
                     "find_keys",
@@ -476,16 +413,8 @@ mod tests {
         ]);
         let commands = arr(vec![get, object]);
 
-        let key_arg = |resp3| {
-            map(
-                resp3,
-                vec![
-                    ("name", s("key")),
-                    ("type", s("key")),
-                    ("key_spec_index", Value::Int(0)),
-                ],
-            )
-        };
+        let key_arg =
+            |resp3| map(resp3, vec![("name", s("key")), ("type", s("key")), ("key_spec_index", Value::Int(0))]);
         let get_docs = map(
             resp3,
             vec![
@@ -493,13 +422,7 @@ mod tests {
                 ("since", s("1.0.0")),
                 ("group", s("string")),
                 ("complexity", s("O(1)")),
-                (
-                    "history",
-                    arr(vec![arr(vec![
-                        s("7.0.0"),
-                        s("Made up, with \"quotes\" and é"),
-                    ])]),
-                ),
+                ("history", arr(vec![arr(vec![s("7.0.0"), s("Made up, with \"quotes\" and é")])])),
                 ("arguments", arr(vec![key_arg(resp3)])),
                 ("reply_schema", map(true, vec![("type", s("string"))])),
             ],
@@ -526,11 +449,7 @@ mod tests {
                                     arr(vec![
                                         map(
                                             resp3,
-                                            vec![
-                                                ("name", s("a")),
-                                                ("type", s("pure-token")),
-                                                ("token", s("A")),
-                                            ],
+                                            vec![("name", s("a")), ("type", s("pure-token")), ("token", s("A"))],
                                         ),
                                         // A lone flag sent as a plain string.
                                         map(
@@ -553,17 +472,11 @@ mod tests {
         let object_docs = map(
             resp3,
             vec![
-                (
-                    "summary",
-                    s("A container for object introspection commands"),
-                ),
+                ("summary", s("A container for object introspection commands")),
                 ("since", s("2.2.3")),
                 ("group", s("generic")),
                 ("complexity", s("Depends on subcommand.")),
-                (
-                    "subcommands",
-                    map(resp3, vec![("object|encoding", encoding_docs)]),
-                ),
+                ("subcommands", map(resp3, vec![("object|encoding", encoding_docs)])),
             ],
         );
         let docs = map(resp3, vec![("get", get_docs), ("object", object_docs)]);
@@ -622,26 +535,14 @@ mod tests {
     fn renders_like_python() {
         let (commands, docs) = replies(true);
         let text = crate::pyjson::to_string(&build(&commands, &docs).unwrap());
-        assert!(
-            text.starts_with(
-                "{\n    \"GET\": {\n        \"acl_categories\": [\n            \"@read\","
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#""Made up, with \"quotes\" and \u00e9""#),
-            "{text}"
-        );
+        assert!(text.starts_with("{\n    \"GET\": {\n        \"acl_categories\": [\n            \"@read\","), "{text}");
+        assert!(text.contains(r#""Made up, with \"quotes\" and \u00e9""#), "{text}");
         assert!(text.ends_with("}\n}\n"));
     }
 
     #[test]
     fn missing_docs_and_old_servers() {
-        let entry = |n: usize| {
-            arr((0..n)
-                .map(|i| if i == 0 { s("ping") } else { arr(vec![]) })
-                .collect())
-        };
+        let entry = |n: usize| arr((0..n).map(|i| if i == 0 { s("ping") } else { arr(vec![]) }).collect());
         let spec = build(&arr(vec![entry(10)]), &Value::Map(vec![])).unwrap();
         assert_eq!(spec, json!({"PING": {"arity": []}}));
         let err = build(&arr(vec![entry(7)]), &Value::Map(vec![])).unwrap_err();
@@ -673,9 +574,6 @@ mod tests {
             ]),
         )]);
         let spec = build(&arr(vec![cmd]), &docs).unwrap();
-        assert_eq!(
-            spec,
-            json!({"M.CMD": {"group": "module", "module": "mymod", "arity": 1, "extra": []}})
-        );
+        assert_eq!(spec, json!({"M.CMD": {"group": "module", "module": "mymod", "arity": 1, "extra": []}}));
     }
 }

@@ -26,8 +26,8 @@ fn committed_spec() -> String {
 }
 
 fn recorded_source() -> Source {
-    let text = std::fs::read_to_string(root().join("commands.source.json"))
-        .expect("the committed commands.source.json");
+    let text =
+        std::fs::read_to_string(root().join("commands.source.json")).expect("the committed commands.source.json");
     Source::parse(&text).expect("commands.source.json holds server and version")
 }
 
@@ -88,20 +88,10 @@ impl Server {
         let mut last_error = String::new();
         // A port found free may be taken before the server binds it: retry.
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
             let mut cmd = Command::new(binary);
             if tls {
-                cmd.args([
-                    "--port",
-                    "0",
-                    "--tls-port",
-                    &port.to_string(),
-                    "--tls-auth-clients",
-                    "no",
-                ]);
+                cmd.args(["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"]);
                 cmd.arg("--tls-cert-file").arg(dir.join("server.crt"));
                 cmd.arg("--tls-key-file").arg(dir.join("server.key"));
                 cmd.arg("--tls-ca-cert-file").arg(dir.join("ca.crt"));
@@ -129,11 +119,7 @@ impl Server {
                 }
                 // A TLS port takes connections once it is up; a plain one
                 // must answer PING.
-                let ready = if tls {
-                    TcpStream::connect(("127.0.0.1", port)).is_ok()
-                } else {
-                    ping(port)
-                };
+                let ready = if tls { TcpStream::connect(("127.0.0.1", port)).is_ok() } else { ping(port) };
                 if ready {
                     return Server { child, port, dir };
                 }
@@ -165,17 +151,12 @@ fn write_certificates(dir: &Path) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "siderpy-gen test CA");
+    ca_params.distinguished_name.push(DnType::CommonName, "siderpy-gen test CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let server_key = KeyPair::generate().unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
-    let server = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &issuer).unwrap();
     std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
     std::fs::write(dir.join("server.crt"), server.pem()).unwrap();
     std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
@@ -193,9 +174,8 @@ fn ping(port: u16) -> bool {
 
 #[tokio::test]
 async fn regenerated_spec_is_byte_identical_to_the_committed_one() {
-    let Some(server) = Server::start_if_recorded_version(
-        "regenerated_spec_is_byte_identical_to_the_committed_one",
-    ) else {
+    let Some(server) = Server::start_if_recorded_version("regenerated_spec_is_byte_identical_to_the_committed_one")
+    else {
         return;
     };
     let committed = committed_spec();
@@ -203,19 +183,13 @@ async fn regenerated_spec_is_byte_identical_to_the_committed_one() {
     // RESP3 is the tool's default; RESP2 replies are flat arrays and must
     // give the same bytes.
     for query in ["", "?protocol=2"] {
-        let options = Options {
-            url: server.url(query),
-            ..Options::default()
-        };
+        let options = Options { url: server.url(query), ..Options::default() };
         let redis = connect(&options).unwrap();
         let generated = fetch(&redis).await.unwrap();
         if let Some(diff) = check::diff(&committed, &generated.spec, &generated.text) {
             panic!("with {query:?} the regenerated spec differs from the committed commands.json: {diff}");
         }
-        assert_eq!(
-            (&generated.source.server, &generated.source.version),
-            (&recorded.server, &recorded.version)
-        );
+        assert_eq!((&generated.source.server, &generated.source.version), (&recorded.server, &recorded.version));
     }
 }
 
@@ -226,14 +200,8 @@ fn command_line_checks_and_writes() {
     };
     let bin = env!("CARGO_BIN_EXE_siderpy-gen");
     let run = |args: &[&str]| {
-        let out = Command::new(bin)
-            .args(args)
-            .output()
-            .expect("siderpy-gen runs");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = Command::new(bin).args(args).output().expect("siderpy-gen runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let url = server.url("");
     let spec = root().join("commands.json");
@@ -249,14 +217,9 @@ fn command_line_checks_and_writes() {
     let (code, err) = run(&["--url", &url, "--output", out.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), committed_spec());
-    let written =
-        Source::parse(&std::fs::read_to_string(out_dir.join("commands.source.json")).unwrap())
-            .unwrap();
+    let written = Source::parse(&std::fs::read_to_string(out_dir.join("commands.source.json")).unwrap()).unwrap();
     assert_eq!(written.generator, siderpy_gen::GENERATOR);
-    assert_eq!(
-        (written.server, written.version),
-        (recorded_source().server, recorded_source().version)
-    );
+    assert_eq!((written.server, written.version), (recorded_source().server, recorded_source().version));
 
     // A stale spec: one command changed, one dropped, one invented.
     let mut stale: serde_json::Value = serde_json::from_str(&committed_spec()).unwrap();
@@ -267,12 +230,7 @@ fn command_line_checks_and_writes() {
     std::fs::write(&out, siderpy_gen::pyjson::to_string(&stale)).unwrap();
     let (code, err) = run(&["--url", &url, "--output", out.to_str().unwrap(), "--check"]);
     assert_eq!(code, Some(1), "{err}");
-    for want in [
-        "1 added, 1 removed, 1 changed",
-        "+ SET",
-        "- NOT A COMMAND",
-        "~ GET (arity)",
-    ] {
+    for want in ["1 added, 1 removed, 1 changed", "+ SET", "- NOT A COMMAND", "~ GET (arity)"] {
         assert!(err.contains(want), "{want:?} missing from: {err}");
     }
 
@@ -283,39 +241,23 @@ fn command_line_checks_and_writes() {
 
 #[tokio::test]
 async fn private_ca_over_tls() {
-    let Some(version) =
-        Some(Server::installed_version()).filter(|v| *v == recorded_source().version)
-    else {
+    let Some(version) = Some(Server::installed_version()).filter(|v| *v == recorded_source().version) else {
         eprintln!("SKIPPED private_ca_over_tls: the installed redis-server is not the version commands.json records");
         return;
     };
     let server = Server::start(REDIS, true);
     let url = format!("rediss://localhost:{}", server.port);
-    let with_ca = Options {
-        url: url.clone(),
-        tls_ca: Some(server.dir.join("ca.crt")),
-        ..Options::default()
-    };
+    let with_ca = Options { url: url.clone(), tls_ca: Some(server.dir.join("ca.crt")), ..Options::default() };
     let generated = fetch(&connect(&with_ca).unwrap()).await.unwrap();
     assert_eq!(generated.source.version, version);
-    assert!(
-        generated.text == committed_spec(),
-        "the spec read over TLS differs from the committed one"
-    );
+    assert!(generated.text == committed_spec(), "the spec read over TLS differs from the committed one");
 
     // Without the private CA the server's certificate is not trusted.
-    let without = Options {
-        url,
-        timeout: Duration::from_secs(5),
-        ..Options::default()
-    };
+    let without = Options { url, timeout: Duration::from_secs(5), ..Options::default() };
     let err = fetch(&connect(&without).unwrap()).await.unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
 
-    let missing = Options {
-        tls_ca: Some(server.dir.join("nope.pem")),
-        ..with_ca
-    };
+    let missing = Options { tls_ca: Some(server.dir.join("nope.pem")), ..with_ca };
     assert!(matches!(connect(&missing), Err(siderpy_gen::Error::Tls(_))));
 }
 
@@ -331,28 +273,13 @@ async fn valkey_when_installed() {
     let server = Server::start("valkey-server", false);
     let mut texts = Vec::new();
     for query in ["", "?protocol=2"] {
-        let options = Options {
-            url: server.url(query),
-            ..Options::default()
-        };
+        let options = Options { url: server.url(query), ..Options::default() };
         let generated = fetch(&connect(&options).unwrap()).await.unwrap();
-        assert_eq!(
-            (
-                generated.source.server.as_str(),
-                generated.source.version.as_str()
-            ),
-            ("valkey", version.as_str())
-        );
+        assert_eq!((generated.source.server.as_str(), generated.source.version.as_str()), ("valkey", version.as_str()));
         let get = &generated.spec["GET"];
-        assert_eq!(
-            (&get["arity"], &get["group"]),
-            (&serde_json::json!(2), &serde_json::json!("string"))
-        );
+        assert_eq!((&get["arity"], &get["group"]), (&serde_json::json!(2), &serde_json::json!("string")));
         assert_eq!(get["key_specs"][0]["RO"], true);
         texts.push(generated.text);
     }
-    assert!(
-        texts[0] == texts[1],
-        "RESP3 and RESP2 give different specs for Valkey {version}"
-    );
+    assert!(texts[0] == texts[1], "RESP3 and RESP2 give different specs for Valkey {version}");
 }
