@@ -169,6 +169,7 @@ impl RedisBuilder {
                 blocking_idle: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
+                selected_other_db: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -269,6 +270,9 @@ struct Inner {
     /// Held while connecting, so concurrent first commands open one socket.
     connecting: tokio::sync::Mutex<()>,
     generation: AtomicU64,
+    /// A `SELECT` went through the shared connection: it no longer uses the
+    /// configured db (until it reconnects).
+    selected_other_db: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -343,6 +347,7 @@ impl Redis {
             tracing::info!(previous = previous.id, server = %self.inner.config.info, "reconnecting");
         }
         let conn = self.connect("shared").await?;
+        self.inner.selected_other_db.store(false, Ordering::Relaxed);
         *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         Ok(conn)
     }
@@ -394,7 +399,23 @@ impl Redis {
             return self.request_blocking(args, opts).await;
         }
         let (_conn, rx) = self.send(args).await?;
-        await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await
+        let reply = await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
+        if name == Some("SELECT") && reply.is_ok() {
+            self.inner.selected_other_db.store(true, Ordering::Relaxed);
+        }
+        reply
+    }
+
+    /// Whether the connection is as the settings made it: no transaction,
+    /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
+    /// connected. A pool hands out only clean clients.
+    #[allow(dead_code)] // the pool, next, is its user
+    pub(crate) fn is_clean(&self) -> bool {
+        let local = self.local();
+        local.pinned.is_none()
+            && local.pipeline.is_empty()
+            && !local.pipeline_mode
+            && !self.inner.selected_other_db.load(Ordering::Relaxed)
     }
 
     /// The connection this handle is pinned to, pinning one first when the
