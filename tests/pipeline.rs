@@ -239,7 +239,7 @@ async fn watch_conflict_then_the_helper_retries(p: Protocol) {
 
     // The helper: the first attempt meets a concurrent change, the second succeeds.
     let attempts = std::sync::atomic::AtomicUsize::new(0);
-    let (set, balance): ((), i64) = redis
+    let ((), balance): ((), i64) = redis
         .transaction_with(["balance"], 5, |conn| {
             let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let other = other.clone();
@@ -255,7 +255,6 @@ async fn watch_conflict_then_the_helper_retries(p: Protocol) {
         })
         .await
         .unwrap();
-    let _ = set;
     assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert_eq!(balance, 161);
 
