@@ -26,6 +26,7 @@ protocol_tests!(
     other_commands_keep_working_while_subscribed,
     pubsub_with_text_decoding_on,
     the_client_is_a_stream_of_messages,
+    resubscribes_after_a_restart_when_asked,
 );
 
 fn url(server: &RedisServer, p: Protocol) -> String {
@@ -298,4 +299,37 @@ async fn the_client_is_a_stream_of_messages(p: Protocol) {
     sub.execute_cmd("UNSUBSCRIBE", ()).await.unwrap();
     let end = std::future::poll_fn(|cx| Pin::new(&mut sub).poll_next(cx)).await;
     assert!(end.is_none(), "the stream ends when the last subscription does");
+}
+
+async fn resubscribes_after_a_restart_when_asked(p: Protocol) {
+    let mut server = server();
+    let sub = Redis::builder(&url(&server, p)).unwrap().resubscribe(true).build();
+    sub.execute_cmd("SUBSCRIBE", ["a", "b"]).await.unwrap();
+    sub.execute_cmd("PSUBSCRIBE", ["p*"]).await.unwrap();
+    let queue = sub.pubsub_queue();
+    server.restart().await;
+    let publisher = client(&server, p);
+    // Publish until the re-subscriber is back (messages sent while it was
+    // away are lost: Redis keeps none).
+    let mut n = 0;
+    let got = loop {
+        n += 1;
+        publisher.execute_cmd("PUBLISH", ("pattern-match", n)).await.unwrap();
+        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(100), queue.recv()).await {
+            break m;
+        }
+        assert!(n < 100, "no message after the restart");
+    };
+    assert_eq!((got.kind, got.pattern), (MessageKind::PMessage, Some(b("p*"))));
+    publisher.execute_cmd("PUBLISH", ("b", "to b")).await.unwrap();
+    // Drain any later copies of the pattern message, then find b's.
+    loop {
+        let m = recv(&queue).await;
+        if m.channel == b("b") {
+            assert_eq!(m.payload, b("to b"));
+            break;
+        }
+    }
+    let confirmations: Vec<Value> = sub.execute_cmd("UNSUBSCRIBE", ()).returning().await.unwrap();
+    assert_eq!(confirmations.len(), 2, "both channels were subscribed again");
 }

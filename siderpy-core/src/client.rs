@@ -27,6 +27,7 @@ pub(crate) struct Config {
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) text: TextPolicy,
     pub(crate) pubsub_queue_maxsize: Option<usize>,
+    pub(crate) resubscribe: bool,
     pub(crate) limits: Limits,
 }
 
@@ -64,6 +65,7 @@ impl RedisBuilder {
                 tls: None,
                 text: TextPolicy::Strict,
                 pubsub_queue_maxsize: None,
+                resubscribe: false,
                 limits: Limits::default(),
             },
         }
@@ -129,6 +131,20 @@ impl RedisBuilder {
         self
     }
 
+    /// Re-subscribes after the pub/sub connection fails (off by default).
+    ///
+    /// When on, a failure of the subscribed connection does not close the
+    /// queue: a background task reconnects, with a growing pause between
+    /// attempts, and subscribes again to every channel, pattern and shard
+    /// channel the handle had; readers just wait. Messages published while
+    /// disconnected are lost (Redis pub/sub keeps none). After
+    /// [`RESUBSCRIBE_ATTEMPTS`](crate::RESUBSCRIBE_ATTEMPTS) failed
+    /// attempts the queue closes with the last error as its cause.
+    pub fn resubscribe(mut self, yes: bool) -> Self {
+        self.config.resubscribe = yes;
+        self
+    }
+
     /// The RESP protocol version (also `?protocol=3` in the URL).
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.config.info.protocol = protocol;
@@ -163,7 +179,7 @@ impl RedisBuilder {
     /// The client. No I/O happens until the first command.
     pub fn build(self) -> Redis {
         Redis {
-            local: Mutex::new(Local::default()),
+            local: Arc::new(Mutex::new(Local::default())),
             inner: Arc::new(Inner {
                 config: self.config,
                 conn: Mutex::new(None),
@@ -205,7 +221,7 @@ impl RedisBuilder {
 pub struct Redis {
     inner: Arc<Inner>,
     /// This handle's own state: not shared with its clones.
-    local: Mutex<Local>,
+    local: Arc<Mutex<Local>>,
 }
 
 /// What belongs to one `Redis` handle rather than to the connection.
@@ -250,7 +266,7 @@ impl Clone for Redis {
     fn clone(&self) -> Self {
         let local = self.local();
         let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned::new(p.conn.clone(), true));
-        Redis { inner: Arc::clone(&self.inner), local: Mutex::new(Local { pinned, ..Local::default() }) }
+        Redis { inner: Arc::clone(&self.inner), local: Arc::new(Mutex::new(Local { pinned, ..Local::default() })) }
     }
 }
 
@@ -268,12 +284,12 @@ impl Redis {
         let pinned = Pinned::new(conn, true);
         Ok(Redis {
             inner: Arc::clone(&self.inner),
-            local: Mutex::new(Local { pinned: Some(pinned), ..Local::default() }),
+            local: Arc::new(Mutex::new(Local { pinned: Some(pinned), ..Local::default() })),
         })
     }
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
     /// Side connections (blocking commands, transactions), kept between uses.
@@ -474,8 +490,46 @@ impl Redis {
     /// (readers drain it, then get [`Error::QueueClosed`]), and subscribing
     /// again reopens it.
     pub fn pubsub_queue(&self) -> PubSubQueue {
-        let maxsize = self.inner.config.pubsub_queue_maxsize;
-        self.local().pubsub.get_or_insert_with(|| PubSubQueue::new(maxsize)).clone()
+        let config = &self.inner.config;
+        let mut local = self.local();
+        if let Some(q) = &local.pubsub {
+            return q.clone();
+        }
+        let queue = PubSubQueue::new(config.pubsub_queue_maxsize);
+        if config.resubscribe {
+            let interrupted = queue.watch_interruptions();
+            let (inner, handle) = (Arc::downgrade(&self.inner), Arc::downgrade(&self.local));
+            tokio::spawn(crate::pubsub::resubscriber(inner, handle, queue.clone(), interrupted));
+        }
+        local.pubsub = Some(queue.clone());
+        queue
+    }
+
+    /// Connects a new pub/sub connection for `handle` and subscribes it to
+    /// everything `queue` was subscribed to (see [`RedisBuilder::resubscribe`]).
+    pub(crate) async fn resubscribe_with(
+        inner: Arc<Inner>,
+        handle: &Arc<Mutex<Local>>,
+        queue: &PubSubQueue,
+    ) -> Result<()> {
+        let redis = Redis { inner, local: Arc::new(Mutex::new(Local::default())) };
+        let conn = redis.connect("pubsub").await?;
+        let commands = queue.lock().resubscribe_commands();
+        conn.attach_pubsub(queue);
+        for (cmd, n) in &commands {
+            let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
+            if let Some(Value::Error(e)) = replies.into_iter().find(|v| matches!(v, Value::Error(_))) {
+                conn.close(Error::Closed("connection"));
+                return Err(Error::Redis(e));
+            }
+        }
+        let mut local = handle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pinned = Pinned::new(conn, false);
+        pinned.subscribed = true;
+        if let Some(old) = local.pinned.replace(pinned) {
+            old.conn.close(Error::Closed("connection"));
+        }
+        Ok(())
     }
 
     /// Sends a (un)subscribe command on this handle's pub/sub connection

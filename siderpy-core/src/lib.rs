@@ -30,7 +30,7 @@ pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 pub use pipeline::{Pipeline, PipelineMode};
-pub use pubsub::{Message, MessageKind, PubSubQueue};
+pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.

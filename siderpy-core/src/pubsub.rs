@@ -22,6 +22,8 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 
+use crate::args::CmdArgs;
+use crate::client::{Inner, Local, Redis};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -163,6 +165,9 @@ pub(crate) struct QueueState {
     pub(crate) channels: HashSet<Bytes>,
     pub(crate) patterns: HashSet<Bytes>,
     pub(crate) shards: HashSet<Bytes>,
+    /// With re-subscribing on: told when the connection fails, instead of
+    /// the queue closing.
+    interruptions: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl PubSubQueue {
@@ -177,6 +182,7 @@ impl PubSubQueue {
                 channels: HashSet::new(),
                 patterns: HashSet::new(),
                 shards: HashSet::new(),
+                interruptions: None,
             })),
         }
     }
@@ -208,6 +214,17 @@ impl PubSubQueue {
                 None => Ok(None),
             },
         }
+    }
+
+    /// Turns connection failures into interruptions a re-subscriber handles.
+    pub(crate) fn watch_interruptions(&self) -> Arc<tokio::sync::Notify> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        self.lock().interruptions = Some(Arc::clone(&notify));
+        notify
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
     }
 
     /// Messages waiting to be read.
@@ -310,8 +327,22 @@ impl QueueState {
         n.max(1)
     }
 
-    /// Closes the queue; readers drain it, then get `QueueClosed` with `cause`.
+    /// Closes the queue; readers drain it, then get `QueueClosed` with
+    /// `cause`. A connection failure (`cause` set) while re-subscribing is
+    /// on only interrupts it: the re-subscriber is told, and the queue and
+    /// its subscriptions stay as they are.
     pub(crate) fn close(&mut self, cause: Option<Error>) {
+        if let (Some(_), Some(notify)) = (&cause, &self.interruptions) {
+            if self.subscriptions() > 0 {
+                notify.notify_one();
+                return;
+            }
+        }
+        self.force_close(cause);
+    }
+
+    /// Closes the queue whatever the re-subscribing setting.
+    pub(crate) fn force_close(&mut self, cause: Option<Error>) {
         if self.closed.is_none() {
             self.closed = Some(cause);
         }
@@ -322,6 +353,23 @@ impl QueueState {
         if let Some(w) = self.driver.take() {
             w.wake();
         }
+        if let Some(notify) = &self.interruptions {
+            notify.notify_one();
+        }
+    }
+
+    /// The commands that restore every subscription, each with how many
+    /// confirmations it brings.
+    pub(crate) fn resubscribe_commands(&self) -> Vec<(CmdArgs, usize)> {
+        [("SUBSCRIBE", &self.channels), ("PSUBSCRIBE", &self.patterns), ("SSUBSCRIBE", &self.shards)]
+            .into_iter()
+            .filter(|(_, set)| !set.is_empty())
+            .map(|(name, set)| {
+                let mut cmd = CmdArgs::with_name(name);
+                cmd.multiple(1, None, set.iter());
+                (cmd, set.len())
+            })
+            .collect()
     }
 }
 
@@ -351,5 +399,48 @@ impl futures_core::Stream for crate::Redis {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.pubsub_queue()).poll_next(cx)
+    }
+}
+
+/// How many times a failed pub/sub connection is re-established before its
+/// queue closes, when [re-subscribing](crate::RedisBuilder::resubscribe) is on.
+pub const RESUBSCRIBE_ATTEMPTS: u32 = 20;
+
+/// The task behind [`RedisBuilder::resubscribe`](crate::RedisBuilder::resubscribe):
+/// waits for the subscribed connection to fail, then reconnects and
+/// subscribes again. Ends with the handle, or when the queue closes.
+pub(crate) async fn resubscriber(
+    inner: std::sync::Weak<Inner>,
+    handle: std::sync::Weak<Mutex<Local>>,
+    queue: PubSubQueue,
+    interrupted: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        interrupted.notified().await;
+        if queue.is_closed() {
+            return;
+        }
+        let mut pause = std::time::Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            let (Some(inner), Some(handle)) = (inner.upgrade(), handle.upgrade()) else { return };
+            attempt += 1;
+            match Redis::resubscribe_with(inner, &handle, &queue).await {
+                Ok(()) => {
+                    tracing::info!(attempt, "pub/sub connection re-established and re-subscribed");
+                    break;
+                }
+                Err(e) if attempt >= RESUBSCRIBE_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %e, "giving up re-subscribing");
+                    queue.lock().force_close(Some(e));
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "re-subscribing failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+            }
+        }
     }
 }
