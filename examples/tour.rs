@@ -10,9 +10,16 @@ async fn main() -> siderpy::Result<()> {
     let mut hs = Vec::new();
     for i in 0..100 {
         let r = redis.clone();
-        hs.push(tokio::spawn(async move { for _ in 0..1000 { r.incr(format!("tour:c{i}")).await.unwrap(); } r.execute_cmd("GET", [format!("tour:c{i}")]).returning::<i64>().await.unwrap() }));
+        hs.push(tokio::spawn(async move {
+            for _ in 0..1000 {
+                r.incr(format!("tour:c{i}")).await.unwrap();
+            }
+            r.execute_cmd("GET", [format!("tour:c{i}")]).returning::<i64>().await.unwrap()
+        }));
     }
-    for h in hs { assert_eq!(h.await.unwrap(), 1000); }
+    for h in hs {
+        assert_eq!(h.await.unwrap(), 1000);
+    }
     println!("ok");
     Ok(())
 }

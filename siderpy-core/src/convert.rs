@@ -78,7 +78,9 @@ pub trait FromValue: Sized {
 /// The error for a value that does not fit `expected`.
 pub fn type_error(expected: &str, value: &Value) -> Error {
     let received = match value {
-        Value::Simple(b) | Value::Bulk(b) if b.len() <= 32 => format!("{} {:?}", value.kind(), String::from_utf8_lossy(b)),
+        Value::Simple(b) | Value::Bulk(b) if b.len() <= 32 => {
+            format!("{} {:?}", value.kind(), String::from_utf8_lossy(b))
+        }
         Value::Int(i) => format!("integer {i}"),
         _ => value.kind().to_string(),
     };
@@ -244,7 +246,10 @@ fn collect<T: FromValue, C: FromIterator<T>>(value: Value, expected: &str) -> Re
         return items.into_iter().map(T::from_value).collect();
     }
     if items.len() % n != 0 {
-        return Err(Error::Type(TypeError::new(expected, format!("flat array of {} elements, not a multiple of {n}", items.len()))));
+        return Err(Error::Type(TypeError::new(
+            expected,
+            format!("flat array of {} elements, not a multiple of {n}", items.len()),
+        )));
     }
     let mut it = items.into_iter();
     std::iter::from_fn(|| {

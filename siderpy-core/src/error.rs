@@ -186,10 +186,7 @@ impl fmt::Display for ServerError {
 
 impl fmt::Debug for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerError")
-            .field("code", &self.code())
-            .field("message", &self.message())
-            .finish()
+        f.debug_struct("ServerError").field("code", &self.code()).field("message", &self.message()).finish()
     }
 }
 
@@ -263,10 +260,9 @@ impl fmt::Display for UrlError {
             UrlError::InvalidPort(p) => write!(f, "port {p:?} is not a number from 1 to 65535"),
             UrlError::InvalidDb(d) => write!(f, "db {d:?} must be a non-negative integer"),
             UrlError::InvalidProtocol(p) => write!(f, "protocol {p:?} must be 2, 3, resp2 or resp3"),
-            UrlError::UnknownParameter(p) => write!(
-                f,
-                "unknown query parameter {p:?}; known: db, password, protocol, client_name"
-            ),
+            UrlError::UnknownParameter(p) => {
+                write!(f, "unknown query parameter {p:?}; known: db, password, protocol, client_name")
+            }
             UrlError::InvalidCredentials => f.write_str("user name or password is not valid percent-encoded UTF-8"),
         }
     }
@@ -302,7 +298,9 @@ impl TypeError {
 impl fmt::Display for TypeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.command {
-            Some(c) => write!(f, "reply of {c} could not be converted: expected {}, received {}", self.expected, self.received),
+            Some(c) => {
+                write!(f, "reply of {c} could not be converted: expected {}, received {}", self.expected, self.received)
+            }
             None => write!(f, "reply could not be converted: expected {}, received {}", self.expected, self.received),
         }
     }

@@ -119,7 +119,15 @@ impl ConnectionInfo {
     }
 
     fn new(addr: Addr) -> Self {
-        ConnectionInfo { addr, tls: false, username: None, password: None, db: 0, protocol: Protocol::Resp2, client_name: None }
+        ConnectionInfo {
+            addr,
+            tls: false,
+            username: None,
+            password: None,
+            db: 0,
+            protocol: Protocol::Resp2,
+            client_name: None,
+        }
     }
 }
 

@@ -140,11 +140,9 @@ impl fmt::Debug for Value {
                 f.write_str(")")
             }
             Value::Push(items) => f.debug_tuple("Push").field(items).finish(),
-            Value::Attribute { attributes, value } => f
-                .debug_struct("Attribute")
-                .field("attributes", attributes)
-                .field("value", value)
-                .finish(),
+            Value::Attribute { attributes, value } => {
+                f.debug_struct("Attribute").field("attributes", attributes).field("value", value).finish()
+            }
         }
     }
 }

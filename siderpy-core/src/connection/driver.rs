@@ -43,7 +43,13 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(io: Transport, shared: Arc<Mutex<State>>, limits: Limits, write_timeout: Option<Duration>, id: u64) -> Self {
+    pub(crate) fn new(
+        io: Transport,
+        shared: Arc<Mutex<State>>,
+        limits: Limits,
+        write_timeout: Option<Duration>,
+        id: u64,
+    ) -> Self {
         Driver {
             io,
             shared,
@@ -102,7 +108,11 @@ impl Driver {
         self.rbuf.reserve(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
             Poll::Ready(Ok(0)) => {
-                let msg = if self.rbuf.is_empty() { "the server closed the connection" } else { "the server closed the connection in the middle of a reply" };
+                let msg = if self.rbuf.is_empty() {
+                    "the server closed the connection"
+                } else {
+                    "the server closed the connection in the middle of a reply"
+                };
                 Err(Error::io(io::Error::new(io::ErrorKind::UnexpectedEof, msg)))
             }
             Poll::Ready(Ok(_)) => {

@@ -76,7 +76,12 @@ impl Connection {
     /// Starts a driver for `transport` and returns the handle callers use.
     ///
     /// Must be called within a tokio runtime.
-    pub(crate) fn start(transport: Transport, limits: Limits, write_timeout: Option<std::time::Duration>, id: u64) -> Self {
+    pub(crate) fn start(
+        transport: Transport,
+        limits: Limits,
+        write_timeout: Option<std::time::Duration>,
+        id: u64,
+    ) -> Self {
         let shared = Arc::new(Mutex::new(State {
             out: BytesMut::with_capacity(16 * 1024),
             slots: VecDeque::new(),
@@ -108,7 +113,10 @@ impl Connection {
     }
 
     /// Queues several commands back to back; their replies arrive together.
-    pub(crate) fn send_batch<'a>(&self, cmds: impl IntoIterator<Item = &'a CmdArgs>) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
+    pub(crate) fn send_batch<'a>(
+        &self,
+        cmds: impl IntoIterator<Item = &'a CmdArgs>,
+    ) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
         let (tx, rx) = oneshot::channel();
         let mut n = 0;
         let mut encoded = BytesMut::new();

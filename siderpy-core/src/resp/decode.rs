@@ -179,11 +179,15 @@ fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Chec
         b'+' | b'-' => cur.line().map(drop),
         b':' => {
             let line = cur.line()?;
-            parse_int(line).map(drop).ok_or_else(|| Check::Invalid(format!("invalid integer {:?}", String::from_utf8_lossy(line))))
+            parse_int(line)
+                .map(drop)
+                .ok_or_else(|| Check::Invalid(format!("invalid integer {:?}", String::from_utf8_lossy(line))))
         }
         b',' => {
             let line = cur.line()?;
-            parse_double(line).map(drop).ok_or_else(|| Check::Invalid(format!("invalid double {:?}", String::from_utf8_lossy(line))))
+            parse_double(line)
+                .map(drop)
+                .ok_or_else(|| Check::Invalid(format!("invalid double {:?}", String::from_utf8_lossy(line))))
         }
         b'#' => match cur.line()? {
             b"t" | b"f" => Ok(()),
@@ -226,7 +230,11 @@ fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Chec
             let Some(n) = length(cur.line()?, "aggregate", limits.max_elements)? else {
                 return if kind == b'*' { Ok(()) } else { Err(Check::Invalid("negative length".into())) };
             };
-            let items = if matches!(kind, b'%' | b'|') { n.checked_mul(2).ok_or_else(|| Check::Invalid("map too long".into()))? } else { n };
+            let items = if matches!(kind, b'%' | b'|') {
+                n.checked_mul(2).ok_or_else(|| Check::Invalid("map too long".into()))?
+            } else {
+                n
+            };
             for _ in 0..items {
                 check(cur, limits, depth + 1)?;
             }
@@ -385,9 +393,18 @@ mod tests {
             (b",-inf\r\n", Value::Double(f64::NEG_INFINITY)),
             (b"#t\r\n", Value::Boolean(true)),
             (b"#f\r\n", Value::Boolean(false)),
-            (b"(3492890328409238509324850943850943825024385\r\n", Value::BigNumber(Bytes::from_static(b"3492890328409238509324850943850943825024385"))),
-            (b"=15\r\ntxt:Some string\r\n", Value::Verbatim { format: *b"txt", text: Bytes::from_static(b"Some string") }),
-            (b">2\r\n+message\r\n:1\r\n", Value::Push(vec![Value::Simple(Bytes::from_static(b"message")), Value::Int(1)])),
+            (
+                b"(3492890328409238509324850943850943825024385\r\n",
+                Value::BigNumber(Bytes::from_static(b"3492890328409238509324850943850943825024385")),
+            ),
+            (
+                b"=15\r\ntxt:Some string\r\n",
+                Value::Verbatim { format: *b"txt", text: Bytes::from_static(b"Some string") },
+            ),
+            (
+                b">2\r\n+message\r\n:1\r\n",
+                Value::Push(vec![Value::Simple(Bytes::from_static(b"message")), Value::Int(1)]),
+            ),
             (
                 b"|1\r\n+ttl\r\n:3\r\n:7\r\n",
                 Value::Attribute {
