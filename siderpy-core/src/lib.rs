@@ -22,6 +22,8 @@ mod value;
 pub use args::{Arg, Args, CmdArgs, ToArg};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+#[doc(hidden)]
+pub use commands::__GENERATED_METHODS;
 pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
 pub use connection::transport::default_tls_config;
 pub use convert::{convert, type_error, FromValue, TextPolicy};

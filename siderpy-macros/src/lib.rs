@@ -95,3 +95,16 @@ fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
     let full = full.canonicalize().unwrap_or(full);
     Ok(expand::api(&api, &full.to_string_lossy()))
 }
+
+#[cfg(test)]
+mod dump {
+    #[test]
+    #[ignore]
+    fn dump() {
+        let mut cx = crate::ctxt::Ctxt::new();
+        let spec = crate::spec::parse(include_str!("../../commands.json"), &mut cx);
+        let replies = crate::replies::parse(crate::REPLIES, &mut cx);
+        let api = crate::check::api(&spec, &replies, &mut cx);
+        std::fs::write("/tmp/expanded.rs", crate::expand::api(&api, "x").to_string()).unwrap();
+    }
+}
