@@ -5,3 +5,6 @@
 //! rules are documented on `Commands`.
 
 siderpy_macros::commands!("../commands.json");
+
+#[cfg(test)]
+mod tests;

@@ -98,6 +98,8 @@ fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
 
 #[cfg(test)]
 mod dump {
+    /// Writes the expansion for the bundled spec to the temp directory, to
+    /// read it (`cargo test -p siderpy-macros dump -- --ignored`).
     #[test]
     #[ignore]
     fn dump() {
@@ -105,6 +107,8 @@ mod dump {
         let spec = crate::spec::parse(include_str!("../../commands.json"), &mut cx);
         let replies = crate::replies::parse(crate::REPLIES, &mut cx);
         let api = crate::check::api(&spec, &replies, &mut cx);
-        std::fs::write("/tmp/expanded.rs", crate::expand::api(&api, "x").to_string()).unwrap();
+        let out = std::env::temp_dir().join("siderpy-expanded.rs");
+        std::fs::write(&out, crate::expand::api(&api, "commands.json").to_string()).unwrap();
+        println!("{}", out.display());
     }
 }
