@@ -188,7 +188,7 @@ pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
     for cmd in &spec.commands {
         let at = entry(&cmd.name);
         let (Some(method), Some(kind)) = (naming::method(&cmd.name), naming::kind(&cmd.name)) else {
-            cx.error(crate::spec::FILE, &at, "the name has no letters or digits to make a method of");
+            cx.error(&spec.file, &at, "the name has no letters or digits to make a method of");
             continue;
         };
         let kind = numbered(kind, |k| kinds.contains(k));
@@ -688,12 +688,17 @@ fn contains_unix_time(a: &Arg) -> bool {
 }
 
 fn since_note(a: &Arg) -> Option<String> {
-    let mut s = a.since.as_ref().map(|s| format!("Since {s}."))?;
-    if let Some(d) = &a.deprecated_since {
-        s.push_str(&format!(" Deprecated since {d}."));
+    let since = a.since.as_ref().map(|s| format!("Since {s}."));
+    let deprecated = a.deprecated_since.as_ref().map(|d| format!("Deprecated since {d}."));
+    let mut notes: Vec<String> = since.into_iter().chain(deprecated).collect();
+    if contains_unix_time(a) {
+        notes.push(UNIX_TIME_NOTE.to_owned());
     }
-    Some(s)
+    (!notes.is_empty()).then(|| notes.join(" "))
 }
+
+/// Said of every argument of type `unix-time`.
+const UNIX_TIME_NOTE: &str = "Times of type `unix-time` are Unix timestamps (`i64`), in the unit the name says.";
 
 /// Spec text made safe for rustdoc markdown: whitespace collapsed, and
 /// brackets and angle brackets escaped outside code spans (so they are not
@@ -723,7 +728,7 @@ mod tests {
 
     fn api_for(json: &str, replies_json: &str) -> Result<Api, Vec<String>> {
         let mut cx = Ctxt::new();
-        let spec = spec::parse(json, &mut cx);
+        let spec = spec::parse(json, spec::FILE, &mut cx);
         let replies = replies::parse(replies_json, &mut cx);
         let api = api(&spec, &replies, &mut cx);
         cx.check().map(|()| api)
@@ -917,7 +922,7 @@ mod report {
     #[ignore]
     fn report() {
         let mut cx = crate::ctxt::Ctxt::new();
-        let spec = crate::spec::parse(include_str!("../../commands.json"), &mut cx);
+        let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
         let replies = crate::replies::parse(include_str!("../replies.json"), &mut cx);
         let api = super::api(&spec, &replies, &mut cx);
         println!("FALLBACKS {:#?}", api.fallbacks);

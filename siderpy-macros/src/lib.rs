@@ -83,7 +83,7 @@ fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
         )
     })?;
     let mut cx = ctxt::Ctxt::new();
-    let spec = spec::parse(&json, &mut cx);
+    let spec = spec::parse(&json, &path.value(), &mut cx);
     let replies = replies::parse(REPLIES, &mut cx);
     let api = check::api(&spec, &replies, &mut cx);
     cx.check().map_err(|errors| {
@@ -104,7 +104,7 @@ mod dump {
     #[ignore]
     fn dump() {
         let mut cx = crate::ctxt::Ctxt::new();
-        let spec = crate::spec::parse(include_str!("../../commands.json"), &mut cx);
+        let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
         let replies = crate::replies::parse(crate::REPLIES, &mut cx);
         let api = crate::check::api(&spec, &replies, &mut cx);
         let out = std::env::temp_dir().join("siderpy-expanded.rs");

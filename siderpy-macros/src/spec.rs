@@ -12,7 +12,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::ctxt::{entry, Ctxt};
 
-/// The name of the spec file in error messages.
+/// The spec's name in the messages of tests.
+#[cfg(test)]
 pub const FILE: &str = "commands.json";
 
 // Fields of a command entry.
@@ -53,6 +54,8 @@ pub const FLAG_BLOCKING: &str = "blocking";
 /// Every command of the spec, sorted by name.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// The file's name, for error messages.
+    pub file: String,
     pub commands: Vec<Command>,
 }
 
@@ -115,131 +118,165 @@ impl Command {
     }
 }
 
-/// Reads `json`; problems go to `cx`.
-pub fn parse(json: &str, cx: &mut Ctxt) -> Spec {
-    let root: Json = match serde_json::from_str(json) {
-        Ok(v) => v,
-        Err(e) => {
-            cx.error(FILE, "", format_args!("not valid JSON: {e}"));
-            return Spec { commands: Vec::new() };
+/// Reads `json`, from the file called `file` (in messages); problems go to
+/// `cx`.
+pub fn parse(json: &str, file: &str, cx: &mut Ctxt) -> Spec {
+    let mut r = Reader { file, cx };
+    let commands = r.spec(json);
+    Spec { file: file.to_owned(), commands }
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    cx: &'a mut Ctxt,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, at: &str, msg: impl std::fmt::Display) {
+        self.cx.error(self.file, at, msg)
+    }
+
+    fn spec(&mut self, json: &str) -> Vec<Command> {
+        let root: Json = match serde_json::from_str(json) {
+            Ok(v) => v,
+            Err(e) => {
+                self.error("", format_args!("not valid JSON: {e}"));
+                return Vec::new();
+            }
+        };
+        let Json::Object(root) = root else {
+            self.error("", "expected an object keyed by command name");
+            return Vec::new();
+        };
+        let mut commands: Vec<Command> = root.iter().filter_map(|(name, v)| self.command(name, v)).collect();
+        commands.sort_by(|a, b| a.name.cmp(&b.name));
+        commands
+    }
+
+    fn command(&mut self, name: &str, v: &Json) -> Option<Command> {
+        let at = entry(name);
+        let Json::Object(obj) = v else {
+            self.error(&at, "expected an object");
+            return None;
+        };
+        let name = name.split_ascii_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
+        if name.is_empty() {
+            self.error(&at, "a command needs a name");
+            return None;
         }
-    };
-    let Json::Object(root) = root else {
-        cx.error(FILE, "", "expected an object keyed by command name");
-        return Spec { commands: Vec::new() };
-    };
-    let mut commands: Vec<Command> = root.iter().filter_map(|(name, v)| command(name, v, cx)).collect();
-    commands.sort_by(|a, b| a.name.cmp(&b.name));
-    Spec { commands }
-}
-
-fn command(name: &str, v: &Json, cx: &mut Ctxt) -> Option<Command> {
-    let at = entry(name);
-    let Json::Object(obj) = v else {
-        cx.error(FILE, &at, "expected an object");
-        return None;
-    };
-    let name = name.split_ascii_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
-    if name.is_empty() {
-        cx.error(FILE, &at, "a command needs a name");
-        return None;
+        let arguments = match obj.get(ARGUMENTS) {
+            None | Some(Json::Null) => None,
+            Some(args) => Some(self.arguments(args, &format!("{at}.{ARGUMENTS}"))),
+        };
+        Some(Command {
+            summary: text(obj, SUMMARY).unwrap_or_default(),
+            since: text(obj, SINCE),
+            group: text(obj, GROUP).unwrap_or_default(),
+            complexity: text(obj, COMPLEXITY),
+            arity: obj.get(ARITY).and_then(Json::as_i64),
+            flags: strings(obj.get(COMMAND_FLAGS)),
+            deprecated_since: text(obj, DEPRECATED_SINCE),
+            replaced_by: text(obj, REPLACED_BY),
+            arguments,
+            reply_schema: obj.get(REPLY_SCHEMA).cloned(),
+            name,
+        })
     }
-    let arguments = match obj.get(ARGUMENTS) {
-        None | Some(Json::Null) => None,
-        Some(args) => Some(arguments(args, &format!("{at}.{ARGUMENTS}"), cx)),
-    };
-    Some(Command {
-        summary: text(obj, SUMMARY).unwrap_or_default(),
-        since: text(obj, SINCE),
-        group: text(obj, GROUP).unwrap_or_default(),
-        complexity: text(obj, COMPLEXITY),
-        arity: obj.get(ARITY).and_then(Json::as_i64),
-        flags: strings(obj.get(COMMAND_FLAGS)),
-        deprecated_since: text(obj, DEPRECATED_SINCE),
-        replaced_by: text(obj, REPLACED_BY),
-        arguments,
-        reply_schema: obj.get(REPLY_SCHEMA).cloned(),
-        name,
-    })
-}
 
-fn arguments(v: &Json, at: &str, cx: &mut Ctxt) -> Vec<Arg> {
-    let Json::Array(items) = v else {
-        cx.error(FILE, at, "expected an array of arguments");
-        return Vec::new();
-    };
-    items.iter().enumerate().filter_map(|(i, a)| argument(a, &format!("{at}[{i}]"), cx)).collect()
-}
+    fn arguments(&mut self, v: &Json, at: &str) -> Vec<Arg> {
+        let Json::Array(items) = v else {
+            self.error(at, "expected an array of arguments");
+            return Vec::new();
+        };
+        items.iter().enumerate().filter_map(|(i, a)| self.argument(a, &format!("{at}[{i}]"))).collect()
+    }
 
-fn argument(v: &Json, at: &str, cx: &mut Ctxt) -> Option<Arg> {
-    let Json::Object(obj) = v else {
-        cx.error(FILE, at, "expected an argument object");
-        return None;
-    };
-    let name = text(obj, NAME);
-    let ty = text(obj, TYPE);
-    if name.as_deref().map_or(true, str::is_empty) {
-        cx.error(FILE, at, "argument has no `name`");
-    }
-    if ty.is_none() {
-        cx.error(FILE, at, "argument has no `type`");
-    }
-    let optional = flag(obj, OPTIONAL, at, cx);
-    let multiple = flag(obj, MULTIPLE, at, cx);
-    let multiple_token = flag(obj, MULTIPLE_TOKEN, at, cx);
-    let token = match obj.get(TOKEN) {
-        None | Some(Json::Null) => None,
-        Some(Json::String(s)) => Some(s.clone()),
-        Some(_) => {
-            cx.error(FILE, &format!("{at}.{TOKEN}"), "expected a string");
-            None
+    fn argument(&mut self, v: &Json, at: &str) -> Option<Arg> {
+        let Json::Object(obj) = v else {
+            self.error(at, "expected an argument object");
+            return None;
+        };
+        let name = text(obj, NAME);
+        let ty = text(obj, TYPE);
+        if name.as_deref().map_or(true, str::is_empty) {
+            self.error(at, "argument has no `name`");
         }
-    };
-    let (name, ty) = (name?, ty?);
-    let kind = match ty.as_str() {
-        TYPE_KEY => ArgKind::Key,
-        TYPE_STRING => ArgKind::String,
-        TYPE_PATTERN => ArgKind::Pattern,
-        TYPE_INTEGER => ArgKind::Integer,
-        TYPE_DOUBLE => ArgKind::Double,
-        TYPE_UNIX_TIME => ArgKind::UnixTime,
-        TYPE_PURE_TOKEN => ArgKind::PureToken,
-        TYPE_ONEOF | TYPE_BLOCK => {
-            let sub_at = format!("{at}.{ARGUMENTS}");
-            let before = cx.count();
-            let subs = match obj.get(ARGUMENTS) {
-                Some(v) => arguments(v, &sub_at, cx),
-                None => {
-                    cx.error(FILE, at, format_args!("a `{ty}` argument needs `arguments`"));
+        if ty.is_none() {
+            self.error(at, "argument has no `type`");
+        }
+        let optional = self.flag(obj, OPTIONAL, at);
+        let multiple = self.flag(obj, MULTIPLE, at);
+        let multiple_token = self.flag(obj, MULTIPLE_TOKEN, at);
+        let token = match obj.get(TOKEN) {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.error(&format!("{at}.{TOKEN}"), "expected a string");
+                None
+            }
+        };
+        let (name, ty) = (name?, ty?);
+        let kind = match ty.as_str() {
+            TYPE_KEY => ArgKind::Key,
+            TYPE_STRING => ArgKind::String,
+            TYPE_PATTERN => ArgKind::Pattern,
+            TYPE_INTEGER => ArgKind::Integer,
+            TYPE_DOUBLE => ArgKind::Double,
+            TYPE_UNIX_TIME => ArgKind::UnixTime,
+            TYPE_PURE_TOKEN => ArgKind::PureToken,
+            TYPE_ONEOF | TYPE_BLOCK => {
+                let sub_at = format!("{at}.{ARGUMENTS}");
+                let before = self.cx.count();
+                let subs = match obj.get(ARGUMENTS) {
+                    Some(v) => self.arguments(v, &sub_at),
+                    None => {
+                        self.error(at, format_args!("a `{ty}` argument needs `arguments`"));
+                        return None;
+                    }
+                };
+                if subs.is_empty() {
+                    if self.cx.count() == before {
+                        self.error(&sub_at, format_args!("a `{ty}` argument needs at least one member"));
+                    }
                     return None;
                 }
-            };
-            if subs.is_empty() {
-                if cx.count() == before {
-                    cx.error(FILE, &sub_at, format_args!("a `{ty}` argument needs at least one member"));
+                if ty == TYPE_ONEOF {
+                    ArgKind::OneOf(subs)
+                } else {
+                    ArgKind::Block(subs)
                 }
-                return None;
             }
-            if ty == TYPE_ONEOF {
-                ArgKind::OneOf(subs)
-            } else {
-                ArgKind::Block(subs)
+            _ => ArgKind::Unknown(ty),
+        };
+        Some(Arg {
+            name,
+            kind,
+            token,
+            display_text: text(obj, DISPLAY_TEXT),
+            optional,
+            multiple,
+            multiple_token,
+            since: text(obj, SINCE),
+            deprecated_since: text(obj, DEPRECATED_SINCE),
+            pointer: at.to_owned(),
+        })
+    }
+
+    /// A boolean flag: `true`/`false`, also spelled as a string or `1`/`0`.
+    fn flag(&mut self, obj: &Map<String, Json>, field: &str, at: &str) -> bool {
+        match obj.get(field) {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(Json::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Json::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => false,
+            Some(Json::Number(n)) if n.as_u64() == Some(1) => true,
+            Some(Json::Number(n)) if n.as_u64() == Some(0) => false,
+            Some(other) => {
+                self.error(&format!("{at}.{field}"), format_args!("expected true or false, found {other}"));
+                false
             }
         }
-        _ => ArgKind::Unknown(ty),
-    };
-    Some(Arg {
-        name,
-        kind,
-        token,
-        display_text: text(obj, DISPLAY_TEXT),
-        optional,
-        multiple,
-        multiple_token,
-        since: text(obj, SINCE),
-        deprecated_since: text(obj, DEPRECATED_SINCE),
-        pointer: at.to_owned(),
-    })
+    }
 }
 
 /// A text field; numbers are taken as their text (a `since` of `7` from a
@@ -257,36 +294,20 @@ fn strings(v: Option<&Json>) -> Vec<String> {
         .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
 }
 
-/// A boolean flag: `true`/`false`, also spelled as a string or `1`/`0`.
-fn flag(obj: &Map<String, Json>, field: &str, at: &str, cx: &mut Ctxt) -> bool {
-    match obj.get(field) {
-        None | Some(Json::Null) => false,
-        Some(Json::Bool(b)) => *b,
-        Some(Json::String(s)) if s.eq_ignore_ascii_case("true") => true,
-        Some(Json::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => false,
-        Some(Json::Number(n)) if n.as_u64() == Some(1) => true,
-        Some(Json::Number(n)) if n.as_u64() == Some(0) => false,
-        Some(other) => {
-            cx.error(FILE, &format!("{at}.{field}"), format_args!("expected true or false, found {other}"));
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse_ok(json: &str) -> Spec {
         let mut cx = Ctxt::new();
-        let spec = parse(json, &mut cx);
+        let spec = parse(json, FILE, &mut cx);
         cx.check().unwrap();
         spec
     }
 
     fn parse_err(json: &str) -> Vec<String> {
         let mut cx = Ctxt::new();
-        parse(json, &mut cx);
+        parse(json, FILE, &mut cx);
         cx.check().unwrap_err()
     }
 

@@ -94,7 +94,7 @@ mod tests {
 
     fn syntax_of(name: &str) -> String {
         let mut cx = Ctxt::new();
-        let s = spec::parse(include_str!("../../commands.json"), &mut cx);
+        let s = spec::parse(include_str!("../../commands.json"), spec::FILE, &mut cx);
         command(s.commands.iter().find(|c| c.name == name).unwrap())
     }
 
