@@ -41,6 +41,16 @@ pub const EXECUTE_CMD: &str = "execute_cmd";
 /// although its arity says it takes some (`DEBUG`).
 const RAW_PARAM: &str = "args";
 
+/// The value bound to an optional flag's field when a setter fixes it
+/// (`.count(n)` / `.count_any(n)`) rather than taking a `bool`.
+const FLAG_ON: &str = "true";
+const FLAG_OFF: &str = "false";
+
+/// Names for what has no letters or digits to be named after.
+const UNNAMED_VARIANT: &str = "Empty";
+const UNNAMED_PARAM: &str = "value";
+const UNNAMED_SETTER: &str = "arg";
+
 /// The typed API for a whole spec.
 #[derive(Debug, Clone, Default)]
 pub struct Api {
@@ -341,8 +351,8 @@ impl Builder<'_> {
                     let v = vals.next().expect("a value per field").clone();
                     if n == 0 {
                         match v.as_str() {
-                            "true" => items.push(self.write(m, &[])),
-                            "false" => {}
+                            FLAG_ON => items.push(self.write(m, &[])),
+                            FLAG_OFF => {}
                             _ => items.push(Write::IfTrue { src: v, body: Box::new(self.write(m, &[])) }),
                         }
                     } else {
@@ -364,7 +374,7 @@ impl Builder<'_> {
         let mut variants: Vec<Variant> = Vec::new();
         for m in members {
             let ident = naming::unkeyword(
-                naming::camel(naming::label(&m.name, m.token.as_deref())).unwrap_or_else(|| "Empty".into()),
+                naming::camel(naming::label(&m.name, m.token.as_deref())).unwrap_or_else(|| UNNAMED_VARIANT.into()),
             );
             let ident = numbered(ident, |i| variants.iter().any(|v| v.ident == i));
             let fields = self.fields(m)?;
@@ -407,9 +417,10 @@ impl Builder<'_> {
         };
         let mut params = Vec::new();
         for (name, ty) in names.into_iter().zip(tys) {
-            let ident = naming::free(naming::unkeyword(naming::snake(&name).unwrap_or_else(|| "value".into())), |n| {
-                n == "self" || taken.iter().any(|t| t == n)
-            });
+            let ident =
+                naming::free(naming::unkeyword(naming::snake(&name).unwrap_or_else(|| UNNAMED_PARAM.into())), |n| {
+                    taken.iter().any(|t| t == n)
+                });
             taken.push(ident.clone());
             params.push(Param { ident, ty });
         }
@@ -460,7 +471,7 @@ impl Builder<'_> {
                         Err(why) => {
                             notes.push(self.fallback(a, &why));
                             let ident = naming::free(
-                                naming::unkeyword(naming::snake(&a.name).unwrap_or_else(|| "args".into())),
+                                naming::unkeyword(naming::snake(&a.name).unwrap_or_else(|| RAW_PARAM.into())),
                                 |n| taken.iter().any(|t| t == n),
                             );
                             taken.push(ident.clone());
@@ -487,7 +498,7 @@ impl Builder<'_> {
         let mut when: BTreeMap<&str, &ReplyTy> =
             reply.map(|r| r.when.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default();
         for d in drafts {
-            let ident = naming::unkeyword(naming::snake(&d.label).unwrap_or_else(|| "arg".into()));
+            let ident = naming::unkeyword(naming::snake(&d.label).unwrap_or_else(|| UNNAMED_SETTER.into()));
             let ident = naming::free(ident, |n| CMD_METHODS.contains(&n) || names.iter().any(|t| t == n));
             names.push(ident.clone());
             let reply = d.token_name.as_deref().and_then(|t| when.remove(t)).cloned();
@@ -577,7 +588,7 @@ impl Builder<'_> {
                         let (mut params, _) = self.params(a, &mut taken)?;
                         params.remove(pos);
                         let mut vals: Vec<String> = params.iter().map(|p| p.ident.clone()).collect();
-                        vals.insert(pos, with.to_string());
+                        vals.insert(pos, if with { FLAG_ON } else { FLAG_OFF }.to_owned());
                         let write = self.write(a, &vals);
                         let mut docs = docs.clone();
                         let flag_token = flag.token.as_deref().unwrap_or(&flag.name);

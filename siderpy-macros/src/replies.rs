@@ -242,42 +242,56 @@ impl TypeParser<'_> {
     }
 }
 
+// JSON Schema words `from_schema` reads.
+const SCHEMA_CONST: &str = "const";
+const SCHEMA_ONE_OF: &str = "oneOf";
+const SCHEMA_ANY_OF: &str = "anyOf";
+const SCHEMA_TYPE: &str = "type";
+const SCHEMA_ITEMS: &str = "items";
+const SCHEMA_ADDITIONAL: &str = "additionalProperties";
+const SCHEMA_NULL: &str = "null";
+const SCHEMA_STRING: &str = "string";
+const SCHEMA_INTEGER: &str = "integer";
+const SCHEMA_NUMBER: &str = "number";
+const SCHEMA_BOOLEAN: &str = "boolean";
+const SCHEMA_ARRAY: &str = "array";
+const SCHEMA_OBJECT: &str = "object";
+
 /// A reply type derived from a spec `reply_schema` (JSON Schema, as newer
 /// Redis builds carry): strings are `Bytes`, integers `i64`, numbers
 /// `f64`, arrays `Vec`, maps `HashMap<Bytes, _>`, a `oneOf` of null and one
 /// other type an `Option`, a constant (`+OK`) `()`; anything else `Value`.
 pub fn from_schema(schema: &Json) -> ReplyTy {
     let value = ReplyTy::value;
+    let scalar = |name| ReplyTy::named(name, Vec::new());
     let Some(obj) = schema.as_object() else { return value() };
-    if obj.contains_key("const") {
+    if obj.contains_key(SCHEMA_CONST) {
         return ReplyTy::Tuple(Vec::new());
     }
-    if let Some(alts) = obj.get("oneOf").or_else(|| obj.get("anyOf")).and_then(Json::as_array) {
-        let is_null = |s: &Json| s.get("type").and_then(Json::as_str) == Some("null");
+    if let Some(alts) = obj.get(SCHEMA_ONE_OF).or_else(|| obj.get(SCHEMA_ANY_OF)).and_then(Json::as_array) {
+        let is_null = |s: &Json| s.get(SCHEMA_TYPE).and_then(Json::as_str) == Some(SCHEMA_NULL);
         let others: Vec<&Json> = alts.iter().filter(|s| !is_null(s)).collect();
         return match (alts.len() - others.len(), others.as_slice()) {
             (1, [one]) => match from_schema(one) {
-                ReplyTy::Named("Value", _) => value(),
+                ReplyTy::Named(DEFAULT, _) => value(),
                 t => ReplyTy::named("Option", vec![t]),
             },
             (0, [one]) => from_schema(one),
             _ => value(),
         };
     }
-    match obj.get("type").and_then(Json::as_str) {
-        Some("string") => ReplyTy::named("Bytes", Vec::new()),
-        Some("integer") => ReplyTy::named("i64", Vec::new()),
-        Some("number") => ReplyTy::named("f64", Vec::new()),
-        Some("boolean") => ReplyTy::named("bool", Vec::new()),
-        Some("null") => ReplyTy::named("Option", vec![value()]),
-        Some("array") => match obj.get("items") {
+    match obj.get(SCHEMA_TYPE).and_then(Json::as_str) {
+        Some(SCHEMA_STRING) => scalar("Bytes"),
+        Some(SCHEMA_INTEGER) => scalar("i64"),
+        Some(SCHEMA_NUMBER) => scalar("f64"),
+        Some(SCHEMA_BOOLEAN) => scalar("bool"),
+        Some(SCHEMA_NULL) => ReplyTy::named("Option", vec![value()]),
+        Some(SCHEMA_ARRAY) => match obj.get(SCHEMA_ITEMS) {
             Some(items) if items.is_object() => ReplyTy::named("Vec", vec![from_schema(items)]),
             _ => value(),
         },
-        Some("object") => match obj.get("additionalProperties") {
-            Some(v) if v.is_object() => {
-                ReplyTy::named("HashMap", vec![ReplyTy::named("Bytes", Vec::new()), from_schema(v)])
-            }
+        Some(SCHEMA_OBJECT) => match obj.get(SCHEMA_ADDITIONAL) {
+            Some(v) if v.is_object() => ReplyTy::named("HashMap", vec![scalar("Bytes"), from_schema(v)]),
             _ => value(),
         },
         _ => value(),
