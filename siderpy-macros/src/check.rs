@@ -378,7 +378,9 @@ impl Builder<'_> {
             );
             let ident = numbered(ident, |i| variants.iter().any(|v| v.ident == i));
             let fields = self.fields(m)?;
-            let saved = self.fresh;
+            // A variant's bindings live in its own match arm: numbering them
+            // from zero makes the enum the same however often it is built.
+            let saved = std::mem::replace(&mut self.fresh, 0);
             let vals: Vec<String> = (0..fields.len()).map(|i| format!("__f{i}")).collect();
             let write = self.write(m, &vals);
             self.fresh = saved;
@@ -894,6 +896,21 @@ mod tests {
         assert_eq!(m.reply.to_string(), "Bytes");
         assert_eq!(api.fallbacks.len(), 2);
         assert!(api.fallbacks[0].contains("json-path"), "{:?}", api.fallbacks);
+    }
+
+    #[test]
+    fn an_enum_is_made_once_however_often_its_argument_is_typed() {
+        let api = api_for(
+            r#"{"X": {"arguments": [{"name": "b", "type": "block", "optional": true, "arguments": [
+                {"name": "o", "type": "integer", "optional": true, "token": "O"},
+                {"name": "c", "type": "oneof", "arguments": [
+                    {"name": "p", "type": "block", "arguments": [{"name": "q", "type": "integer", "optional": true, "token": "Q"}]},
+                    {"name": "r", "type": "pure-token", "token": "R"}]}]}]}}"#,
+            "{}",
+        )
+        .unwrap();
+        let names: Vec<&str> = api.enums.iter().map(|e| e.ident.as_str()).collect();
+        assert_eq!(names, ["XC"]);
     }
 
     #[test]
