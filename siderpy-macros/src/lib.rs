@@ -12,7 +12,7 @@
 //! - trait `Commands` (blanket impl over `Executor`) with `execute_cmd` and
 //!   one method per command, and trait `ConnectionCommands` (over
 //!   `StatefulExecutor`) with the commands that need connection state
-//!   ([`CONNECTION_COMMANDS`](check::CONNECTION_COMMANDS));
+//!   (`check::CONNECTION_COMMANDS`);
 //! - for each command with optional arguments, an inherent
 //!   `impl Cmd<S, kind::X, R>` of setters;
 //! - module `types`: an enum per required or repeated `oneof` argument;
@@ -24,14 +24,14 @@
 //!
 //! - Methods: snake_case of the full name (`CLIENT NO-EVICT` ->
 //!   `client_no_evict`, `JSON.GET` -> `json_get`); `DEL` is `delete`, `EXEC`
-//!   is `execute` ([`METHOD_RENAMES`](naming::METHOD_RENAMES)).
+//!   is `execute` (`naming::METHOD_RENAMES`).
 //! - Any identifier that is a Rust keyword gets a trailing `_` (`type_`,
 //!   `move_`, `.match_()`): one rule for methods, setters and parameters.
 //! - Setters are named after the argument's token when it is a word (`EX`
 //!   -> `ex`), else its name (`~` -> `approximately`). Members of an optional
 //!   `oneof` with a token of its own are prefixed with it
 //!   (`.aggregate_sum()`). A setter that would shadow a method of `Cmd`
-//!   ([`CMD_METHODS`](naming::CMD_METHODS)) or repeat an earlier setter of
+//!   (`naming::CMD_METHODS`) or repeat an earlier setter of
 //!   the same command gets `_arg` appended, then a number.
 //! - Types: `kind::ClientKill`, `types::GeosearchFrom` (command + argument
 //!   token or name, CamelCase; a clash gets a number).
