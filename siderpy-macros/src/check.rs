@@ -255,8 +255,10 @@ struct SetterDraft {
     params: Vec<Param>,
     slot: u16,
     write: Write,
-    /// The spec name of the pure token it sends, for `when`.
-    token_name: Option<String>,
+    /// The spec names it answers to in the reply table's `when`, first
+    /// match wins: the argument it sets (a oneof's member), or for a
+    /// block's flagged setter the flag, then the block.
+    when_keys: Vec<String>,
     docs: Vec<String>,
 }
 
@@ -497,24 +499,29 @@ impl Builder<'_> {
         // Setter names: free of `Cmd`'s own methods and of each other.
         let mut names: Vec<String> = Vec::new();
         let mut setters = Vec::new();
-        let mut when: BTreeMap<&str, &ReplyTy> =
+        let when: BTreeMap<&str, &ReplyTy> =
             reply.map(|r| r.when.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default();
+        let mut used: BTreeSet<&str> = BTreeSet::new();
         for d in drafts {
             let ident = naming::unkeyword(naming::snake(&d.label).unwrap_or_else(|| UNNAMED_SETTER.into()));
             let ident = naming::free(ident, |n| CMD_METHODS.contains(&n) || names.iter().any(|t| t == n));
             names.push(ident.clone());
-            let reply = d.token_name.as_deref().and_then(|t| when.remove(t)).cloned();
+            let key = d.when_keys.iter().find_map(|k| when.get_key_value(k.as_str()));
+            let reply = key.map(|(k, r)| {
+                used.insert(k);
+                (*r).clone()
+            });
             let mut docs = d.docs;
             if let Some(r) = &reply {
                 docs.push(format!("Once called, the reply is `{r}`."));
             }
             setters.push(Setter { ident, params: d.params, slot: d.slot, write: d.write, reply, docs });
         }
-        for name in when.keys() {
+        for name in when.keys().filter(|k| !used.contains(*k)) {
             cx.error(
                 replies::FILE,
                 &format!("{}.when.{name}", entry(&cmd.name)),
-                "names no optional pure-token argument of the command (use its spec `name`)",
+                "names no optional argument of the command (use its spec `name`)",
             );
         }
 
@@ -566,8 +573,8 @@ impl Builder<'_> {
                         format!("One choice of `{syntax}`: the last one called is sent."),
                     ];
                     docs.extend(since_note(m).or_else(|| since_note(a)));
-                    let token_name = (m.kind == ArgKind::PureToken).then(|| m.name.clone());
-                    out.push(SetterDraft { label, params, slot, write: Write::seq(items), token_name, docs });
+                    let when_keys = vec![m.name.clone()];
+                    out.push(SetterDraft { label, params, slot, write: Write::seq(items), when_keys, docs });
                 }
                 return Ok(out);
             }
@@ -609,7 +616,11 @@ impl Builder<'_> {
                             params,
                             slot,
                             write,
-                            token_name: with.then(|| flag.name.clone()),
+                            when_keys: if with {
+                                vec![flag.name.clone(), a.name.clone()]
+                            } else {
+                                vec![a.name.clone()]
+                            },
                             docs,
                         });
                     }
@@ -617,8 +628,8 @@ impl Builder<'_> {
                 }
             }
             let (params, write) = self.params(a, &mut Vec::new())?;
-            let token_name = (a.kind == ArgKind::PureToken).then(|| a.name.clone());
-            Ok(vec![SetterDraft { label: label.clone(), params, slot, write, token_name, docs: docs.clone() }])
+            let when_keys = vec![a.name.clone()];
+            Ok(vec![SetterDraft { label: label.clone(), params, slot, write, when_keys, docs: docs.clone() }])
         })();
         match typed {
             Ok(drafts) => drafts,
@@ -636,7 +647,7 @@ impl Builder<'_> {
                     params: vec![Param { ident: RAW_PARAM.into(), ty: Ty::Raw }],
                     slot,
                     write: Write::seq(items),
-                    token_name: None,
+                    when_keys: vec![a.name.clone()],
                     docs,
                 }]
             }
@@ -932,10 +943,24 @@ mod tests {
                 .unwrap_err();
         assert_eq!(
             errors,
-            [
-                r#"replies.json: "GET".when.nope: names no optional pure-token argument of the command (use its spec `name`)"#
-            ]
+            [r#"replies.json: "GET".when.nope: names no optional argument of the command (use its spec `name`)"#]
         );
+        // Any optional argument may change the reply; a block's flag is
+        // looked up before the block.
+        let api = api_for(
+            include_str!("../../commands.json"),
+            r#"{"LPOS": {"reply": "Option<i64>", "when": {"num-matches": "Vec<i64>"}},
+                "ZRANDMEMBER": {"reply": "Option<Bytes>", "when": {"options": "Vec<Bytes>", "withscores": "Vec<(Bytes, f64)>"}}}"#,
+        )
+        .unwrap();
+        let reply = |cmd: &str, setter: &str| {
+            let s = plan(&api, cmd).setters.iter().find(|s| s.ident == setter).unwrap();
+            s.reply.as_ref().map(ToString::to_string)
+        };
+        assert_eq!(reply("LPOS", "count").as_deref(), Some("Vec<i64>"));
+        assert_eq!(reply("LPOS", "rank"), None);
+        assert_eq!(reply("ZRANDMEMBER", "options").as_deref(), Some("Vec<Bytes>"));
+        assert_eq!(reply("ZRANDMEMBER", "options_withscores").as_deref(), Some("Vec<(Bytes, f64)>"));
     }
 
     #[test]

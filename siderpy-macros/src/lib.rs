@@ -39,7 +39,9 @@
 //! # Replies
 //!
 //! Default reply types come from `replies.json` in this crate (embedded),
-//! else from the spec entry's `reply_schema`, else `Value`.
+//! else from the spec entry's `reply_schema`, else `Value`. The table's
+//! `when` gives the type a setter switches to (`SET`'s `.get()` ->
+//! `Option<Bytes>`), keyed by the optional argument's spec name.
 //!
 //! # Errors
 //!

@@ -2,9 +2,12 @@
 //! crate) and, for commands it does not list, the spec's `reply_schema`.
 //!
 //! Table format: `{"SET": {"reply": "bool", "when": {"get": "Option<Bytes>"}}}`;
-//! `when` maps an optional pure-token argument's spec name to the reply
-//! type once its setter is called. Type strings use the names of
-//! [`TYPES`], generics and tuples.
+//! `when` maps an optional argument's spec name to the reply type once its
+//! setter is called: usually a pure token (`SET`'s `get`, `ZRANGE`'s
+//! `withscores`), but any optional argument may (`LPOS`'s `num-matches`),
+//! and a block's flag (`ZRANDMEMBER`'s `withscores`) selects the setter
+//! that sends it. A name that matches no setter is an error. Type strings
+//! use the names of [`TYPES`], generics and tuples.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -99,7 +102,7 @@ fn list(f: &mut fmt::Formatter<'_>, items: &[ReplyTy]) -> fmt::Result {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub reply: ReplyTy,
-    /// Argument spec name -> reply type once its setter is called.
+    /// Optional argument spec name -> reply type once its setter is called.
     pub when: Vec<(String, ReplyTy)>,
 }
 
