@@ -232,6 +232,17 @@ impl CmdArgs {
         words.join(" ")
     }
 
+    /// Writes every argument (name included, if any) to `out` without the
+    /// array header; returns how many bulk strings that is.
+    pub(crate) fn write_body(&self, out: &mut BytesMut) -> u32 {
+        let mut order: Vec<&Seg> = self.segs.iter().collect();
+        order.sort_by_key(|s| s.slot);
+        for s in &order {
+            out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);
+        }
+        order.iter().map(|s| s.count).sum()
+    }
+
     /// Writes the whole command, as a RESP array, to `out`.
     pub fn write_frame(&self, out: &mut BytesMut) {
         write_array_header(out, self.len());
@@ -271,6 +282,18 @@ mod tests {
     }
 
     #[test]
+    fn encoded_args() {
+        let a = Arg::from("Palermo");
+        assert_eq!(format!("{a:?}"), "Arg(\"Palermo\")");
+        assert_eq!(a, Arg::new(String::from("Palermo")));
+        let mut c = CmdArgs::with_name("X");
+        c.arg(1, Arg::from(-1.5f64));
+        assert_eq!(frame(&c), "*2 $1 X $4 -1.5 ");
+        let mut body = BytesMut::new();
+        assert_eq!(c.write_body(&mut body), 2);
+    }
+
+    #[test]
     fn numbers_and_multiword_names() {
         let mut a = CmdArgs::with_name("client kill");
         a.push(-5i64);
@@ -279,6 +302,63 @@ mod tests {
         a.multiple(9, Some("ID"), [1u32, 2]);
         assert_eq!(frame(&a), "*9 $6 client $4 kill $2 -5 $3 2.5 $4 -inf $2 ID $1 1 $2 ID $1 2 ");
         assert_eq!(a.name(), "CLIENT KILL");
+    }
+}
+
+/// One argument, already encoded: what the string-valued parts of the
+/// generated argument enums ([`types`](crate::types)) and of optional
+/// pieces hold, since those cannot be generic.
+///
+/// Made from strings, byte strings and numbers with `.into()`, or from any
+/// [`ToArg`] with [`Arg::new`].
+///
+/// ```
+/// # extern crate siderpy_core as siderpy;
+/// use siderpy::types::GeosearchFrom;
+/// let from = GeosearchFrom::Frommember("Palermo".into());
+/// # let _ = from;
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Arg(Bytes);
+
+impl Arg {
+    /// Encodes `value`.
+    pub fn new(value: impl ToArg) -> Arg {
+        let mut out = BytesMut::new();
+        value.write_arg(&mut out);
+        Arg(out.freeze())
+    }
+}
+
+impl ToArg for Arg {
+    fn write_arg(&self, out: &mut BytesMut) {
+        out.extend_from_slice(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Arg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `$<len>\r\n<bytes>\r\n`: show the bytes.
+        let body = self.0.iter().position(|&b| b == b'\n').map_or(&self.0[..], |nl| &self.0[nl + 1..self.0.len() - 2]);
+        write!(f, "Arg({:?})", String::from_utf8_lossy(body))
+    }
+}
+
+macro_rules! arg_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg {
+            fn from(value: $t) -> Arg {
+                Arg::new(value)
+            }
+        }
+    )*};
+}
+arg_from!(&str, String, &String, Cow<'_, str>, &[u8], Vec<u8>, Bytes, &Bytes);
+arg_from!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+
+impl<const N: usize> From<&[u8; N]> for Arg {
+    fn from(value: &[u8; N]) -> Arg {
+        Arg::new(value)
     }
 }
 

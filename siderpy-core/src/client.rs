@@ -516,20 +516,35 @@ impl Redis {
         let conn = redis.connect("pubsub").await?;
         let commands = queue.lock().resubscribe_commands();
         conn.attach_pubsub(queue);
-        for (cmd, n) in &commands {
-            let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
-            if let Some(Value::Error(e)) = replies.into_iter().find(|v| matches!(v, Value::Error(_))) {
-                conn.close(Error::Closed("connection"));
-                return Err(Error::Redis(e));
+        let subscribed = async {
+            for (cmd, n) in &commands {
+                let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
+                if let Some(Value::Error(e)) = replies.into_iter().find(|v| matches!(v, Value::Error(_))) {
+                    return Err(Error::Redis(e));
+                }
             }
+            Ok(())
+        };
+        if let Err(e) = subscribed.await {
+            // Not the handle's connection: its failure must not touch the queue.
+            conn.detach_pubsub();
+            conn.close(Error::Closed("connection"));
+            return Err(e);
         }
         let mut local = handle.lock().unwrap_or_else(|p| p.into_inner());
         let mut pinned = Pinned::new(conn, false);
         pinned.subscribed = true;
         if let Some(old) = local.pinned.replace(pinned) {
+            old.conn.detach_pubsub();
             old.conn.close(Error::Closed("connection"));
         }
         Ok(())
+    }
+
+    /// Whether the handle is subscribed on a connection that is still open.
+    pub(crate) fn has_live_pubsub_connection(handle: &Mutex<Local>) -> bool {
+        let local = handle.lock().unwrap_or_else(|p| p.into_inner());
+        local.pinned.as_ref().is_some_and(|p| p.subscribed && !p.conn.is_closed())
     }
 
     /// Sends a (un)subscribe command on this handle's pub/sub connection

@@ -26,6 +26,16 @@ pub struct CommandInfo {
     pub group: &'static str,
 }
 
+/// The command of `all` (sorted by name) called `name`, in any case and
+/// spacing; a name with arguments after it (`"client kill ..."`) falls
+/// back to its first word.
+#[doc(hidden)]
+pub fn lookup_command(all: &[&'static CommandInfo], name: &str) -> Option<&'static CommandInfo> {
+    let upper = name.split_ascii_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
+    let find = |n: &str| all.binary_search_by(|c| c.name.cmp(n)).ok().map(|i| all[i]);
+    find(&upper).or_else(|| find(upper.split(' ').next()?))
+}
+
 /// The kind of a command: a zero-sized marker generated for every spec entry,
 /// so that each command's optional arguments are methods of its own `Cmd`.
 pub trait Kind {

@@ -21,10 +21,12 @@ mod pubsub;
 pub mod resp;
 mod value;
 
-pub use args::{Args, CmdArgs, ToArg};
+pub use args::{Arg, Args, CmdArgs, ToArg};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
-pub use commands::{command_info, kind, Commands, ConnectionCommands};
+#[doc(hidden)]
+pub use commands::__GENERATED_METHODS;
+pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
 pub use connection::transport::default_tls_config;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
@@ -41,10 +43,35 @@ pub mod prelude {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Args, CmdArgs, ToArg};
-    pub use crate::command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::args::{Arg, Args, CmdArgs, ToArg};
+    pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
     pub use crate::value::Value;
-    pub use bytes::Bytes;
+    pub use bytes::{Bytes, BytesMut};
+
+    /// Writes a generated argument enum; returns how many bulk strings.
+    pub trait WriteArgs {
+        /// Appends the arguments to `buf`.
+        fn write_args(self, buf: &mut BytesMut) -> u32;
+    }
+
+    /// Writes a token; returns 1.
+    pub fn write_token(buf: &mut BytesMut, token: &str) -> u32 {
+        crate::resp::write_bulk(buf, token.as_bytes());
+        1
+    }
+
+    /// Writes one argument; returns 1.
+    pub fn write_arg(buf: &mut BytesMut, value: impl ToArg) -> u32 {
+        value.write_arg(buf);
+        1
+    }
+
+    /// Writes raw arguments; returns how many bulk strings.
+    pub fn write_args(buf: &mut BytesMut, args: impl Args) -> u32 {
+        let mut tmp = CmdArgs::default();
+        args.push_to(&mut tmp);
+        tmp.write_body(buf)
+    }
 
     /// The body of every executor's `execute_cmd`.
     pub fn execute_cmd<S, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {

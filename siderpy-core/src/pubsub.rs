@@ -420,6 +420,13 @@ pub(crate) async fn resubscriber(
         if queue.is_closed() {
             return;
         }
+        match handle.upgrade() {
+            // A connection that is not (or no longer) the handle's failed:
+            // an attempt that did not succeed, say. Nothing to do.
+            Some(h) if Redis::has_live_pubsub_connection(&h) => continue,
+            Some(_) => {}
+            None => return,
+        }
         let mut pause = std::time::Duration::from_millis(50);
         let mut attempt = 0;
         loop {

@@ -1,4 +1,116 @@
 //! Generates siderpy's typed command API from a Redis command specification
-//! (`commands.json`) at compile time. Work in progress: see the issue tracker.
+//! (`commands.json`, the format of Redis's `utils/generate-commands-json.py`)
+//! at compile time.
+//!
+//! ```ignore
+//! siderpy_macros::commands!("../commands.json"); // relative to CARGO_MANIFEST_DIR
+//! ```
+//!
+//! expands, in the module that invokes it (inside `siderpy-core`, whose
+//! `__private` module it calls), to:
+//!
+//! - trait `Commands` (blanket impl over `Executor`) with `execute_cmd` and
+//!   one method per command, and trait `ConnectionCommands` (over
+//!   `StatefulExecutor`) with the commands that need connection state
+//!   (`check::CONNECTION_COMMANDS`);
+//! - for each command with optional arguments, an inherent
+//!   `impl Cmd<S, kind::X, R>` of setters;
+//! - module `types`: an enum per required or repeated `oneof` argument;
+//! - module `kind`: a marker type per command with its `CommandInfo`, and
+//!   `command_info(name)`;
+//! - `__GENERATED_METHODS`, `(command, method)` pairs for coverage tests.
+//!
+//! # Naming rules
+//!
+//! - Methods: snake_case of the full name (`CLIENT NO-EVICT` ->
+//!   `client_no_evict`, `JSON.GET` -> `json_get`); `DEL` is `delete`, `EXEC`
+//!   is `execute` (`naming::METHOD_RENAMES`).
+//! - Any identifier that is a Rust keyword gets a trailing `_` (`type_`,
+//!   `move_`, `.match_()`): one rule for methods, setters and parameters.
+//! - Setters are named after the argument's token when it is a word (`EX`
+//!   -> `ex`), else its name (`~` -> `approximately`). Members of an optional
+//!   `oneof` with a token of its own are prefixed with it
+//!   (`.aggregate_sum()`). A setter that would shadow a method of `Cmd`
+//!   (`naming::CMD_METHODS`) or repeat an earlier setter of
+//!   the same command gets `_arg` appended, then a number.
+//! - Types: `kind::ClientKill`, `types::GeosearchFrom` (command + argument
+//!   token or name, CamelCase; a clash gets a number).
+//!
+//! # Replies
+//!
+//! Default reply types come from `replies.json` in this crate (embedded),
+//! else from the spec entry's `reply_schema`, else `Value`. The table's
+//! `when` gives the type a setter switches to (`SET`'s `.get()` ->
+//! `Option<Bytes>`), keyed by the optional argument's spec name.
+//!
+//! # Errors
+//!
+//! A malformed spec or reply table is a compile error naming every bad
+//! entry and its JSON pointer (`"CLIENT KILL".arguments[2]`), all at once.
+//! What is well-formed but unknown (a newer argument type) is not an error:
+//! it is taken as raw `impl Args` and documented as such.
 
 #![forbid(unsafe_code)]
+
+mod check;
+mod ctxt;
+mod expand;
+mod naming;
+mod replies;
+mod spec;
+mod syntax;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, LitStr};
+
+/// The reply table, embedded so that editing it rebuilds this crate.
+const REPLIES: &str = include_str!("../replies.json");
+
+/// Generates the typed command API from the spec at the given path
+/// (relative to the invoking crate's `CARGO_MANIFEST_DIR`). See the crate
+/// docs.
+#[proc_macro]
+pub fn commands(input: TokenStream) -> TokenStream {
+    let path = parse_macro_input!(input as LitStr);
+    commands_impl(&path).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let full = std::path::Path::new(&dir).join(path.value());
+    let json = std::fs::read_to_string(&full).map_err(|e| {
+        syn::Error::new(
+            path.span(),
+            format!("cannot read `{}` (relative to the crate's manifest directory): {e}", path.value()),
+        )
+    })?;
+    let mut cx = ctxt::Ctxt::new();
+    let spec = spec::parse(&json, &path.value(), &mut cx);
+    let replies = replies::parse(REPLIES, &mut cx);
+    let api = check::api(&spec, &replies, &mut cx);
+    cx.check().map_err(|errors| {
+        let mut errors = errors.into_iter().map(|e| syn::Error::new(path.span(), e));
+        let mut first = errors.next().expect("at least one error");
+        first.extend(errors);
+        first
+    })?;
+    let full = full.canonicalize().unwrap_or(full);
+    Ok(expand::api(&api, &full.to_string_lossy()))
+}
+
+#[cfg(test)]
+mod dump {
+    /// Writes the expansion for the bundled spec to the temp directory, to
+    /// read it (`cargo test -p siderpy-macros dump -- --ignored`).
+    #[test]
+    #[ignore]
+    fn dump() {
+        let mut cx = crate::ctxt::Ctxt::new();
+        let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
+        let replies = crate::replies::parse(crate::REPLIES, &mut cx);
+        let api = crate::check::api(&spec, &replies, &mut cx);
+        let out = std::env::temp_dir().join("siderpy-expanded.rs");
+        std::fs::write(&out, crate::expand::api(&api, "commands.json").to_string()).unwrap();
+        println!("{}", out.display());
+    }
+}

@@ -1,0 +1,14 @@
+use siderpy_core::prelude::*;
+use siderpy_core::types::{GeosearchBy, GeosearchFrom, GeosearchUnit};
+
+fn f(redis: &siderpy_core::Redis) {
+    // FROMMEMBER and FROMLONLAT are one choice: a second one has no place.
+    let _ = redis.geosearch(
+        "g",
+        GeosearchFrom::Frommember("Palermo".into()),
+        GeosearchFrom::Fromlonlat(13.36, 38.11),
+        GeosearchBy::Circle(100.0, GeosearchUnit::Km),
+    );
+}
+
+fn main() {}
