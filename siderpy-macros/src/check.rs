@@ -968,35 +968,3 @@ mod tests {
         assert_eq!(plain("O(N) [see <x>]  `a [b]`\n y"), r"O(N) \[see \<x\>\] `a [b]` y");
     }
 }
-
-#[cfg(test)]
-mod report {
-    #[test]
-    #[ignore]
-    fn report() {
-        let mut cx = crate::ctxt::Ctxt::new();
-        let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
-        let replies = crate::replies::parse(include_str!("../replies.json"), &mut cx);
-        let api = super::api(&spec, &replies, &mut cx);
-        println!("FALLBACKS {:#?}", api.fallbacks);
-        for p in &api.commands {
-            for s in &p.setters {
-                if s.ident.contains("_arg") || s.ident.ends_with('_') {
-                    println!("SETTER {} .{}", p.name, s.ident);
-                }
-            }
-            if let Some(m) = &p.method {
-                if m.ident.ends_with('_') {
-                    println!("METHOD {} {}", p.name, m.ident);
-                }
-                for prm in &m.params {
-                    if prm.ident.contains("_arg") || prm.ident.ends_with('_') {
-                        println!("PARAM {} {}", p.name, prm.ident);
-                    }
-                }
-            }
-        }
-        println!("ENUMS {}", api.enums.len());
-        println!("SETTERS {}", api.commands.iter().map(|p| p.setters.len()).sum::<usize>());
-    }
-}

@@ -100,17 +100,19 @@ fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
 
 #[cfg(test)]
 mod dump {
-    /// Writes the expansion for the bundled spec to the temp directory, to
-    /// read it (`cargo test -p siderpy-macros dump -- --ignored`).
+    /// The expansion of the bundled spec is valid Rust; it is also written
+    /// to the temp directory, to read (`cargo test -p siderpy-macros dump -- --nocapture`).
     #[test]
-    #[ignore]
     fn dump() {
         let mut cx = crate::ctxt::Ctxt::new();
         let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
         let replies = crate::replies::parse(crate::REPLIES, &mut cx);
         let api = crate::check::api(&spec, &replies, &mut cx);
         let out = std::env::temp_dir().join("siderpy-expanded.rs");
-        std::fs::write(&out, crate::expand::api(&api, "commands.json").to_string()).unwrap();
+        let code = crate::expand::api(&api, "commands.json").to_string();
+        let file: syn::File = syn::parse_str(&code).expect("the expansion parses as Rust");
+        assert!(file.items.len() > 10, "the expansion has the traits, kinds and setters");
+        std::fs::write(&out, code).unwrap();
         println!("{}", out.display());
     }
 }
