@@ -131,11 +131,13 @@ pub mod kind {
         Get "GET" b"$3\r\nGET\r\n" 1 false "string";
         Incr "INCR" b"$4\r\nINCR\r\n" 1 false "string";
         Multi "MULTI" b"$5\r\nMULTI\r\n" 1 false "transactions";
+        Select "SELECT" b"$6\r\nSELECT\r\n" 1 false "connection";
         Set "SET" b"$3\r\nSET\r\n" 1 false "string";
     }
 
     /// Every command, sorted by name, for look-ups by name.
-    pub(crate) static ALL: &[&CommandInfo] = &[Blpop::INFO, Get::INFO, Incr::INFO, Multi::INFO, Set::INFO];
+    pub(crate) static ALL: &[&CommandInfo] =
+        &[Blpop::INFO, Get::INFO, Incr::INFO, Multi::INFO, Select::INFO, Set::INFO];
 }
 
 /// What the spec says about the command called `name` (any case), if it is

@@ -32,6 +32,12 @@ pub struct RedisConnectionManager {
 /// A bb8 pool of [`Redis`] clients.
 pub type Pool = ::bb8::Pool<RedisConnectionManager>;
 
+/// A client lent by a bb8 [`Pool`]; derefs to [`Redis`].
+pub type Connection<'a> = ::bb8::PooledConnection<'a, RedisConnectionManager>;
+
+/// What [`Pool::get`](::bb8::Pool::get) fails with (re-exported from the bb8 this crate uses).
+pub use ::bb8::RunError;
+
 impl RedisConnectionManager {
     /// A manager for clients of `url` with default settings.
     ///

@@ -36,6 +36,9 @@ pub type Pool = ::deadpool::managed::Pool<Manager>;
 /// A client lent by a deadpool [`Pool`]; derefs to [`Redis`].
 pub type Connection = ::deadpool::managed::Object<Manager>;
 
+/// What [`Pool::get`](::deadpool::managed::Pool::get) fails with.
+pub type PoolError = ::deadpool::managed::PoolError<Error>;
+
 impl Manager {
     /// A manager for clients of `url` with default settings.
     ///
