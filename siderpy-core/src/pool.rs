@@ -5,39 +5,7 @@
 //! several sockets): each command awaited on the pool borrows one client for
 //! that command, and [`RedisPool::get_redis`] lends one for a scope.
 //!
-//! # What comes back to the pool
-//! A client is given back when its [`PooledRedis`] guard is dropped (or when
-//! a command awaited on the pool finishes or is dropped). The pool never
-//! lends a client that is not as its settings made it. A client comes back
-//! **dirty** when, on its handle:
-//! - a transaction (`MULTI`) or a `WATCH` is still open,
-//! - siderpy's pipeline mode is on, or commands are still queued in it,
-//! - a `SELECT` went through its connection (so it no longer uses the
-//!   configured db),
-//! - (with pub/sub) it is still subscribed,
-//!
-//! or when another handle still shares its connection (a clone of the
-//! guard's `Redis`, or a [`Pipeline`](crate::Pipeline) made from it, that
-//! outlives the guard). A dirty client is **dropped, not reset**: the
-//! connection of its open transaction is closed, and its own connection is
-//! closed too unless clones still use it (then it is theirs, outside the
-//! pool). Its slot is freed at once, and the next borrower gets a new client.
-//! Resetting would need round trips (`DISCARD`, `UNWATCH`, `SELECT`) from a
-//! synchronous drop; dropping costs one reconnect, and only after misuse.
-//!
-//! A client whose connection **failed** (server restart, `CLIENT KILL`,
-//! timeout) is not dirty and is kept: a `Redis` reconnects by itself on its
-//! next command, repeating the handshake (AUTH, SELECT of the configured db,
-//! CLIENT SETNAME), so the next borrower transparently gets a fresh
-//! connection. Commands that were in flight when it failed got the error.
-//!
-//! # Choosing how clients are kept
-//! What holds idle clients and makes callers wait is a [`ConnectionPool`]
-//! (siderpy's `pool_cls`). [`DefaultPool`] reuses the most recently returned
-//! client first (last in, first out), makes new ones lazily up to `size`, and
-//! serves waiters first come, first served. Another strategy plugs in with
-//! [`RedisPoolBuilder::build_with`]; the dirty-client policy above is
-//! enforced by [`RedisPool`] whatever the strategy.
+//! See [`RedisPool`] for what happens to a client given back dirty or broken.
 
 #[cfg(feature = "bb8")]
 pub mod bb8;
@@ -73,8 +41,41 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 ///
 /// Cloning the pool is cheap: clones share the clients. Clients are made
 /// lazily (no I/O happens until a command needs a connection) and reused
-/// last in, first out. See the [module docs](self) for what happens to a
-/// client given back dirty or broken.
+/// last in, first out.
+///
+/// # What comes back to the pool
+/// A client is given back when its [`PooledRedis`] guard is dropped (or when
+/// a command awaited on the pool finishes or is dropped). The pool never
+/// lends a client that is not as its settings made it. A client comes back
+/// **dirty** when, on its handle:
+/// - a transaction (`MULTI`) or a `WATCH` is still open,
+/// - siderpy's pipeline mode is on, or commands are still queued in it,
+/// - a `SELECT` went through its connection (so it no longer uses the
+///   configured db),
+/// - (with pub/sub) it is still subscribed,
+///
+/// or when another handle still shares its connection (a clone of the
+/// guard's `Redis`, or a [`Pipeline`](crate::Pipeline) made from it, that
+/// outlives the guard). A dirty client is **dropped, not reset**: the
+/// connection of its open transaction is closed, and its own connection is
+/// closed too unless clones still use it (then it is theirs, outside the
+/// pool). Its slot is freed at once, and the next borrower gets a new client.
+/// Resetting would need round trips (`DISCARD`, `UNWATCH`, `SELECT`) from a
+/// synchronous drop; dropping costs one reconnect, and only after misuse.
+///
+/// A client whose connection **failed** (server restart, `CLIENT KILL`, a
+/// write timeout) is not dirty and is kept: a `Redis` reconnects by itself on its
+/// next command, repeating the handshake (AUTH, SELECT of the configured db,
+/// CLIENT SETNAME), so the next borrower transparently gets a fresh
+/// connection. Commands that were in flight when it failed got the error.
+///
+/// # Choosing how clients are kept
+/// What holds idle clients and makes callers wait is a [`ConnectionPool`]
+/// (siderpy's `pool_cls`). [`DefaultPool`] reuses the most recently returned
+/// client first (last in, first out), makes new ones lazily up to `size`, and
+/// serves waiters first come, first served. Another strategy plugs in with
+/// [`RedisPoolBuilder::build_with`]; the dirty-client policy above is
+/// enforced by [`RedisPool`] whatever the strategy.
 ///
 /// # Examples
 /// ```no_run
@@ -156,7 +157,7 @@ impl<P: ConnectionPool> RedisPool<P> {
     /// The guard derefs to [`Redis`], with every command, stateful ones
     /// included (`MULTI`, `WATCH`, `SELECT`...). Give it back as you found
     /// it: a client given back dirty is dropped rather than lent again (see
-    /// the [module docs](self)).
+    /// [what comes back to the pool](RedisPool#what-comes-back-to-the-pool)).
     ///
     /// ```no_run
     /// # extern crate siderpy_core as siderpy;
@@ -234,6 +235,7 @@ impl<P: ConnectionPool> RedisPool<P> {
     ///
     /// ```
     /// # extern crate siderpy_core as siderpy;
+    /// use siderpy::ConnectionPool;
     /// let pool = siderpy::RedisPool::new("redis://localhost:6379/0").unwrap();
     /// assert_eq!(pool.strategy().settings().size(), 4);
     /// ```
@@ -242,7 +244,7 @@ impl<P: ConnectionPool> RedisPool<P> {
     }
 
     /// Takes a client back from a guard: to the strategy when clean, else
-    /// dropped (see the module docs).
+    /// dropped (see the type's docs).
     fn give_back(&self, redis: Redis) {
         redis.close_pinned();
         if redis.is_shared() || !redis.is_clean() {
@@ -392,6 +394,7 @@ impl RedisPoolBuilder {
 ///
 /// ```
 /// # extern crate siderpy_core as siderpy;
+/// use siderpy::ConnectionPool;
 /// let pool = siderpy::RedisPool::builder("redis://localhost").unwrap().size(2).build();
 /// let settings = pool.strategy().settings();
 /// assert_eq!(settings.size(), 2);
@@ -408,6 +411,7 @@ impl PoolSettings {
     ///
     /// ```
     /// # extern crate siderpy_core as siderpy;
+    /// # use siderpy::ConnectionPool;
     /// # let settings = siderpy::RedisPool::new("redis://localhost").unwrap().strategy().settings().clone();
     /// assert!(settings.size() >= 1);
     /// ```
@@ -420,6 +424,7 @@ impl PoolSettings {
     ///
     /// ```
     /// # extern crate siderpy_core as siderpy;
+    /// # use siderpy::ConnectionPool;
     /// # let settings = siderpy::RedisPool::new("redis://localhost/1").unwrap().strategy().settings().clone();
     /// assert_eq!(settings.new_client().connection_info().db, 1);
     /// ```
@@ -431,6 +436,7 @@ impl PoolSettings {
     ///
     /// ```
     /// # extern crate siderpy_core as siderpy;
+    /// # use siderpy::ConnectionPool;
     /// # let settings = siderpy::RedisPool::new("redis://localhost").unwrap().strategy().settings().clone();
     /// let client = settings.client_builder().clone().client_name("one-off").build();
     /// ```
