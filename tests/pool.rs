@@ -1,6 +1,6 @@
 //! `RedisPool` against real servers: many tasks through a small pool,
 //! exhaustion and timeouts, connections killed by the server, clients given
-//! back dirty, closing with waiters, blocking commands, `Debug`, and the bb8
+//! back dirty (transactions, SELECT, pipelines, pub/sub), closing with waiters, blocking commands, `Debug`, and the bb8
 //! and deadpool managers. Most tests run under RESP2 and RESP3.
 
 #[macro_use]
@@ -21,6 +21,7 @@ protocol_tests!(
     client_shared_past_its_guard_is_not_lent_again,
     select_is_not_lent_again,
     queued_pipeline_is_not_lent_again,
+    subscribed_client_is_not_lent_again,
     close_fails_waiters_promptly,
     blocking_command_holds_one_client_only,
     dropped_command_gives_its_client_back,
@@ -297,6 +298,57 @@ async fn queued_pipeline_is_not_lent_again(p: Protocol) {
     let redis = pool.get_redis(None).await.unwrap();
     assert!(redis.pipeline_execute().await.unwrap().is_empty());
     assert_eq!(redis.get("queued").await.unwrap(), None, "awaiting works: pipeline mode is off");
+    assert_eq!(pool.status().size, 1);
+}
+
+/// How many connections are subscribed to `channel`.
+async fn subscribers(admin: &Redis, channel: &str) -> i64 {
+    let (_, n): (String, i64) = admin.execute_cmd("PUBSUB", ("NUMSUB", channel)).returning().await.unwrap();
+    n
+}
+
+async fn subscribed_client_is_not_lent_again(p: Protocol) {
+    let server = RedisServer::start();
+    let admin = server.admin();
+    let pool = pool(&server, p, 1);
+    {
+        let redis = pool.get_redis(None).await.unwrap();
+        redis.execute_cmd("SUBSCRIBE", ["news"]).await.unwrap();
+        assert_eq!(subscribers(&admin, "news").await, 1);
+    } // given back subscribed
+    let redis = pool.get_redis(None).await.unwrap();
+    let info = client_info(&redis).await;
+    assert_eq!((&*info["sub"], &*info["psub"]), ("0", "0"), "{info:?}");
+    wait_until("the subscribed connection to close", Duration::from_secs(5), || async {
+        subscribers(&admin, "news").await == 0
+    })
+    .await;
+    drop(redis);
+
+    // Subscribed, then fully unsubscribed: its queue, which the borrower may
+    // still hold, must not get the next borrower's messages.
+    let old_queue = {
+        let redis = pool.get_redis(None).await.unwrap();
+        redis.execute_cmd("SUBSCRIBE", ["a"]).await.unwrap();
+        redis.execute_cmd("UNSUBSCRIBE", ()).await.unwrap();
+        redis.pubsub_queue()
+    };
+    let redis = pool.get_redis(None).await.unwrap();
+    redis.execute_cmd("SUBSCRIBE", ["b"]).await.unwrap();
+    admin.execute_cmd("PUBLISH", ("b", "for the new borrower")).await.unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(5), redis.pubsub_queue().recv()).await.unwrap().unwrap();
+    assert_eq!(message.channel, Bytes::from_static(b"b"), "{message:?}");
+    assert!(!matches!(old_queue.try_recv(), Ok(Some(_))), "the old queue got the new borrower's message");
+    drop(redis);
+
+    // The same through a command sent on the pool itself.
+    pool.execute_cmd("SUBSCRIBE", ["direct"]).await.unwrap();
+    wait_until("the pool's subscribed connection to close", Duration::from_secs(5), || async {
+        subscribers(&admin, "direct").await == 0
+    })
+    .await;
+    let info: String = pool.execute_cmd("CLIENT", ["INFO"]).returning().await.unwrap();
+    assert!(info.contains(" sub=0 "), "{info}");
     assert_eq!(pool.status().size, 1);
 }
 

@@ -12,6 +12,7 @@ use crate::connection::{transport, Connection};
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, Password, Protocol, DEFAULT_URL};
+use crate::pubsub::{Family, PubSubQueue};
 use crate::resp::Limits;
 use crate::value::Value;
 
@@ -26,6 +27,7 @@ pub(crate) struct Config {
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) text: TextPolicy,
     pub(crate) pubsub_queue_maxsize: Option<usize>,
+    pub(crate) resubscribe: bool,
     pub(crate) limits: Limits,
 }
 
@@ -63,6 +65,7 @@ impl RedisBuilder {
                 tls: None,
                 text: TextPolicy::Strict,
                 pubsub_queue_maxsize: None,
+                resubscribe: false,
                 limits: Limits::default(),
             },
         }
@@ -128,6 +131,20 @@ impl RedisBuilder {
         self
     }
 
+    /// Re-subscribes after the pub/sub connection fails (off by default).
+    ///
+    /// When on, a failure of the subscribed connection does not close the
+    /// queue: a background task reconnects, with a growing pause between
+    /// attempts, and subscribes again to every channel, pattern and shard
+    /// channel the handle had; readers just wait. Messages published while
+    /// disconnected are lost (Redis pub/sub keeps none). After
+    /// [`RESUBSCRIBE_ATTEMPTS`](crate::RESUBSCRIBE_ATTEMPTS) failed
+    /// attempts the queue closes with the last error as its cause.
+    pub fn resubscribe(mut self, yes: bool) -> Self {
+        self.config.resubscribe = yes;
+        self
+    }
+
     /// The RESP protocol version (also `?protocol=3` in the URL).
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.config.info.protocol = protocol;
@@ -167,7 +184,7 @@ impl RedisBuilder {
     /// The client. No I/O happens until the first command.
     pub fn build(self) -> Redis {
         Redis {
-            local: Mutex::new(Local::default()),
+            local: Arc::new(Mutex::new(Local::default())),
             inner: Arc::new(Inner {
                 config: self.config,
                 conn: Mutex::new(None),
@@ -209,7 +226,7 @@ impl RedisBuilder {
 pub struct Redis {
     inner: Arc<Inner>,
     /// This handle's own state: not shared with its clones.
-    local: Mutex<Local>,
+    local: Arc<Mutex<Local>>,
 }
 
 /// What belongs to one `Redis` handle rather than to the connection.
@@ -222,6 +239,8 @@ pub(crate) struct Local {
     pub(crate) pipeline_mode: bool,
     /// Commands queued with `.queue()` for [`Redis::pipeline_execute`].
     pub(crate) pipeline: Vec<(CmdArgs, Option<&'static CommandInfo>)>,
+    /// Where this handle's pub/sub messages go; made on first use.
+    pubsub: Option<PubSubQueue>,
 }
 
 struct Pinned {
@@ -230,6 +249,19 @@ struct Pinned {
     dedicated: bool,
     in_multi: bool,
     watching: bool,
+    /// Pinned for pub/sub: subscribed, or subscribing.
+    subscribed: bool,
+}
+
+impl Pinned {
+    fn new(conn: Connection, dedicated: bool) -> Self {
+        Pinned { conn, dedicated, in_multi: false, watching: false, subscribed: false }
+    }
+
+    /// Whether nothing keeps this handle on the connection any more.
+    fn released(&self) -> bool {
+        !self.dedicated && !self.in_multi && !self.watching && !self.subscribed
+    }
 }
 
 /// A clone shares the connection but not the handle's pipeline buffer or
@@ -238,13 +270,8 @@ struct Pinned {
 impl Clone for Redis {
     fn clone(&self) -> Self {
         let local = self.local();
-        let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned {
-            conn: p.conn.clone(),
-            dedicated: true,
-            in_multi: false,
-            watching: false,
-        });
-        Redis { inner: Arc::clone(&self.inner), local: Mutex::new(Local { pinned, ..Local::default() }) }
+        let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned::new(p.conn.clone(), true));
+        Redis { inner: Arc::clone(&self.inner), local: Arc::new(Mutex::new(Local { pinned, ..Local::default() })) }
     }
 }
 
@@ -259,15 +286,15 @@ impl Redis {
     /// Connecting failed.
     pub async fn dedicated(&self) -> Result<Redis> {
         let conn = self.connect("dedicated").await?;
-        let pinned = Pinned { conn, dedicated: true, in_multi: false, watching: false };
+        let pinned = Pinned::new(conn, true);
         Ok(Redis {
             inner: Arc::clone(&self.inner),
-            local: Mutex::new(Local { pinned: Some(pinned), ..Local::default() }),
+            local: Arc::new(Mutex::new(Local { pinned: Some(pinned), ..Local::default() })),
         })
     }
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
     /// Side connections (blocking commands, transactions), kept between uses.
@@ -332,7 +359,8 @@ impl Redis {
     pub async fn close(&self) {
         let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
         let idle = std::mem::take(&mut *lock_idle(&self.inner.blocking_idle));
-        for conn in conn.into_iter().chain(idle) {
+        let pinned = self.local().pinned.take().map(|p| p.conn);
+        for conn in conn.into_iter().chain(idle).chain(pinned) {
             tracing::debug!(connection = conn.id, "closing connection");
             conn.close(Error::Closed("connection"));
         }
@@ -397,6 +425,9 @@ impl Redis {
             ));
         }
         let name = opts.name();
+        if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
+            return self.request_pubsub(args, opts, family, subscribe).await;
+        }
         if let Some(conn) = self.pinned_for(name).await? {
             return self.request_pinned(conn, args, opts, name).await;
         }
@@ -417,6 +448,9 @@ impl Redis {
     pub(crate) fn is_clean(&self) -> bool {
         let local = self.local();
         local.pinned.is_none()
+            // A pub/sub queue outlives its subscriptions (and may be held
+            // elsewhere): the next user's messages would land in it.
+            && local.pubsub.is_none()
             && local.pipeline.is_empty()
             && !local.pipeline_mode
             && !self.inner.selected_other_db.load(Ordering::Relaxed)
@@ -429,14 +463,14 @@ impl Redis {
         Arc::strong_count(&self.inner) > 1
     }
 
-    /// Closes the connection this handle pinned for an open transaction or
-    /// WATCH, if any: dropping the handle alone would leave that socket open,
-    /// with the server still holding the transaction. For pools, which drop
-    /// dirty clients.
+    /// Closes the connection this handle pinned for an open transaction,
+    /// WATCH or subscription, if any: dropping the handle alone would leave
+    /// that socket open, with the server still holding that state. For
+    /// pools, which drop dirty clients.
     pub(crate) fn close_pinned(&self) {
         let pinned = self.local().pinned.take_if(|p| !p.dedicated);
         if let Some(p) = pinned {
-            tracing::debug!(connection = p.conn.id, "closing the connection of an abandoned transaction");
+            tracing::debug!(connection = p.conn.id, "closing the pinned connection of a dropped client");
             p.conn.close(Error::Closed("connection"));
         }
     }
@@ -445,16 +479,160 @@ impl Redis {
     /// command opens a transaction or a WATCH: on a shared connection, other
     /// tasks' commands would land inside it.
     async fn pinned_for(&self, name: Option<&str>) -> Result<Option<Connection>> {
-        if let Some(p) = &self.local().pinned {
-            return Ok(Some(p.conn.clone()));
-        }
-        if !matches!(name, Some("MULTI" | "WATCH")) {
+        let dead_dedicated = {
+            let mut local = self.local();
+            match &local.pinned {
+                Some(p) if !p.conn.is_closed() => {
+                    // RESP2 keeps a subscribed connection for pub/sub alone:
+                    // other commands take the shared path.
+                    let resp2_subscribed = p.subscribed && self.inner.config.info.protocol == Protocol::Resp2;
+                    if resp2_subscribed && !matches!(name, Some("PING" | "QUIT" | "RESET")) {
+                        return Ok(None);
+                    }
+                    return Ok(Some(p.conn.clone()));
+                }
+                // Whatever was open on it died with it.
+                Some(p) => {
+                    let dedicated = p.dedicated;
+                    local.pinned = None;
+                    dedicated
+                }
+                None => false,
+            }
+        };
+        if !dead_dedicated && !matches!(name, Some("MULTI" | "WATCH")) {
             return Ok(None);
         }
-        let conn = self.side_connection().await?;
+        let conn = if dead_dedicated { self.connect("dedicated").await? } else { self.side_connection().await? };
         let mut local = self.local();
-        let pinned = local.pinned.get_or_insert(Pinned { conn, dedicated: false, in_multi: false, watching: false });
+        let pinned = local.pinned.get_or_insert(Pinned::new(conn, dead_dedicated));
         Ok(Some(pinned.conn.clone()))
+    }
+
+    /// The queue this handle's pub/sub messages go to (made on first use).
+    ///
+    /// Read it with [`PubSubQueue::recv`], or as a `Stream`. It stays the
+    /// same across subscriptions: after the last unsubscribe it is closed
+    /// (readers drain it, then get [`Error::QueueClosed`]), and subscribing
+    /// again reopens it.
+    pub fn pubsub_queue(&self) -> PubSubQueue {
+        let config = &self.inner.config;
+        let mut local = self.local();
+        if let Some(q) = &local.pubsub {
+            return q.clone();
+        }
+        let queue = PubSubQueue::new(config.pubsub_queue_maxsize);
+        if config.resubscribe {
+            let interrupted = queue.watch_interruptions();
+            let (inner, handle) = (Arc::downgrade(&self.inner), Arc::downgrade(&self.local));
+            tokio::spawn(crate::pubsub::resubscriber(inner, handle, queue.clone(), interrupted));
+        }
+        local.pubsub = Some(queue.clone());
+        queue
+    }
+
+    /// Connects a new pub/sub connection for `handle` and subscribes it to
+    /// everything `queue` was subscribed to (see [`RedisBuilder::resubscribe`]).
+    pub(crate) async fn resubscribe_with(
+        inner: Arc<Inner>,
+        handle: &Arc<Mutex<Local>>,
+        queue: &PubSubQueue,
+    ) -> Result<()> {
+        let redis = Redis { inner, local: Arc::new(Mutex::new(Local::default())) };
+        let conn = redis.connect("pubsub").await?;
+        let commands = queue.lock().resubscribe_commands();
+        conn.attach_pubsub(queue);
+        for (cmd, n) in &commands {
+            let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
+            if let Some(Value::Error(e)) = replies.into_iter().find(|v| matches!(v, Value::Error(_))) {
+                conn.close(Error::Closed("connection"));
+                return Err(Error::Redis(e));
+            }
+        }
+        let mut local = handle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pinned = Pinned::new(conn, false);
+        pinned.subscribed = true;
+        if let Some(old) = local.pinned.replace(pinned) {
+            old.conn.close(Error::Closed("connection"));
+        }
+        Ok(())
+    }
+
+    /// Sends a (un)subscribe command on this handle's pub/sub connection
+    /// (pinning one first) and returns the server's confirmations.
+    async fn request_pubsub(
+        &self,
+        args: &CmdArgs,
+        opts: CallOptions,
+        family: Family,
+        subscribe: bool,
+    ) -> Result<Value> {
+        let queue = self.pubsub_queue();
+        let existing = self
+            .local()
+            .pinned
+            .as_ref()
+            .filter(|p| !p.conn.is_closed())
+            .map(|p| (p.conn.clone(), p.in_multi || p.watching));
+        let conn = match existing {
+            Some((_, true)) => {
+                return Err(Error::Usage(
+                    "a transaction or WATCH is open on this handle: finish it before subscribing".into(),
+                ))
+            }
+            Some((conn, false)) => conn,
+            None if !subscribe => {
+                // Nothing to unsubscribe from: the server would just confirm.
+                return Ok(Value::Array(Vec::new()));
+            }
+            None => {
+                let conn = self.side_connection().await?;
+                self.local().pinned = Some(Pinned::new(conn.clone(), false));
+                conn
+            }
+        };
+        if let Some(p) = self.local().pinned.as_mut() {
+            p.subscribed = true;
+        }
+        conn.attach_pubsub(&queue);
+        if subscribe {
+            queue.lock().reopen();
+        }
+        let channels = args.len().saturating_sub(args.name().split(' ').count());
+        let expect = match (channels, subscribe) {
+            (0, false) => queue.lock().unsubscribe_all_replies(family),
+            (0, true) => 1, // an arity error
+            (n, _) => n,
+        };
+        let rx = conn.send_expecting(args, expect)?;
+        let replies = await_batch(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
+        if queue.lock().subscriptions() == 0 {
+            // The last subscription ended: the connection is an ordinary one again.
+            conn.detach_pubsub();
+            let released = {
+                let mut local = self.local();
+                match local.pinned.as_mut() {
+                    Some(p) if p.conn.same(&conn) => {
+                        p.subscribed = false;
+                        if p.released() {
+                            local.pinned.take()
+                        } else {
+                            None
+                        }
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(p) = released {
+                self.release_side_connection(p.conn);
+            }
+        }
+        let mut replies = replies?;
+        if let Some(Value::Error(_)) = replies.first() {
+            let Some(Value::Error(e)) = replies.pop() else { unreachable!() };
+            return Err(Error::Redis(e));
+        }
+        Ok(Value::Array(replies))
     }
 
     async fn request_pinned(
@@ -495,7 +673,7 @@ impl Redis {
             pinned.in_multi = false;
             pinned.watching = false;
         }
-        if !pinned.dedicated && !pinned.in_multi && !pinned.watching {
+        if pinned.released() {
             let released = local.pinned.take().expect("checked above");
             drop(local);
             self.release_side_connection(released.conn);

@@ -131,13 +131,41 @@ pub mod kind {
         Get "GET" b"$3\r\nGET\r\n" 1 false "string";
         Incr "INCR" b"$4\r\nINCR\r\n" 1 false "string";
         Multi "MULTI" b"$5\r\nMULTI\r\n" 1 false "transactions";
-        Select "SELECT" b"$6\r\nSELECT\r\n" 1 false "connection";
         Set "SET" b"$3\r\nSET\r\n" 1 false "string";
+        Discard "DISCARD" b"$7\r\nDISCARD\r\n" 1 false "transactions";
+        Exec "EXEC" b"$4\r\nEXEC\r\n" 1 false "transactions";
+        Ping "PING" b"$4\r\nPING\r\n" 1 false "connection";
+        Psubscribe "PSUBSCRIBE" b"$10\r\nPSUBSCRIBE\r\n" 1 false "pubsub";
+        Punsubscribe "PUNSUBSCRIBE" b"$12\r\nPUNSUBSCRIBE\r\n" 1 false "pubsub";
+        Ssubscribe "SSUBSCRIBE" b"$10\r\nSSUBSCRIBE\r\n" 1 false "pubsub";
+        Subscribe "SUBSCRIBE" b"$9\r\nSUBSCRIBE\r\n" 1 false "pubsub";
+        Sunsubscribe "SUNSUBSCRIBE" b"$12\r\nSUNSUBSCRIBE\r\n" 1 false "pubsub";
+        Unsubscribe "UNSUBSCRIBE" b"$11\r\nUNSUBSCRIBE\r\n" 1 false "pubsub";
+        Unwatch "UNWATCH" b"$7\r\nUNWATCH\r\n" 1 false "transactions";
+        Watch "WATCH" b"$5\r\nWATCH\r\n" 1 false "transactions";
+        Select "SELECT" b"$6\r\nSELECT\r\n" 1 false "connection";
     }
 
     /// Every command, sorted by name, for look-ups by name.
-    pub(crate) static ALL: &[&CommandInfo] =
-        &[Blpop::INFO, Get::INFO, Incr::INFO, Multi::INFO, Select::INFO, Set::INFO];
+    pub(crate) static ALL: &[&CommandInfo] = &[
+        Blpop::INFO,
+        Discard::INFO,
+        Exec::INFO,
+        Get::INFO,
+        Incr::INFO,
+        Multi::INFO,
+        Ping::INFO,
+        Psubscribe::INFO,
+        Punsubscribe::INFO,
+        Select::INFO,
+        Set::INFO,
+        Ssubscribe::INFO,
+        Subscribe::INFO,
+        Sunsubscribe::INFO,
+        Unsubscribe::INFO,
+        Unwatch::INFO,
+        Watch::INFO,
+    ];
 }
 
 /// What the spec says about the command called `name` (any case), if it is

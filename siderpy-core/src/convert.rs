@@ -241,7 +241,10 @@ fn collect<T: FromValue, C: FromIterator<T>>(value: Value, expected: &str) -> Re
         v => elements(v)?.map_err(|v| type_error(expected, &v))?,
     };
     let n = T::FLAT_ARITY;
-    let flat = n > 1 && items.first().is_some_and(|v| !matches!(v, Value::Array(_) | Value::Map(_) | Value::Set(_)));
+    let flat = n > 1
+        && items
+            .first()
+            .is_some_and(|v| !matches!(v, Value::Array(_) | Value::Map(_) | Value::Set(_) | Value::Push(_)));
     if !flat {
         return items.into_iter().map(T::from_value).collect();
     }

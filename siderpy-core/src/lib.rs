@@ -18,6 +18,7 @@ mod error;
 mod info;
 mod pipeline;
 mod pool;
+mod pubsub;
 pub mod resp;
 mod value;
 
@@ -37,6 +38,7 @@ pub use pool::deadpool;
 pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
+pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.

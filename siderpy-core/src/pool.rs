@@ -52,7 +52,8 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 /// - siderpy's pipeline mode is on, or commands are still queued in it,
 /// - a `SELECT` went through its connection (so it no longer uses the
 ///   configured db),
-/// - (with pub/sub) it is still subscribed,
+/// - it used pub/sub (subscribed, even if since unsubscribed, or asked for
+///   its [`pubsub_queue`](Redis::pubsub_queue)),
 ///
 /// or when another handle still shares its connection (a clone of the
 /// guard's `Redis`, or a [`Pipeline`](crate::Pipeline) made from it, that

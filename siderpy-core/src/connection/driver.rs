@@ -15,6 +15,7 @@ use tokio::time::Sleep;
 use super::transport::Transport;
 use super::{lock, Slot, State};
 use crate::error::{Error, Timeout};
+use crate::pubsub::{self, Incoming};
 use crate::resp::{Decoder, Limits};
 use crate::value::Value;
 
@@ -102,8 +103,8 @@ impl Driver {
         Ok(progressed)
     }
 
-    /// Reads what the socket has and decodes whole frames into `replies`.
-    fn poll_read_in(&mut self, cx: &mut Context<'_>, replies: &mut Vec<Value>) -> Result<bool, Error> {
+    /// Reads what the socket has into the read buffer. `Ok(true)` if anything was read.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
         let want = self.decoder.bytes_needed().saturating_sub(self.rbuf.len()).max(READ_CHUNK);
         self.rbuf.reserve(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
@@ -115,12 +116,7 @@ impl Driver {
                 };
                 Err(Error::io(io::Error::new(io::ErrorKind::UnexpectedEof, msg)))
             }
-            Poll::Ready(Ok(_)) => {
-                while let Some(v) = self.decoder.decode(&mut self.rbuf)? {
-                    replies.push(v);
-                }
-                Ok(true)
-            }
+            Poll::Ready(Ok(_)) => Ok(true),
             Poll::Ready(Err(e)) => Err(Error::io(e)),
             Poll::Pending => Ok(false),
         }
@@ -133,21 +129,17 @@ impl Driver {
         {
             let mut st = lock(&self.shared);
             for v in replies.drain(..) {
-                if matches!(v, Value::Push(_)) {
-                    // Out-of-band data (RESP3 pub/sub, client tracking):
-                    // never a reply to a command.
-                    tracing::trace!(connection = self.id, "push message ignored");
-                    continue;
-                }
+                let Some(v) = route_pubsub(&st, v) else { continue };
                 match st.slots.front_mut() {
                     None => {
                         // Replies before this one still reach their callers.
                         result = Err(Error::protocol("the server sent a reply to a command that was never sent"));
                         break;
                     }
-                    Some(Slot::Many { n, got, .. }) => {
+                    Some(Slot::Many { n, got, stop_at_error, .. }) => {
+                        let end = *stop_at_error && matches!(v, Value::Error(_));
                         got.push(v);
-                        if got.len() == *n {
+                        if got.len() == *n || end {
                             done.push((st.slots.pop_front().expect("front exists"), None));
                         }
                     }
@@ -164,6 +156,54 @@ impl Driver {
             }
         }
         result
+    }
+
+    /// Whether to leave the socket unread for now: the pub/sub queue is
+    /// full and no command waits for a reply (see the full-queue policy in
+    /// [`crate::pubsub`]). Registers the driver to be woken when it drains.
+    fn reading_paused(&self, cx: &Context<'_>) -> bool {
+        let st = lock(&self.shared);
+        let Some(queue) = &st.pubsub else { return false };
+        let mut q = queue.lock();
+        if q.is_full() && st.slots.is_empty() {
+            q.pause_driver(cx.waker());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Decodes the whole frames in the read buffer and hands them out.
+    /// Returns `Ok(false)` when it stopped because the pub/sub queue is full:
+    /// then the rest stays buffered, and the socket unread, until a reader
+    /// makes room.
+    fn drain_frames(&mut self, cx: &Context<'_>, replies: &mut Vec<Value>) -> Result<bool, Error> {
+        // With a pub/sub queue, hand out one frame at a time so the queue's
+        // bound holds exactly; otherwise in batches, taking the lock once.
+        let one_at_a_time = lock(&self.shared).pubsub.is_some();
+        loop {
+            if one_at_a_time && self.reading_paused(cx) {
+                return Ok(false);
+            }
+            match self.decoder.decode(&mut self.rbuf) {
+                Ok(Some(v)) => {
+                    replies.push(v);
+                    if one_at_a_time {
+                        self.dispatch(replies)?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Replies before the garbage still reach their callers.
+                    self.dispatch(replies)?;
+                    return Err(e);
+                }
+            }
+        }
+        if !replies.is_empty() {
+            self.dispatch(replies)?;
+        }
+        Ok(true)
     }
 
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -183,9 +223,12 @@ impl Driver {
                 }
             }
             let wrote = self.poll_write_out(cx)?;
-            let read = self.poll_read_in(cx, &mut replies)?;
-            if !replies.is_empty() {
-                self.dispatch(&mut replies)?;
+            let mut read = false;
+            if self.drain_frames(cx, &mut replies)? {
+                read = self.poll_read_in(cx)?;
+                if read {
+                    self.drain_frames(cx, &mut replies)?;
+                }
             }
             if !wrote && !read {
                 return Poll::Pending;
@@ -194,6 +237,53 @@ impl Driver {
         // Plenty done: let other tasks run, then carry on.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+/// Takes pub/sub traffic out of the reply stream: messages go to the queue,
+/// other pushes are dropped, and confirmations (replies to the (un)subscribe
+/// commands) update what the queue is subscribed to. Returns what is left
+/// for the command at the head of the queue, if anything.
+fn route_pubsub(st: &State, v: Value) -> Option<Value> {
+    let Some(queue) = &st.pubsub else {
+        // Out-of-band data with no subscriber (client tracking...): no reply.
+        return (!matches!(v, Value::Push(_))).then_some(v);
+    };
+    let mut q = queue.lock();
+    let subscribed = q.subscriptions() > 0;
+    // In RESP2 a confirmation is a plain array: read arrays as pub/sub
+    // frames while subscribed, or while a (un)subscribe waits for its own.
+    let confirming = matches!(st.slots.front(), Some(Slot::Many { stop_at_error: true, .. }));
+    match pubsub::classify(&v, subscribed || confirming) {
+        Incoming::Message(m) => {
+            q.push(m);
+            None
+        }
+        Incoming::OtherPush => None,
+        Incoming::Confirmation { family, subscribe, channel } => {
+            if q.confirm(family, subscribe, channel) {
+                q.close(None);
+            }
+            Some(v)
+        }
+        Incoming::Reply if subscribed => Some(pong_as_reply(v)),
+        Incoming::Reply => Some(v),
+    }
+}
+
+/// In RESP2 subscribed mode the server answers `PING` with
+/// `["pong", message]`; give the caller what `PING` answers otherwise.
+fn pong_as_reply(v: Value) -> Value {
+    match v {
+        Value::Array(mut items)
+            if items.len() == 2 && items[0].as_bytes().is_some_and(|k| k.eq_ignore_ascii_case(b"pong")) =>
+        {
+            match items.pop() {
+                Some(Value::Bulk(msg)) if !msg.is_empty() => Value::Bulk(msg),
+                _ => Value::Simple(bytes::Bytes::from_static(b"PONG")),
+            }
+        }
+        v => v,
     }
 }
 
@@ -213,6 +303,9 @@ impl Future for Driver {
                 let slots = {
                     let mut st = lock(&this.shared);
                     st.closed.get_or_insert(err.clone());
+                    if let Some(queue) = st.pubsub.take() {
+                        queue.lock().close(Some(err.clone()));
+                    }
                     mem::take(&mut st.slots)
                 };
                 for slot in slots {

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
 use crate::error::{Error, Result};
+use crate::pubsub::PubSubQueue;
 use crate::resp::Limits;
 use crate::value::Value;
 
@@ -33,8 +34,10 @@ use transport::Transport;
 pub(crate) enum Slot {
     /// One command's reply.
     One(oneshot::Sender<Result<Value>>),
-    /// A batch (pipeline): `n` replies, collected in order.
-    Many { n: usize, got: Vec<Value>, tx: oneshot::Sender<Result<Vec<Value>>> },
+    /// A batch (pipeline): `n` replies, collected in order. With
+    /// `stop_at_error`, an error reply ends it early: a (un)subscribe the
+    /// server refuses answers with one error, not one frame per channel.
+    Many { n: usize, got: Vec<Value>, stop_at_error: bool, tx: oneshot::Sender<Result<Vec<Value>>> },
 }
 
 impl Slot {
@@ -56,6 +59,8 @@ pub(crate) struct State {
     pub(crate) waker: Option<Waker>,
     /// Set once the connection is dead or closing; new commands get it.
     pub(crate) closed: Option<Error>,
+    /// The queue pub/sub messages read here go to, while subscribed.
+    pub(crate) pubsub: Option<PubSubQueue>,
 }
 
 /// A handle to one open connection. Cheap to clone.
@@ -87,6 +92,7 @@ impl Connection {
             slots: VecDeque::new(),
             waker: None,
             closed: None,
+            pubsub: None,
         }));
         tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, id));
         Connection { shared, id }
@@ -133,7 +139,8 @@ impl Connection {
             drop(tx.send(Ok(Vec::new())));
             return Ok(rx);
         }
-        self.enqueue(|out| out.extend_from_slice(&encoded), Slot::Many { n, got: Vec::with_capacity(n), tx })?;
+        let slot = Slot::Many { n, got: Vec::with_capacity(n), stop_at_error: false, tx };
+        self.enqueue(|out| out.extend_from_slice(&encoded), slot)?;
         Ok(rx)
     }
 
@@ -153,12 +160,37 @@ impl Connection {
         Ok(())
     }
 
+    /// Delivers this connection's pub/sub messages to `queue` from now on.
+    pub(crate) fn attach_pubsub(&self, queue: &PubSubQueue) {
+        self.lock().pubsub.get_or_insert_with(|| queue.clone());
+    }
+
+    /// Stops delivering pub/sub messages (after the last unsubscribe).
+    pub(crate) fn detach_pubsub(&self) {
+        self.lock().pubsub = None;
+    }
+
+    /// Queues a command that the server answers with `n` frames (a
+    /// (un)subscribe of `n` channels); they arrive together.
+    pub(crate) fn send_expecting(&self, cmd: &CmdArgs, n: usize) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
+        let (tx, rx) = oneshot::channel();
+        let slot = Slot::Many { n, got: Vec::with_capacity(n), stop_at_error: true, tx };
+        self.enqueue(|out| cmd.write_frame(out), slot)?;
+        Ok(rx)
+    }
+
     /// Closes the connection: commands in flight and later ones get `err`.
+    /// A pub/sub queue attached to it is closed too (with `err` as its cause
+    /// unless the user closed the connection).
     pub(crate) fn close(&self, err: Error) {
         let (slots, waker) = {
             let mut st = self.lock();
             if st.closed.is_some() {
                 return;
+            }
+            if let Some(queue) = st.pubsub.take() {
+                let cause = (!matches!(err, Error::Closed(_))).then(|| err.clone());
+                queue.lock().close(cause);
             }
             st.closed = Some(err.clone());
             (std::mem::take(&mut st.slots), st.waker.take())

@@ -9,10 +9,10 @@ use crate::error::{Error, Result};
 ///
 /// A client is connected (and `PING`ed) when made, so connection failures
 /// show when the pool fills. A client given back dirty (an open transaction
-/// or `WATCH`, pipeline mode, a `SELECT`, or still shared with a clone) is
-/// reported broken, so bb8 drops it instead of lending it again; a client
-/// whose connection merely failed is not broken: it reconnects on its next
-/// command (bb8's check on checkout, a `PING`, does that).
+/// or `WATCH`, pub/sub, pipeline mode, a `SELECT`, or still shared with a
+/// clone) is reported broken, so bb8 drops it instead of lending it again; a
+/// client whose connection merely failed is not broken: it reconnects on its
+/// next command (bb8's check on checkout, a `PING`, does that).
 ///
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;

@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 ///
 /// A client is connected (and `PING`ed) when made, so connection failures
 /// show when the pool grows. A client given back dirty (an open transaction
-/// or `WATCH`, pipeline mode, a `SELECT`, or still shared with a clone) is
-/// not recycled: deadpool drops it. A client whose connection merely failed
-/// reconnects on the recycling `PING`.
+/// or `WATCH`, pub/sub, pipeline mode, a `SELECT`, or still shared with a
+/// clone) is not recycled: deadpool drops it. A client whose connection
+/// merely failed reconnects on the recycling `PING`.
 ///
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;

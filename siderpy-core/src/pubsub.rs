@@ -1,0 +1,446 @@
+//! Pub/sub: the message queue a subscribed handle reads from.
+//!
+//! Subscribing pins the handle to a connection of its own (see
+//! [`Redis`](crate::Redis)); that connection's driver puts every
+//! `message`/`pmessage`/`smessage` it reads into the handle's
+//! [`PubSubQueue`], and routes the (un)subscribe confirmations to the calls
+//! that asked for them.
+//!
+//! # The full-queue policy
+//! The queue holds at most `pubsub_queue_maxsize` messages (unbounded by
+//! default). When it is full the driver stops reading the socket, so the
+//! server buffers further messages (backpressure; nothing is dropped). While a
+//! command is waiting for its reply on that connection (`UNSUBSCRIBE`,
+//! `PING`...), the driver reads on regardless and queues messages past the
+//! limit, so those commands return promptly even when nobody drains the
+//! queue. `close()` never waits on the queue.
+
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+
+use crate::args::CmdArgs;
+use crate::client::{Inner, Local, Redis};
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+/// Which kind of subscription delivered a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// To a channel (`SUBSCRIBE`).
+    Message,
+    /// To a pattern (`PSUBSCRIBE`); [`Message::pattern`] is set.
+    PMessage,
+    /// To a shard channel (`SSUBSCRIBE`).
+    SMessage,
+}
+
+/// One published message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// How it was subscribed to.
+    pub kind: MessageKind,
+    /// The channel it was published to.
+    pub channel: Bytes,
+    /// The pattern that matched, for [`MessageKind::PMessage`].
+    pub pattern: Option<Bytes>,
+    /// What was published.
+    pub payload: Bytes,
+}
+
+/// The families of subscriptions the server counts separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Family {
+    /// The family a (un)subscribe command or confirmation belongs to, and
+    /// whether it subscribes.
+    pub(crate) fn of(kind: &[u8]) -> Option<(Family, bool)> {
+        Some(match kind.to_ascii_lowercase().as_slice() {
+            b"subscribe" => (Family::Channel, true),
+            b"unsubscribe" => (Family::Channel, false),
+            b"psubscribe" => (Family::Pattern, true),
+            b"punsubscribe" => (Family::Pattern, false),
+            b"ssubscribe" => (Family::Shard, true),
+            b"sunsubscribe" => (Family::Shard, false),
+            _ => return None,
+        })
+    }
+}
+
+/// What a frame read on a pub/sub connection is.
+pub(crate) enum Incoming {
+    /// A published message: it goes to the queue.
+    Message(Message),
+    /// A (un)subscribe confirmation: a reply to the command at the head.
+    Confirmation { family: Family, subscribe: bool, channel: Option<Bytes> },
+    /// Any other push (client tracking's `invalidate`...): ignored.
+    OtherPush,
+    /// An ordinary reply.
+    Reply,
+}
+
+fn bytes_of(v: &Value) -> Option<&Bytes> {
+    v.as_bytes()
+}
+
+/// Classifies a frame. `subscribed` says whether a RESP2 connection is in
+/// subscribed mode, where arrays can be messages; RESP3 marks them as pushes.
+pub(crate) fn classify(frame: &Value, subscribed: bool) -> Incoming {
+    let items = match frame {
+        Value::Push(items) => items,
+        Value::Array(items) if subscribed => items,
+        _ => return Incoming::Reply,
+    };
+    let push = matches!(frame, Value::Push(_));
+    let kind = items.first().and_then(bytes_of).map(|b| &b[..]);
+    let message = |kind, channel: &Value, pattern: Option<&Value>, payload: &Value| {
+        Some(Message {
+            kind,
+            channel: bytes_of(channel)?.clone(),
+            pattern: match pattern {
+                Some(p) => Some(bytes_of(p)?.clone()),
+                None => None,
+            },
+            payload: bytes_of(payload)?.clone(),
+        })
+    };
+    let parsed = match (kind, items.as_slice()) {
+        (Some(b"message"), [_, ch, payload]) => message(MessageKind::Message, ch, None, payload),
+        (Some(b"smessage"), [_, ch, payload]) => message(MessageKind::SMessage, ch, None, payload),
+        (Some(b"pmessage"), [_, pattern, ch, payload]) => message(MessageKind::PMessage, ch, Some(pattern), payload),
+        (Some(kind), [_, channel, Value::Int(_)]) => {
+            if let Some((family, subscribe)) = Family::of(kind) {
+                return Incoming::Confirmation { family, subscribe, channel: bytes_of(channel).cloned() };
+            }
+            None
+        }
+        _ => None,
+    };
+    match parsed {
+        Some(m) => Incoming::Message(m),
+        None if push => Incoming::OtherPush,
+        None => Incoming::Reply,
+    }
+}
+
+/// The queue of messages for one handle, and what it is subscribed to.
+///
+/// Cheap to clone: clones read from the same queue. It is also a
+/// [`Stream`](futures_core::Stream) of messages.
+#[derive(Clone)]
+pub struct PubSubQueue {
+    shared: Arc<Mutex<QueueState>>,
+}
+
+impl std::fmt::Debug for PubSubQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.lock();
+        f.debug_struct("PubSubQueue")
+            .field("len", &st.messages.len())
+            .field("maxsize", &st.maxsize)
+            .field("channels", &st.channels.len())
+            .field("patterns", &st.patterns.len())
+            .field("shard_channels", &st.shards.len())
+            .field("closed", &st.closed.is_some())
+            .finish()
+    }
+}
+
+pub(crate) struct QueueState {
+    messages: VecDeque<Message>,
+    maxsize: Option<usize>,
+    /// Set when the queue closes; the cause when the connection failed.
+    closed: Option<Option<Error>>,
+    readers: Vec<Waker>,
+    /// The driver paused reading because the queue was full.
+    driver: Option<Waker>,
+    pub(crate) channels: HashSet<Bytes>,
+    pub(crate) patterns: HashSet<Bytes>,
+    pub(crate) shards: HashSet<Bytes>,
+    /// With re-subscribing on: told when the connection fails, instead of
+    /// the queue closing.
+    interruptions: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl PubSubQueue {
+    pub(crate) fn new(maxsize: Option<usize>) -> Self {
+        PubSubQueue {
+            shared: Arc::new(Mutex::new(QueueState {
+                messages: VecDeque::new(),
+                maxsize,
+                closed: None,
+                readers: Vec::new(),
+                driver: None,
+                channels: HashSet::new(),
+                patterns: HashSet::new(),
+                shards: HashSet::new(),
+                interruptions: None,
+            })),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for the next message.
+    ///
+    /// # Errors
+    /// [`Error::QueueClosed`] once the queue is closed and drained: after the
+    /// last unsubscribe, `close()`, or a connection failure (its `cause`).
+    /// Subscribing again reopens it.
+    pub async fn recv(&self) -> Result<Message> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next message if one is queued, without waiting.
+    ///
+    /// # Errors
+    /// [`Error::QueueClosed`] when the queue is closed and drained.
+    pub fn try_recv(&self) -> Result<Option<Message>> {
+        let mut st = self.lock();
+        match st.pop() {
+            Some(m) => Ok(Some(m)),
+            None => match &st.closed {
+                Some(cause) => Err(Error::QueueClosed { cause: cause.clone().map(Box::new) }),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Turns connection failures into interruptions a re-subscriber handles.
+    pub(crate) fn watch_interruptions(&self) -> Arc<tokio::sync::Notify> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        self.lock().interruptions = Some(Arc::clone(&notify));
+        notify
+    }
+
+    fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
+    /// Messages waiting to be read.
+    pub fn len(&self) -> usize {
+        self.lock().messages.len()
+    }
+
+    /// True when no message is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message>> {
+        let mut st = self.lock();
+        if let Some(m) = st.pop() {
+            return Poll::Ready(Ok(m));
+        }
+        if let Some(cause) = &st.closed {
+            return Poll::Ready(Err(Error::QueueClosed { cause: cause.clone().map(Box::new) }));
+        }
+        if !st.readers.iter().any(|w| w.will_wake(cx.waker())) {
+            st.readers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl QueueState {
+    fn pop(&mut self) -> Option<Message> {
+        let was_full = self.is_full();
+        let m = self.messages.pop_front()?;
+        if was_full && !self.is_full() {
+            if let Some(w) = self.driver.take() {
+                w.wake();
+            }
+        }
+        Some(m)
+    }
+
+    fn wake_readers(&mut self) {
+        for w in self.readers.drain(..) {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.maxsize.is_some_and(|max| self.messages.len() >= max)
+    }
+
+    /// Registers the driver to be woken when a reader makes room.
+    pub(crate) fn pause_driver(&mut self, waker: &Waker) {
+        self.driver = Some(waker.clone());
+    }
+
+    pub(crate) fn push(&mut self, m: Message) {
+        self.messages.push_back(m);
+        self.wake_readers();
+    }
+
+    /// Records a confirmation; returns true when it ended the last
+    /// subscription.
+    pub(crate) fn confirm(&mut self, family: Family, subscribe: bool, channel: Option<Bytes>) -> bool {
+        let set = match family {
+            Family::Channel => &mut self.channels,
+            Family::Pattern => &mut self.patterns,
+            Family::Shard => &mut self.shards,
+        };
+        match (subscribe, channel) {
+            (true, Some(ch)) => {
+                set.insert(ch);
+                self.closed = None;
+            }
+            (false, Some(ch)) => {
+                set.remove(&ch);
+            }
+            (false, None) => set.clear(),
+            (true, None) => {}
+        }
+        !subscribe && self.subscriptions() == 0
+    }
+
+    /// Opens the queue again for a new subscription.
+    pub(crate) fn reopen(&mut self) {
+        self.closed = None;
+    }
+
+    /// How many subscriptions of every family are open.
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shards.len()
+    }
+
+    /// How many confirmations an unsubscribe of `family` with no arguments
+    /// will bring: one per subscription, or a single one when there is none.
+    pub(crate) fn unsubscribe_all_replies(&self, family: Family) -> usize {
+        let n = match family {
+            Family::Channel => self.channels.len(),
+            Family::Pattern => self.patterns.len(),
+            Family::Shard => self.shards.len(),
+        };
+        n.max(1)
+    }
+
+    /// Closes the queue; readers drain it, then get `QueueClosed` with
+    /// `cause`. A connection failure (`cause` set) while re-subscribing is
+    /// on only interrupts it: the re-subscriber is told, and the queue and
+    /// its subscriptions stay as they are.
+    pub(crate) fn close(&mut self, cause: Option<Error>) {
+        if let (Some(_), Some(notify)) = (&cause, &self.interruptions) {
+            if self.subscriptions() > 0 {
+                notify.notify_one();
+                return;
+            }
+        }
+        self.force_close(cause);
+    }
+
+    /// Closes the queue whatever the re-subscribing setting.
+    pub(crate) fn force_close(&mut self, cause: Option<Error>) {
+        if self.closed.is_none() {
+            self.closed = Some(cause);
+        }
+        self.channels.clear();
+        self.patterns.clear();
+        self.shards.clear();
+        self.wake_readers();
+        if let Some(w) = self.driver.take() {
+            w.wake();
+        }
+        if let Some(notify) = &self.interruptions {
+            notify.notify_one();
+        }
+    }
+
+    /// The commands that restore every subscription, each with how many
+    /// confirmations it brings.
+    pub(crate) fn resubscribe_commands(&self) -> Vec<(CmdArgs, usize)> {
+        [("SUBSCRIBE", &self.channels), ("PSUBSCRIBE", &self.patterns), ("SSUBSCRIBE", &self.shards)]
+            .into_iter()
+            .filter(|(_, set)| !set.is_empty())
+            .map(|(name, set)| {
+                let mut cmd = CmdArgs::with_name(name);
+                cmd.multiple(1, None, set.iter());
+                (cmd, set.len())
+            })
+            .collect()
+    }
+}
+
+impl futures_core::Stream for PubSubQueue {
+    type Item = Result<Message>;
+
+    /// Ends (`None`) when the queue closes normally; a connection failure is
+    /// one last `Err` item carrying the cause.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.poll_recv(cx) {
+            Poll::Ready(Ok(m)) => Poll::Ready(Some(Ok(m))),
+            Poll::Ready(Err(Error::QueueClosed { cause: None })) => Poll::Ready(None),
+            Poll::Ready(Err(e)) => {
+                // Report the failure once, then end.
+                self.lock().closed = Some(None);
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A `Redis` handle is a stream of its pub/sub messages, as the instance
+/// is an async iterator in siderpy; see [`PubSubQueue`].
+impl futures_core::Stream for crate::Redis {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.pubsub_queue()).poll_next(cx)
+    }
+}
+
+/// How many times a failed pub/sub connection is re-established before its
+/// queue closes, when [re-subscribing](crate::RedisBuilder::resubscribe) is on.
+pub const RESUBSCRIBE_ATTEMPTS: u32 = 20;
+
+/// The task behind [`RedisBuilder::resubscribe`](crate::RedisBuilder::resubscribe):
+/// waits for the subscribed connection to fail, then reconnects and
+/// subscribes again. Ends with the handle, or when the queue closes.
+pub(crate) async fn resubscriber(
+    inner: std::sync::Weak<Inner>,
+    handle: std::sync::Weak<Mutex<Local>>,
+    queue: PubSubQueue,
+    interrupted: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        interrupted.notified().await;
+        if queue.is_closed() {
+            return;
+        }
+        let mut pause = std::time::Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            let (Some(inner), Some(handle)) = (inner.upgrade(), handle.upgrade()) else { return };
+            attempt += 1;
+            match Redis::resubscribe_with(inner, &handle, &queue).await {
+                Ok(()) => {
+                    tracing::info!(attempt, "pub/sub connection re-established and re-subscribed");
+                    break;
+                }
+                Err(e) if attempt >= RESUBSCRIBE_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %e, "giving up re-subscribing");
+                    queue.lock().force_close(Some(e));
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "re-subscribing failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
