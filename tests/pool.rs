@@ -17,10 +17,10 @@ protocol_tests!(
     clean_clients_are_reused_last_in_first_out,
     exhausted_pool_times_out,
     killed_connection_is_replaced,
-    open_transaction_is_not_lent_again,
+    open_transaction_or_watch_is_undone,
     client_shared_past_its_guard_is_not_lent_again,
     select_is_not_lent_again,
-    queued_pipeline_is_not_lent_again,
+    pipeline_mode_is_undone,
     subscribed_client_is_not_lent_again,
     close_fails_waiters_promptly,
     blocking_command_holds_one_client_only,
@@ -212,33 +212,49 @@ async fn any_in_multi(admin: &Redis) -> bool {
     client_list(admin).await.iter().any(|c| c.get("multi").is_some_and(|m| m != "-1"))
 }
 
-async fn open_transaction_is_not_lent_again(p: Protocol) {
+/// An open transaction lives on a connection pinned to the handle: closing
+/// it undoes the transaction, and the client itself is lent again.
+async fn open_transaction_or_watch_is_undone(p: Protocol) {
     let server = RedisServer::start();
     let admin = server.admin();
     let pool = pool(&server, p, 1);
-    {
+    let id = {
         let redis = pool.get_redis(None).await.unwrap();
+        let id = client_id(&redis).await;
         redis.multi().await.unwrap();
         let queued: String = redis.execute_cmd("SET", ("in-tx", "1")).returning().await.unwrap();
         assert_eq!(queued, "QUEUED");
         assert!(any_in_multi(&admin).await);
-    } // given back inside MULTI
+        id
+    }; // given back inside MULTI
 
     let redis = pool.get_redis(None).await.unwrap();
     let info = client_info(&redis).await;
     assert_eq!(info["multi"], "-1", "{info:?}");
+    assert_eq!(info["id"], id.to_string(), "the client itself was kept");
     assert_eq!(redis.get("in-tx").await.unwrap(), None, "the abandoned transaction never ran");
     // Its connection was closed, not left open with the server holding it.
     wait_until("the transaction's connection to close", Duration::from_secs(5), || async {
-        !any_in_multi(&admin).await
+        !any_in_multi(&admin).await && client_list(&admin).await.len() == 2
     })
     .await;
     drop(redis);
 
-    // The same through a command sent on the pool itself.
+    // The same for a WATCH, and through a command sent on the pool itself.
+    {
+        let redis = pool.get_redis(None).await.unwrap();
+        redis.execute_cmd("WATCH", ["w"]).await.unwrap();
+        assert_eq!(client_list(&admin).await.len(), 3);
+    }
     pool.execute_cmd("MULTI", ()).await.unwrap();
-    let info = client_info(&pool.get_redis(None).await.unwrap()).await;
+    let redis = pool.get_redis(None).await.unwrap();
+    let info = client_info(&redis).await;
     assert_eq!(info["multi"], "-1", "{info:?}");
+    assert_eq!(info["id"], id.to_string(), "the client itself was kept");
+    wait_until("the pinned connections to close", Duration::from_secs(5), || async {
+        client_list(&admin).await.len() == 2
+    })
+    .await;
     assert_eq!(pool.status().size, 1);
 }
 
@@ -281,23 +297,27 @@ async fn select_is_not_lent_again(p: Protocol) {
     assert!(db.contains(" db=0 "), "{db}");
 }
 
-async fn queued_pipeline_is_not_lent_again(p: Protocol) {
+/// Pipeline mode and its queue live on the handle: they are undone, and
+/// the client is lent again.
+async fn pipeline_mode_is_undone(p: Protocol) {
     let server = RedisServer::start();
     let pool = pool(&server, p, 1);
-    {
+    let id = {
         let redis = pool.get_redis(None).await.unwrap();
+        let id = client_id(&redis).await;
         let _mode = redis.pipeline();
         redis.set("queued", "1").queue();
-    }
+        id
+    };
     {
-        // Pipeline mode left on, with nothing queued.
         let redis = pool.get_redis(None).await.unwrap();
-        assert!(redis.pipeline_execute().await.unwrap().is_empty(), "a fresh client has no queued commands");
-        redis.pipeline_on();
+        assert!(redis.pipeline_execute().await.unwrap().is_empty(), "the queued commands were dropped");
+        redis.pipeline_on(); // left on, with nothing queued
     }
     let redis = pool.get_redis(None).await.unwrap();
+    assert_eq!(client_id(&redis).await, id, "awaiting works (pipeline mode is off), on the same client");
     assert!(redis.pipeline_execute().await.unwrap().is_empty());
-    assert_eq!(redis.get("queued").await.unwrap(), None, "awaiting works: pipeline mode is off");
+    assert_eq!(redis.get("queued").await.unwrap(), None, "the queued SET was never sent");
     assert_eq!(pool.status().size, 1);
 }
 

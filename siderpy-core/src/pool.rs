@@ -46,23 +46,24 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 /// # What comes back to the pool
 /// A client is given back when its [`PooledRedis`] guard is dropped (or when
 /// a command awaited on the pool finishes or is dropped). The pool never
-/// lends a client that is not as its settings made it. A client comes back
-/// **dirty** when, on its handle:
-/// - a transaction (`MULTI`) or a `WATCH` is still open,
-/// - siderpy's pipeline mode is on, or commands are still queued in it,
-/// - a `SELECT` went through its connection (so it no longer uses the
-///   configured db),
-/// - it used pub/sub (subscribed, even if since unsubscribed, or asked for
-///   its [`pubsub_queue`](Redis::pubsub_queue)),
-///
-/// or when another handle still shares its connection (a clone of the
-/// guard's `Redis`, or a [`Pipeline`](crate::Pipeline) made from it, that
-/// outlives the guard). A dirty client is **dropped, not reset**: the
-/// connection of its open transaction is closed, and its own connection is
-/// closed too unless clones still use it (then it is theirs, outside the
-/// pool). Its slot is freed at once, and the next borrower gets a new client.
-/// Resetting would need round trips (`DISCARD`, `UNWATCH`, `SELECT`) from a
-/// synchronous drop; dropping costs one reconnect, and only after misuse.
+/// lends a client that is not as its settings made it:
+/// - What lives on the handle alone is **undone** on the spot, and the client
+///   is lent again. A transaction (`MULTI`) or `WATCH` left open runs on a
+///   connection of its own, pinned to the handle: that connection is closed,
+///   so the server discards the transaction and the watches (the client's
+///   own connection never saw them). Siderpy's pipeline mode is turned off
+///   and commands still queued in it are dropped, unsent.
+/// - What changed the client's connection makes it **dirty**: a `SELECT`
+///   went through it (so it no longer uses the configured db), or the handle
+///   used pub/sub (subscribed, even if since unsubscribed, or asked for its
+///   [`pubsub_queue`](Redis::pubsub_queue), which the borrower may still
+///   hold). So does another handle still sharing the connection (a clone of
+///   the guard's `Redis`, or a [`Pipeline`](crate::Pipeline) made from it,
+///   that outlives the guard). A dirty client is **dropped**: its connection
+///   is closed, unless clones still use it (it is then theirs, outside the
+///   pool). Its slot is freed at once and the next borrower gets a new
+///   client. Undoing a `SELECT` would need a round trip from a synchronous
+///   drop; dropping costs one reconnect, and only after such use.
 ///
 /// A client whose connection **failed** (server restart, `CLIENT KILL`, a
 /// write timeout) is not dirty and is kept: a `Redis` reconnects by itself on its
@@ -75,8 +76,8 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 /// (siderpy's `pool_cls`). [`DefaultPool`] reuses the most recently returned
 /// client first (last in, first out), makes new ones lazily up to `size`, and
 /// serves waiters first come, first served. Another strategy plugs in with
-/// [`RedisPoolBuilder::build_with`]; the dirty-client policy above is
-/// enforced by [`RedisPool`] whatever the strategy.
+/// [`RedisPoolBuilder::build_with`]; the policy above is enforced by
+/// [`RedisPool`] whatever the strategy.
 ///
 /// # Examples
 /// ```no_run
@@ -156,9 +157,14 @@ impl<P: ConnectionPool> RedisPool<P> {
     /// `timeout` for one to be free (`None` waits as long as it takes).
     ///
     /// The guard derefs to [`Redis`], with every command, stateful ones
-    /// included (`MULTI`, `WATCH`, `SELECT`...). Give it back as you found
-    /// it: a client given back dirty is dropped rather than lent again (see
+    /// included (`MULTI`, `WATCH`, `SELECT`...). What is left open on it is
+    /// undone when it comes back, or the client is dropped rather than lent
+    /// again dirty (see
     /// [what comes back to the pool](RedisPool#what-comes-back-to-the-pool)).
+    ///
+    /// A task holding every client and then awaiting a command on the pool
+    /// waits for itself: forever, or until the pool's
+    /// [`wait_timeout`](RedisPoolBuilder::wait_timeout).
     ///
     /// ```no_run
     /// # extern crate siderpy_core as siderpy;
@@ -244,22 +250,28 @@ impl<P: ConnectionPool> RedisPool<P> {
         &self.shared.pool
     }
 
-    /// Takes a client back from a guard: to the strategy when clean, else
-    /// dropped (see the type's docs).
+    /// Takes a client back from a guard: to the strategy when it can be
+    /// lent again, else dropped (see the type's docs).
     fn give_back(&self, redis: Redis) {
-        redis.close_pinned();
-        if redis.is_shared() || !redis.is_clean() {
-            tracing::debug!(
-                server = %self.shared.info,
-                shared = redis.is_shared(),
-                "client given back dirty or still shared; dropping it"
-            );
+        if reusable(&redis) {
+            self.shared.pool.release(redis);
+        } else {
+            tracing::debug!(server = %self.shared.info, "client given back dirty or still shared; dropping it");
             drop(redis);
             self.shared.pool.discard();
-        } else {
-            self.shared.pool.release(redis);
         }
     }
+}
+
+/// Undoes what lives on the handle alone (an open transaction, WATCH or
+/// subscription, by closing the connection pinned for it; pipeline mode and
+/// its queue), then says whether the client is as its settings made it and
+/// no one else holds it. See [`RedisPool`]'s docs.
+pub(crate) fn reusable(redis: &Redis) -> bool {
+    redis.close_pinned();
+    redis.pipeline_off();
+    redis.pipeline_clear();
+    !redis.is_shared() && redis.is_clean()
 }
 
 /// Shows where the clients connect (never the password) and how many there are.
@@ -487,8 +499,9 @@ impl PoolStatus {
 /// The [`RedisPool`] around the strategy lends what
 /// [`acquire`](Self::acquire) returns and, when the borrower is done, hands
 /// a clean client to [`release`](Self::release), or drops a dirty one and
-/// calls [`discard`](Self::discard): a strategy only ever takes back clean
-/// clients. Every client lent out is followed by exactly one of the two.
+/// calls [`discard`](Self::discard) (see
+/// [what comes back to the pool](RedisPool#what-comes-back-to-the-pool)): a
+/// strategy only ever takes back clean clients. Every client lent out is followed by exactly one of the two.
 ///
 /// A strategy must never hold more than [`PoolSettings::size`] clients,
 /// idle and lent out together.

@@ -8,11 +8,13 @@ use crate::error::{Error, Result};
 /// with `PING`.
 ///
 /// A client is connected (and `PING`ed) when made, so connection failures
-/// show when the pool fills. A client given back dirty (an open transaction
-/// or `WATCH`, pub/sub, pipeline mode, a `SELECT`, or still shared with a
-/// clone) is reported broken, so bb8 drops it instead of lending it again; a
-/// client whose connection merely failed is not broken: it reconnects on its
-/// next command (bb8's check on checkout, a `PING`, does that).
+/// show when the pool fills. A client given back is treated as by
+/// [`RedisPool`](crate::RedisPool#what-comes-back-to-the-pool): an open
+/// transaction or `WATCH` and pipeline mode are undone; a client that is
+/// still dirty (a `SELECT`, pub/sub, or shared with a clone) is reported
+/// broken, so bb8 drops it instead of lending it again. A client whose
+/// connection merely failed is not broken: it reconnects on its next command
+/// (bb8's check on checkout, a `PING`, does that).
 ///
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;
@@ -82,11 +84,6 @@ impl ::bb8::ManageConnection for RedisConnectionManager {
     }
 
     fn has_broken(&self, redis: &mut Redis) -> bool {
-        let dirty = redis.is_shared() || !redis.is_clean();
-        if dirty {
-            // bb8 drops it next: close what dropping would leave open.
-            redis.close_pinned();
-        }
-        dirty
+        !super::reusable(redis)
     }
 }

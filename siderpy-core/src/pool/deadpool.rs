@@ -10,10 +10,12 @@ use crate::error::{Error, Result};
 /// and recycles them with `PING`.
 ///
 /// A client is connected (and `PING`ed) when made, so connection failures
-/// show when the pool grows. A client given back dirty (an open transaction
-/// or `WATCH`, pub/sub, pipeline mode, a `SELECT`, or still shared with a
-/// clone) is not recycled: deadpool drops it. A client whose connection
-/// merely failed reconnects on the recycling `PING`.
+/// show when the pool grows. A client given back is treated as by
+/// [`RedisPool`](crate::RedisPool#what-comes-back-to-the-pool): an open
+/// transaction or `WATCH` and pipeline mode are undone; a client that is
+/// still dirty (a `SELECT`, pub/sub, or shared with a clone) is not
+/// recycled: deadpool drops it. A client whose connection merely failed
+/// reconnects on the recycling `PING`.
 ///
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;
@@ -78,9 +80,7 @@ impl ::deadpool::managed::Manager for Manager {
     }
 
     async fn recycle(&self, redis: &mut Redis, _: &Metrics) -> RecycleResult<Error> {
-        if redis.is_shared() || !redis.is_clean() {
-            // deadpool drops it next: close what dropping would leave open.
-            redis.close_pinned();
+        if !super::reusable(redis) {
             return Err(RecycleError::message("the client was given back dirty"));
         }
         super::ping(redis).await.map_err(RecycleError::Backend)
