@@ -160,13 +160,13 @@ async fn exhausted_pool_times_out(p: Protocol) {
     let err = pool.get_redis(Some(Duration::from_millis(100))).await.expect_err("every client is lent");
     let took = started.elapsed();
     assert!(matches!(err, Error::Timeout(Timeout::Pool)), "{err:?}");
-    assert!(took >= Duration::from_millis(100) && took < Duration::from_millis(600), "took {took:?}");
+    assert!(took >= Duration::from_millis(100) && took < Duration::from_millis(1000), "took {took:?}");
 
     // A command awaited on the pool waits at most the pool's wait_timeout.
     let started = Instant::now();
     let err = pool.get("k").await.expect_err("every client is lent");
     assert!(matches!(err, Error::Timeout(Timeout::Pool)), "{err:?}");
-    assert!(started.elapsed() < Duration::from_millis(600), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(1000), "took {:?}", started.elapsed());
 
     // A waiter gets the first client given back.
     let waiter = {
@@ -196,7 +196,7 @@ async fn killed_connection_is_replaced(p: Protocol) {
         assert_eq!(killed, 1);
     }
     // Let the clients see their sockets close (no command of theirs was in flight).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     for _ in 0..10 {
         assert_eq!(pool.get("k").await.unwrap(), Some(Bytes::from_static(b"v")));
@@ -394,7 +394,7 @@ async fn close_fails_waiters_promptly(p: Protocol) {
     for waiter in waiters {
         let (result, at) = tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("waiter woken").unwrap();
         assert_closed(result, "a waiter");
-        assert!(at.duration_since(closed_at) < Duration::from_millis(500));
+        assert!(at.duration_since(closed_at) < Duration::from_millis(1000));
     }
     assert_closed(pool.get_redis(Some(Duration::from_secs(1))).await, "get_redis after close");
     assert_closed(pool.get("k").await, "a command after close");
@@ -461,7 +461,7 @@ async fn dropped_command_gives_its_client_back(p: Protocol) {
     let started = Instant::now();
     pool.set("k", "v").await.unwrap();
     assert_eq!(pool.get("k").await.unwrap(), Some(Bytes::from_static(b"v")));
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 /// siderpy could not print a pool of unix-socket connections; this one
