@@ -1,6 +1,7 @@
 //! `RedisPool` against real servers: many tasks through a small pool,
 //! exhaustion and timeouts, connections killed by the server, clients given
-//! back dirty (transactions, SELECT, pipelines, pub/sub), closing with waiters, blocking commands, `Debug`, and the bb8
+//! back with state left open (transactions, WATCH, SELECT, pipeline mode,
+//! pub/sub), closing with waiters, blocking commands, `Debug`, and the bb8
 //! and deadpool managers. Most tests run under RESP2 and RESP3.
 
 #[macro_use]
