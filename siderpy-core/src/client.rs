@@ -176,6 +176,11 @@ impl RedisBuilder {
         self
     }
 
+    /// Where and how the clients built here connect (for the pool's `Debug`).
+    pub(crate) fn connection_info(&self) -> &ConnectionInfo {
+        &self.config.info
+    }
+
     /// The client. No I/O happens until the first command.
     pub fn build(self) -> Redis {
         Redis {
@@ -440,13 +445,34 @@ impl Redis {
     /// Whether the connection is as the settings made it: no transaction,
     /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
     /// connected. A pool hands out only clean clients.
-    #[allow(dead_code)] // the pool, next, is its user
     pub(crate) fn is_clean(&self) -> bool {
         let local = self.local();
         local.pinned.is_none()
+            // A pub/sub queue outlives its subscriptions (and may be held
+            // elsewhere): the next user's messages would land in it.
+            && local.pubsub.is_none()
             && local.pipeline.is_empty()
             && !local.pipeline_mode
             && !self.inner.selected_other_db.load(Ordering::Relaxed)
+    }
+
+    /// Whether another handle (a clone, a pipeline, a dedicated handle)
+    /// shares this client's connections. A pool takes back only a client no
+    /// one else can still send on.
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
+
+    /// Closes the connection this handle pinned for an open transaction,
+    /// WATCH or subscription, if any: dropping the handle alone would leave
+    /// that socket open, with the server still holding that state. For
+    /// pools, which drop dirty clients.
+    pub(crate) fn close_pinned(&self) {
+        let pinned = self.local().pinned.take_if(|p| !p.dedicated);
+        if let Some(p) = pinned {
+            tracing::debug!(connection = p.conn.id, "closing the pinned connection of a dropped client");
+            p.conn.close(Error::Closed("connection"));
+        }
     }
 
     /// The connection this handle is pinned to, pinning one first when the

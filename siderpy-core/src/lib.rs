@@ -17,6 +17,7 @@ mod convert;
 mod error;
 mod info;
 mod pipeline;
+mod pool;
 mod pubsub;
 pub mod resp;
 mod value;
@@ -32,6 +33,13 @@ pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 pub use pipeline::{Pipeline, PipelineMode};
+#[cfg(feature = "bb8")]
+pub use pool::bb8;
+#[cfg(feature = "deadpool")]
+pub use pool::deadpool;
+pub use pool::{
+    ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
+};
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
 pub use value::Value;
 
