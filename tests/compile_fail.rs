@@ -1,11 +1,19 @@
 //! What the public API must refuse to compile, one folder of `tests/ui` per
-//! topic. The `.stderr` snapshots depend on the rustc version: regenerate
-//! them with `TRYBUILD=overwrite cargo test --test compile_fail` after an
-//! upgrade, and review the diff.
+//! topic, and (under shadowed prelude names and `deny(warnings)`) what the
+//! generated code must accept. The `.stderr` snapshots depend on the rustc
+//! version: regenerate them with `TRYBUILD=overwrite cargo test --test
+//! compile_fail` after an upgrade, and review the diff.
 
 #[test]
 fn compile_fail() {
     let t = trybuild::TestCases::new();
+    // Typed arguments: a wrong type, a missing required argument.
+    t.compile_fail("tests/ui/wrong_type/*.rs");
+    t.compile_fail("tests/ui/missing_argument/*.rs");
+    // Mutually exclusive options cannot both be given.
+    t.compile_fail("tests/ui/oneof/*.rs");
     // Stateful commands (MULTI, WATCH, SELECT...) are not methods of a pool.
     t.compile_fail("tests/ui/pool/*.rs");
+    // Generated code names everything by its full path.
+    t.pass("tests/ui/hygiene/*.rs");
 }

@@ -1,7 +1,7 @@
-use siderpy_core::prelude::*;
-use siderpy_core::types::{GeosearchBy, GeosearchFrom, GeosearchUnit};
+use siderpy::prelude::*;
+use siderpy::types::{GeosearchBy, GeosearchFrom, GeosearchUnit};
 
-fn f(redis: &siderpy_core::Redis) {
+fn f(redis: &siderpy::Redis) {
     // FROMMEMBER and FROMLONLAT are one choice: a second one has no place.
     let _ = redis.geosearch(
         "g",

@@ -1,6 +1,6 @@
-use siderpy_core::prelude::*;
+use siderpy::prelude::*;
 
-fn f(redis: &siderpy_core::Redis) {
+fn f(redis: &siderpy::Redis) {
     // The `<LEFT | RIGHT>` choice is required.
     let _ = redis.lmpop(1, ["list"]);
 }

@@ -17,11 +17,11 @@ struct Some;
 #[allow(dead_code)]
 struct None;
 
-use siderpy_core::prelude::*;
-use siderpy_core::types::*;
+use siderpy::prelude::*;
+use siderpy::types::*;
 
-async fn run(redis: &siderpy_core::Redis) -> ::core::result::Result<(), siderpy_core::Error> {
-    let _: ::core::option::Option<siderpy_core::Value> = redis.get("k").returning().await?;
+async fn run(redis: &siderpy::Redis) -> ::core::result::Result<(), siderpy::Error> {
+    let _: ::core::option::Option<siderpy::Value> = redis.get("k").returning().await?;
     let _: bool = redis.set("k", "v").nx().ex(10).await?;
     let _ = redis.set("k", "v").get().await?;
     let _ = redis.zadd("z", [(1.0, "a"), (2.0, "b")]).ch().await?;

@@ -1,7 +1,7 @@
-use siderpy_core::prelude::*;
-use siderpy_core::types::LmoveWherefrom;
+use siderpy::prelude::*;
+use siderpy::types::LmoveWherefrom;
 
-fn f(redis: &siderpy_core::Redis) {
+fn f(redis: &siderpy::Redis) {
     // Each oneof has its own enum: a `wherefrom` is not a `whereto`.
     let _ = redis.lmove("a", "b", LmoveWherefrom::Left, LmoveWherefrom::Right);
 }

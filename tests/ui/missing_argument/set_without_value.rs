@@ -1,0 +1,7 @@
+use siderpy::prelude::*;
+
+fn f(redis: &siderpy::Redis) {
+    let _ = redis.set("k");
+}
+
+fn main() {}
