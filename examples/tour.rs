@@ -60,8 +60,66 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     step("BLPOP tour:queue 0", redis.blpop(["tour:queue"], 0.0).await?);
 
-    let removed: i64 = redis.execute_cmd("DEL", ("tour:greeting", "tour:visits", "tour:queue")).returning().await?;
-    step("DEL (cleanup)", removed);
+    // Typed arguments and replies, from the spec: no annotations needed.
+    redis.hset("tour:user", [("name", "ada"), ("lang", "rust")]).await?;
+    step("HGETALL tour:user", redis.hgetall("tour:user").await?);
+    redis.zadd("tour:scores", [(1.0, "a"), (2.5, "b"), (3.0, "c")]).await?;
+    step("ZRANGE tour:scores 0 -1 WITHSCORES", redis.zrange("tour:scores", 0, -1).withscores().await?);
+    step("ZSCORE tour:scores b", redis.zscore("tour:scores", "b").await?);
+
+    // A pipeline: many commands, one round trip, typed results.
+    let mut pipe = redis.pipe();
+    pipe.incr("tour:p").queue().incr("tour:p").queue().get("tour:p").queue();
+    let (one, two, now): (i64, i64, Option<String>) = pipe.query().await?;
+    step("pipeline INCR, INCR, GET", (one, two, now));
+
+    // A transaction, atomic even on this shared connection.
+    let mut tx = redis.transaction();
+    tx.incrby("tour:balance", 100).queue().decrby("tour:balance", 30).queue();
+    let (after_credit, after_debit): (i64, i64) = tx.query().await?;
+    step("MULTI INCRBY 100, DECRBY 30 EXEC", (after_credit, after_debit));
+
+    // Optimistic locking: WATCH, read, write, retried on a conflict.
+    let (doubled,): (i64,) = redis
+        .transaction_with(["tour:balance"], 5, |conn| async move {
+            let balance: i64 = conn.get("tour:balance").returning::<Option<i64>>().await?.unwrap_or(0);
+            let mut tx = conn.transaction();
+            tx.set("tour:balance", balance * 2).queue();
+            tx.get("tour:balance").queue();
+            Ok(tx)
+        })
+        .await
+        .map(|(_, b): (bool, i64)| (b,))?;
+    step("WATCH + transaction doubling the balance", doubled);
+
+    // Pub/sub: a subscribed handle and its bounded queue.
+    let subscriber = siderpy::Redis::builder(&url)?.pubsub_queue_maxsize(100).build();
+    step("SUBSCRIBE tour:news", subscriber.subscribe(["tour:news"]).await?);
+    step("PUBLISH tour:news hello", redis.publish("tour:news", "hello").await?);
+    let message = subscriber.pubsub_queue().recv().await?;
+    step("received", (message.channel, message.payload));
+    subscriber.unsubscribe().await?;
+
+    // A pool: commands borrow a connection each; MULTI is not even a method.
+    let pool = siderpy::RedisPool::builder(&url)?.size(4).build();
+    step("pool: INCR tour:pooled", pool.incr("tour:pooled").await?);
+    {
+        let conn = pool.get_redis(Some(Duration::from_secs(1))).await?;
+        step("pool: a borrowed connection, ECHO", conn.echo("borrowed").await?);
+    }
+    pool.close().await;
+
+    let keys = [
+        "tour:greeting",
+        "tour:visits",
+        "tour:queue",
+        "tour:user",
+        "tour:scores",
+        "tour:p",
+        "tour:balance",
+        "tour:pooled",
+    ];
+    step("DEL (cleanup)", redis.delete(keys).await?);
     redis.close().await;
     println!("done");
     Ok(())
