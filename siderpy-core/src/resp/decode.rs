@@ -13,7 +13,19 @@ use crate::value::Value;
 /// Caps on what a server may make the client buffer or build.
 ///
 /// A reply over a cap is a protocol error and the connection is closed, so a
-/// hostile or broken server cannot make the client allocate without bound.
+/// hostile or broken server cannot make the client allocate without bound:
+/// the client buffers at most [`max_frame_len`](Self::max_frame_len) bytes of
+/// one reply (plus one read), and refuses a reply as soon as what it has
+/// announced cannot fit, without waiting for the bytes.
+///
+/// Set them with [`RedisBuilder::limits`](crate::RedisBuilder::limits):
+///
+/// ```
+/// # extern crate siderpy_core as siderpy;
+/// use siderpy::resp::Limits;
+/// let limits = Limits { max_bulk_len: 1 << 20, max_frame_len: 16 << 20, ..Limits::default() };
+/// # let _ = limits;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest bulk string accepted, in bytes. Default 512 MiB, Redis's own
@@ -25,11 +37,22 @@ pub struct Limits {
     /// Deepest nesting of aggregates accepted. Default 64; real replies nest
     /// a handful of levels (`COMMAND DOCS` is among the deepest at about 8).
     pub max_depth: usize,
+    /// Largest whole reply accepted, in bytes, counting everything nested
+    /// in it. Default 1 GiB.
+    ///
+    /// The caps above bound each part of a reply, not their sum: an array
+    /// of arrays of arrays, each within `max_elements`, could otherwise go on
+    /// for ever. The reply is refused as soon as the bytes buffered plus the
+    /// least its announced but missing parts take (a declared bulk length,
+    /// 3 bytes per missing element) exceed this, so an endless array fails
+    /// long before this much is buffered. Raise it for larger replies (an
+    /// `MGET` of several values near `max_bulk_len`).
+    pub max_frame_len: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_elements: 1 << 32, max_depth: 64 }
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_elements: 1 << 32, max_depth: 64, max_frame_len: 1 << 30 }
     }
 }
 
@@ -61,6 +84,7 @@ impl Decoder {
         }
         let mut cur = Cursor { buf: &buf[..], pos: 0 };
         match check(&mut cur, &self.limits, 0) {
+            Ok(()) if cur.pos > self.limits.max_frame_len => Err(self.too_long(cur.pos)),
             Ok(()) => {
                 let len = cur.pos;
                 self.need = 0;
@@ -68,6 +92,7 @@ impl Decoder {
                 let mut p = Parser { buf: frame, pos: 0 };
                 p.value().map(Some)
             }
+            Err(Check::Incomplete(need)) if need > self.limits.max_frame_len => Err(self.too_long(need)),
             Err(Check::Incomplete(need)) => {
                 self.need = need;
                 Ok(None)
@@ -81,12 +106,20 @@ impl Decoder {
     pub fn bytes_needed(&self) -> usize {
         self.need
     }
+
+    fn too_long(&self, len: usize) -> Error {
+        Error::protocol(format!(
+            "reply of at least {len} bytes exceeds the limit of {} (Limits::max_frame_len)",
+            self.limits.max_frame_len
+        ))
+    }
 }
 
 /// Why [`check`] stopped.
 #[derive(Debug)]
 enum Check {
-    /// More bytes are needed; the frame is at least this long (0 if unknown).
+    /// More bytes are needed; the frame is at least this long (a lower bound,
+    /// always past the bytes buffered).
     Incomplete(usize),
     Invalid(String),
 }
@@ -98,7 +131,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn byte(&mut self) -> Result<u8, Check> {
-        let b = *self.buf.get(self.pos).ok_or(Check::Incomplete(0))?;
+        let b = *self.buf.get(self.pos).ok_or(Check::Incomplete(self.buf.len() + 1))?;
         self.pos += 1;
         Ok(b)
     }
@@ -107,13 +140,16 @@ impl<'a> Cursor<'a> {
     fn line(&mut self) -> Result<&'a [u8], Check> {
         let rest = &self.buf[self.pos..];
         match memchr::memchr(b'\n', rest) {
+            // Refused whole or in parts alike: the same bytes give the same
+            // answer however they are split across reads.
+            Some(i) if i > MAX_LINE => Err(Check::Invalid(format!("header line longer than {MAX_LINE} bytes"))),
             Some(i) if i > 0 && rest[i - 1] == b'\r' => {
                 self.pos += i + 1;
                 Ok(&rest[..i - 1])
             }
             Some(_) => Err(Check::Invalid("line not terminated by CRLF".into())),
             None if rest.len() > MAX_LINE => Err(Check::Invalid(format!("header line longer than {MAX_LINE} bytes"))),
-            None => Err(Check::Incomplete(0)),
+            None => Err(Check::Incomplete(self.buf.len() + 1)),
         }
     }
 
@@ -130,6 +166,10 @@ impl<'a> Cursor<'a> {
 /// Simple strings, errors and numbers are short; a line this long without a
 /// CRLF is garbage, not a frame still arriving.
 const MAX_LINE: usize = 64 * 1024;
+
+/// The shortest frame there is (`+\r\n`, `_\r\n`): what each element an
+/// aggregate still lacks will take at least.
+const MIN_FRAME: usize = 3;
 
 fn parse_int(line: &[u8]) -> Option<i64> {
     let (neg, digits) = match line.split_first()? {
@@ -235,12 +275,23 @@ fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Chec
             } else {
                 n
             };
-            for _ in 0..items {
-                check(cur, limits, depth + 1)?;
-            }
-            if kind == b'|' {
-                // An attribute precedes the value it describes.
-                check(cur, limits, depth + 1)?;
+            // An attribute precedes the value it describes.
+            let children = items.saturating_add(usize::from(kind == b'|'));
+            for done in 1..=children {
+                let start = cur.pos;
+                match check(cur, limits, depth + 1) {
+                    Ok(()) => {}
+                    // The elements still to come take some room too: knowing
+                    // it, a long reply is not re-checked on every read, and
+                    // an endless one is refused early (`max_frame_len`).
+                    Err(Check::Incomplete(need)) => {
+                        let this = need.max(start + MIN_FRAME);
+                        return Err(Check::Incomplete(
+                            this.saturating_add((children - done).saturating_mul(MIN_FRAME)),
+                        ));
+                    }
+                    Err(invalid) => return Err(invalid),
+                }
             }
             Ok(())
         }
@@ -508,6 +559,102 @@ mod tests {
         }
         input.extend_from_slice(b":1\r\n");
         assert!(matches!(decode_all(&input), Err(Error::Protocol(_))));
+    }
+
+    fn decode_with(limits: Limits, input: &[u8]) -> Result<Option<Value>, Error> {
+        Decoder::new(limits).decode(&mut BytesMut::from(input))
+    }
+
+    #[test]
+    fn whole_reply_is_capped_by_max_frame_len() {
+        // Each aggregate within max_elements, the whole over max_frame_len.
+        let limits = Limits { max_elements: 100, max_frame_len: 10_000, ..Limits::default() };
+        let child = [&b"*100\r\n"[..], &b":1\r\n".repeat(100)].concat();
+        let nested = [&b"*100\r\n"[..], &child.repeat(100)].concat();
+        let err = decode_with(limits, &nested).unwrap_err();
+        assert!(matches!(&err, Error::Protocol(m) if m.contains("max_frame_len")), "{err:?}");
+        // Exactly at the limit is fine, one byte over is not.
+        let frame = |total: usize| {
+            (0..total)
+                .map(|l| [format!("${l}\r\n").into_bytes(), vec![b'x'; l], b"\r\n".to_vec()].concat())
+                .find(|f| f.len() == total)
+                .expect("a bulk of that total length")
+        };
+        let limits = Limits { max_frame_len: 1000, ..Limits::default() };
+        assert_eq!(frame(1000).len(), 1000);
+        assert!(matches!(decode_with(limits, &frame(1000)), Ok(Some(Value::Bulk(_)))));
+        assert!(matches!(decode_with(limits, &frame(1001)), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn endless_replies_are_refused_before_they_are_buffered() {
+        let limits = Limits { max_frame_len: 1 << 20, ..Limits::default() };
+        // A bulk or an array announcing more than fits: refused on its header.
+        for header in [&b"$536870912\r\n"[..], b"*4294967295\r\n", b"%100000000\r\n", b"*2\r\n*1000000\r\n"] {
+            let got = decode_with(limits, header);
+            assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_frame_len")), "{got:?}");
+        }
+        // The default cap refuses an array of 2^32 elements on its header too.
+        assert!(matches!(decode_all(b"*4294967296\r\n"), Err(Error::Protocol(_))));
+        // An array of arrays, each announcing little: refused once the bytes
+        // buffered pass the cap (4 MB would complete it), not later.
+        let limits = Limits { max_elements: 1000, max_frame_len: 1 << 20, ..Limits::default() };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::from(&b"*1000\r\n"[..]);
+        let mut fed = buf.len();
+        // 16 elements of the outer array per read.
+        let chunk = [&b"*1000\r\n"[..], &b":1\r\n".repeat(1000)].concat().repeat(16);
+        loop {
+            match d.decode(&mut buf) {
+                Ok(None) => {
+                    buf.extend_from_slice(&chunk);
+                    fed += chunk.len();
+                }
+                Ok(Some(v)) => panic!("decoded {v:?}"),
+                Err(e) => {
+                    assert!(matches!(&e, Error::Protocol(m) if m.contains("max_frame_len")), "{e:?}");
+                    break;
+                }
+            }
+        }
+        assert!(fed <= (1 << 20) + chunk.len(), "buffered {fed} bytes");
+    }
+
+    #[test]
+    fn a_long_aggregate_is_not_rechecked_on_every_read() {
+        // What the missing elements take at least is known: no re-check until then.
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&b"*1000\r\n:1\r\n"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(d.bytes_needed(), 7 + 4 + 999 * MIN_FRAME);
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&b"%2\r\n+k\r\n"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(d.bytes_needed(), 8 + 3 * MIN_FRAME);
+    }
+
+    #[test]
+    fn long_lines_are_refused_whole_or_split() {
+        for len in [MAX_LINE - 2, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1] {
+            let mut input = vec![b'+'];
+            input.extend(std::iter::repeat(b'a').take(len));
+            input.extend_from_slice(b"\r\n");
+            let whole = decode_all(&input).is_ok();
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::new();
+            let mut split = true;
+            for chunk in input.chunks(4096) {
+                buf.extend_from_slice(chunk);
+                match d.decode(&mut buf) {
+                    Ok(_) => {}
+                    Err(_) => {
+                        split = false;
+                        break;
+                    }
+                }
+            }
+            assert_eq!(whole, split, "a line of {len} bytes");
+        }
     }
 
     #[test]
