@@ -449,7 +449,12 @@ impl Redis {
                     }
                     return Ok(Some(p.conn.clone()));
                 }
-                // Whatever was open on it died with it.
+                // A transaction or WATCH died with it: what is meant for it
+                // must not run elsewhere, outside it. Sent there, each
+                // command fails with what closed it, until EXEC, DISCARD,
+                // RESET (or UNWATCH) ends it.
+                Some(p) if p.in_multi || p.watching => return Ok(Some(p.conn.clone())),
+                // Whatever else was open on it died with it.
                 Some(p) => {
                     let dedicated = p.dedicated;
                     local.pinned = None;
@@ -569,12 +574,26 @@ impl Redis {
         };
         let mut local = self.local();
         let Some(pinned) = local.pinned.as_mut().filter(|p| p.conn.same(&conn)) else { return reply };
-        if conn.is_closed() || matches!(reply, Err(Error::Timeout(_))) {
-            // The transaction or WATCH died with the connection.
-            if !pinned.dedicated {
-                conn.close(Error::Timeout(Timeout::Read));
+        if matches!(reply, Err(Error::Timeout(_))) && !pinned.dedicated {
+            // Its reply would be out of step with what the next caller of the
+            // side connection expects.
+            conn.close(Error::Timeout(Timeout::Read));
+        }
+        if conn.is_closed() {
+            // The transaction or WATCH died with the connection; it is over
+            // once the caller ends it (see `pinned_for`).
+            let ends =
+                matches!(name, Some("EXEC" | "DISCARD" | "RESET")) || (name == Some("UNWATCH") && !pinned.in_multi);
+            if ends {
+                pinned.in_multi = false;
+                pinned.watching = false;
+            }
+            if pinned.released() {
                 local.pinned = None;
             }
+            return reply;
+        }
+        if matches!(reply, Err(Error::Timeout(_))) {
             return reply;
         }
         if reply.is_ok() {
