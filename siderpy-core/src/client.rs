@@ -759,7 +759,7 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Sends what the settings ask for on a new connection, all in one batch,
+/// Sends what the settings ask for on a new connection, back to back,
 /// and fails on the first error reply (siderpy lost an AUTH failure when a
 /// SELECT followed it; here every reply is checked).
 async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
@@ -801,9 +801,12 @@ async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
     if cmds.is_empty() {
         return Ok(());
     }
-    let replies = conn.send_batch(&cmds)?.await.map_err(|_| Error::Closed("connection"))??;
+    // A reply slot each, not one for the batch: a server refusing the
+    // connection (`max number of clients reached`) answers the first command
+    // and closes, and that answer is the error to report, not the close.
+    let replies = cmds.iter().map(|cmd| conn.send(cmd)).collect::<Result<Vec<_>>>()?;
     for (cmd, reply) in cmds.iter().zip(replies) {
-        if let Value::Error(e) = reply {
+        if let Value::Error(e) = reply.await.map_err(|_| Error::Closed("connection"))?? {
             tracing::warn!(connection = conn.id, command = %cmd.name(), error = %e, "handshake command failed");
             return Err(Error::Redis(e));
         }
