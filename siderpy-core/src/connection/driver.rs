@@ -138,7 +138,13 @@ impl Driver {
                 match st.slots.front_mut() {
                     None => {
                         // Replies before this one still reach their callers.
-                        result = Err(Error::protocol("the server sent a reply to a command that was never sent"));
+                        result = Err(Error::protocol(match v {
+                            // A server refusing a new client (`max number of
+                            // clients reached`) says why before the command
+                            // is even queued: keep its words.
+                            Value::Error(e) => format!("the server sent an error before any command: {e}"),
+                            _ => "the server sent a reply to a command that was never sent".to_owned(),
+                        }));
                         break;
                     }
                     Some(Slot::Many { n, got, stop_at_error, .. }) => {
