@@ -117,6 +117,22 @@ impl RedisBuilder {
         self
     }
 
+    /// **Dangerous: turns off TLS certificate verification.** The client
+    /// then accepts any certificate the server presents, whoever issued it
+    /// and whatever name it is for, so anyone between the client and the
+    /// server can pose as the server and read everything sent, the password
+    /// included. Encryption without authentication: for a test server with a
+    /// throwaway certificate, never for production. Trust a private CA with
+    /// [`tls`](Self::tls) and a configuration holding it instead.
+    ///
+    /// Applies to TLS connections (`rediss://`); replaces any configuration
+    /// given to [`tls`](Self::tls), client certificate included.
+    pub fn danger_accept_invalid_certs(mut self) -> Self {
+        tracing::warn!(server = %self.config.info, "TLS certificate verification is turned off");
+        self.config.tls = Some(crate::tls::accept_invalid_certs_config());
+        self
+    }
+
     /// How `String` replies treat invalid UTF-8 (siderpy's `errors=`).
     pub fn text_policy(mut self, policy: TextPolicy) -> Self {
         self.config.text = policy;

@@ -19,6 +19,7 @@ mod info;
 mod pipeline;
 mod pubsub;
 pub mod resp;
+mod tls;
 mod value;
 
 pub use args::{Args, CmdArgs, ToArg};
