@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use siderpy::prelude::*;
 use siderpy::{Error, Protocol, Redis, Timeout, Value};
-use support::{wait_until, with_protocol, RedisServer};
+use support::{with_protocol, RedisServer};
 use tokio::task::JoinSet;
 
 protocol_tests!(

@@ -536,18 +536,20 @@ async fn limits_stop_a_server_that_never_stops_sending() {
     let deep: &'static [u8] = leak(b"*1\r\n".repeat(10_000));
     let endless_child = leak([&b"*1000\r\n"[..], &b":1\r\n".repeat(1000)].concat());
     let small = Limits { max_bulk_len: 1 << 20, max_elements: 1000, max_frame_len: 1 << 20, ..Limits::default() };
-    let cases: Vec<(&str, Limits, &'static [u8], &'static [u8], &str)> = vec![
+    // What the server sends first and then over and over, and the error.
+    type Flood = (&'static [u8], &'static [u8], &'static str);
+    let cases: Vec<(&str, Limits, Flood)> = vec![
         // Refused on its header: more than max_bulk_len.
-        ("an endless bulk", small, b"$536870912\r\n", b"0123456789abcdef", "exceeds the limit"),
+        ("an endless bulk", small, (b"$536870912\r\n", b"0123456789abcdef", "exceeds the limit")),
         // Refused on its header even by default: 2^32 elements take more
         // than max_frame_len, whatever they are.
-        ("an endless array", Limits::default(), b"*4294967295\r\n", b":1\r\n", "max_frame_len"),
+        ("an endless array", Limits::default(), (b"*4294967295\r\n", b":1\r\n", "max_frame_len")),
         // Each array within max_elements, together without end: refused
         // once max_frame_len is buffered.
-        ("arrays of arrays", small, b"*1000\r\n*1000\r\n", endless_child, "max_frame_len"),
-        ("nesting 10,000 deep, and on", Limits::default(), deep, b"*1\r\n", "nested deeper"),
+        ("arrays of arrays", small, (b"*1000\r\n*1000\r\n", endless_child, "max_frame_len")),
+        ("nesting 10,000 deep, and on", Limits::default(), (deep, b"*1\r\n", "nested deeper")),
     ];
-    for (what, limits, first, again, why) in cases {
+    for (what, limits, (first, again, why)) in cases {
         let server = FakeServer::start(vec![vec![Read, Endless(first, again)]]).await;
         let redis = Redis::builder(&server.url).unwrap().limits(limits).build();
         let start = Instant::now();
