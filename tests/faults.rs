@@ -31,6 +31,7 @@ protocol_tests!(
     maxclients_refusal_then_recovery,
     restart_with_every_kind_of_connection_open,
     transaction_whose_connection_dies_runs_nothing_outside_it,
+    transaction_with_whose_watch_dies_does_not_run_unwatched,
 );
 
 /// How long any one wait in these tests may take before it counts as a hang.
@@ -428,6 +429,44 @@ async fn transaction_whose_connection_dies_runs_nothing_outside_it(p: Protocol) 
         let _ = redis.execute_cmd("UNWATCH", ()).await;
         echo(redis, format!("{which} after UNWATCH")).await.unwrap();
     }
+}
+
+/// `transaction_with` WATCHes on a connection of its own. If that
+/// connection dies before `EXEC`, the reads and the transaction must not go
+/// on, unwatched, on a new connection: a write made meanwhile by another
+/// client would be overwritten (a lost update) instead of retried.
+async fn transaction_with_whose_watch_dies_does_not_run_unwatched(p: Protocol) {
+    let server = RedisServer::start();
+    let admin = server.admin();
+    admin.execute_cmd("SET", ("balance", 10)).await.unwrap();
+    let redis = client(&server, p);
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let result: Result<(i64,), Error> = redis
+        .transaction_with(["balance"], 3, |conn| {
+            let (admin, attempts) = (admin.clone(), attempts.clone());
+            async move {
+                if attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    kill_client(&admin, client_id(&conn).await).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let balance: i64 = conn.execute_cmd("GET", ["balance"]).returning().await?;
+                // Another client's write, which the WATCH is there to catch.
+                admin.execute_cmd("INCRBY", ("balance", 1000)).await.unwrap();
+                let mut tx = conn.transaction();
+                tx.execute_cmd("SET", ("balance", balance + 1)).queue();
+                tx.execute_cmd("GET", ["balance"]).queue();
+                Ok(tx)
+            }
+        })
+        .await
+        .map(|((), b): ((), i64)| (b,));
+    let balance: i64 = admin.execute_cmd("GET", ["balance"]).returning().await.unwrap();
+    match result {
+        Err(e) => assert!(e.is_connection_error(), "{e:?}"),
+        Ok(got) => panic!("the transaction ran unwatched: {got:?}"),
+    }
+    // Untouched (the read failed first), or with the other write kept.
+    assert!(balance == 10 || balance >= 1010, "the other client's write was lost: {balance}");
 }
 
 /// A tiny xorshift generator: the soak needs cheap, reproducible choices.
