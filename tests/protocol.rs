@@ -29,6 +29,9 @@ enum Step {
     Hold,
     /// Behaves from here on: PING → PONG, ECHO x → x, anything else → OK.
     Serve,
+    /// Writes the first bytes, then the second over and over until the
+    /// client goes away.
+    Endless(&'static [u8], &'static [u8]),
 }
 
 use Step::*;
@@ -39,6 +42,8 @@ struct FakeServer {
     url: String,
     accepted: Arc<AtomicUsize>,
     received: Arc<Mutex<Vec<Vec<Bytes>>>>,
+    /// Bytes written by `Endless` steps.
+    written: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -48,15 +53,19 @@ impl FakeServer {
         let url = format!("redis://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let accepted = Arc::new(AtomicUsize::new(0));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (count, log) = (Arc::clone(&accepted), Arc::clone(&received));
+        let written = Arc::new(AtomicUsize::new(0));
+        let (count, log, bytes) = (Arc::clone(&accepted), Arc::clone(&received), Arc::clone(&written));
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
+                // Each write goes out as written: split replies stay split,
+                // and no write waits for the client's delayed ACK.
+                socket.set_nodelay(true).unwrap();
                 let n = count.fetch_add(1, Ordering::SeqCst);
                 let script = scripts.get(n).or(scripts.last()).cloned().unwrap_or_default();
-                tokio::spawn(run_script(socket, script, Arc::clone(&log)));
+                tokio::spawn(run_script(socket, script, Arc::clone(&log), Arc::clone(&bytes)));
             }
         });
-        FakeServer { url, accepted, received, task }
+        FakeServer { url, accepted, received, written, task }
     }
 
     fn accepted(&self) -> usize {
@@ -74,7 +83,12 @@ impl Drop for FakeServer {
     }
 }
 
-async fn run_script(mut socket: TcpStream, script: Vec<Step>, log: Arc<Mutex<Vec<Vec<Bytes>>>>) {
+async fn run_script(
+    mut socket: TcpStream,
+    script: Vec<Step>,
+    log: Arc<Mutex<Vec<Vec<Bytes>>>>,
+    written: Arc<AtomicUsize>,
+) {
     let mut buf = Vec::new();
     for step in script {
         match step {
@@ -82,7 +96,12 @@ async fn run_script(mut socket: TcpStream, script: Vec<Step>, log: Arc<Mutex<Vec
                 Some(cmd) => log.lock().unwrap().push(cmd),
                 None => return,
             },
-            Write(bytes) => socket.write_all(bytes).await.unwrap(),
+            // The client may have gone already (a reply it refused).
+            Write(bytes) => {
+                if socket.write_all(bytes).await.is_err() {
+                    return;
+                }
+            }
             Trickle(bytes) => {
                 for b in bytes {
                     socket.write_all(&[*b]).await.unwrap();
@@ -106,6 +125,14 @@ async fn run_script(mut socket: TcpStream, script: Vec<Step>, log: Arc<Mutex<Vec
                         _ => b"+OK\r\n".to_vec(),
                     };
                     socket.write_all(&reply).await.unwrap();
+                }
+                return;
+            }
+            Endless(first, again) => {
+                let mut bytes = first;
+                while socket.write_all(bytes).await.is_ok() {
+                    written.fetch_add(bytes.len(), Ordering::SeqCst);
+                    bytes = again;
                 }
                 return;
             }
@@ -404,5 +431,140 @@ async fn handshake_commands() {
         let mut want: Vec<Vec<String>> = want.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect();
         want.push(vec!["ECHO".into(), "first".into()]);
         assert_eq!(got, want, "{url}");
+    }
+}
+
+/// Leaks `bytes`, for a script step.
+fn leak(bytes: Vec<u8>) -> &'static [u8] {
+    Box::leak(bytes.into_boxed_slice())
+}
+
+/// One reply holding every RESP2 and RESP3 type, nested.
+fn every_type_reply() -> Vec<u8> {
+    let parts: &[&[u8]] = &[
+        b"+OK\r\n",
+        b"-ERR nested\r\n",
+        b":-42\r\n",
+        b"$5\r\nhe\r\no\r\n",
+        b"$0\r\n\r\n",
+        b"$-1\r\n",
+        b"*-1\r\n",
+        b"_\r\n",
+        b",3.25\r\n",
+        b"#f\r\n",
+        b"(12345678901234567890123\r\n",
+        b"!9\r\nBLOB\r\nerr\r\n",
+        b"=9\r\ntxt:hello\r\n",
+        b"%2\r\n+k\r\n~2\r\n:1\r\n:2\r\n$1\r\nm\r\n*0\r\n",
+        b"|1\r\n+ttl\r\n:3\r\n*2\r\n:7\r\n*1\r\n$1\r\nx\r\n",
+        b">2\r\n+p\r\n:1\r\n",
+    ];
+    [format!("*{}\r\n", parts.len()).as_bytes(), &parts.concat()].concat()
+}
+
+#[tokio::test]
+async fn a_reply_split_at_every_byte_boundary() {
+    // Cut in two at each point in turn, with a pause between the halves, and
+    // then dribbled one byte at a time: the same value every time.
+    let reply = every_type_reply();
+    let want = {
+        let mut buf = bytes::BytesMut::from(&reply[..]);
+        siderpy::resp::Decoder::default().decode(&mut buf).unwrap().expect("a whole reply")
+    };
+    let mut script = Vec::new();
+    for split in 1..reply.len() {
+        script.extend([Read, Write(leak(reply[..split].to_vec())), Sleep(2), Write(leak(reply[split..].to_vec()))]);
+    }
+    script.extend([Read, Trickle(leak(reply.clone())), Hold]);
+    let server = FakeServer::start(vec![script]).await;
+    let redis = Redis::new(&server.url).unwrap();
+    for split in 1..=reply.len() {
+        let got = tokio::time::timeout(Duration::from_secs(5), redis.execute_cmd("PING", ())).await.expect("no hang");
+        assert_eq!(got.unwrap(), want, "split at {split}");
+    }
+    assert_eq!(server.accepted(), 1);
+}
+
+#[tokio::test]
+async fn an_error_before_any_command_keeps_the_servers_words() {
+    // As a server at maxclients does: it says so on accepting, then closes,
+    // maybe before the client has queued its first command.
+    for _ in 0..20 {
+        let server = FakeServer::start(vec![vec![Write(b"-ERR max number of clients reached\r\n"), Close]]).await;
+        let err = ping(&server).await.expect_err("refused");
+        assert!(err.to_string().contains("max number of clients reached"), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers() {
+    let server = FakeServer::start(vec![vec![Hold], vec![Serve]]).await;
+    // With a read timeout: Error::Timeout, on time, and the connection kept.
+    let redis = Redis::builder(&server.url).unwrap().read_timeout(Some(Duration::from_millis(200))).build();
+    let start = Instant::now();
+    let err = redis.execute_cmd("PING", ()).await.expect_err("no answer");
+    assert!(matches!(err, Error::Timeout(siderpy::Timeout::Read)), "{err:?}");
+    assert!(!err.is_connection_error());
+    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    // Without one: the caller can give up (cancel), other callers too, and
+    // closing the client lets the next command go to a new connection.
+    let server = FakeServer::start(vec![vec![Hold], vec![Serve]]).await;
+    let redis = Redis::new(&server.url).unwrap();
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let redis = redis.clone();
+            tokio::spawn(async move { redis.execute_cmd("ECHO", [format!("lost {i}")]).await })
+        })
+        .collect();
+    let given_up = tokio::time::timeout(Duration::from_millis(100), redis.execute_cmd("PING", ())).await;
+    assert!(given_up.is_err(), "the server never answers");
+    for call in &calls {
+        call.abort();
+    }
+    for call in calls {
+        assert!(call.await.unwrap_err().is_cancelled());
+    }
+    redis.close().await;
+    let echoed: String = redis.execute_cmd("ECHO", ["again"]).returning().await.unwrap();
+    assert_eq!(echoed, "again");
+    assert_eq!(server.accepted(), 2);
+}
+
+#[tokio::test]
+async fn limits_stop_a_server_that_never_stops_sending() {
+    use siderpy::resp::Limits;
+    let deep: &'static [u8] = leak(b"*1\r\n".repeat(10_000));
+    let endless_child = leak([&b"*1000\r\n"[..], &b":1\r\n".repeat(1000)].concat());
+    let small = Limits { max_bulk_len: 1 << 20, max_elements: 1000, max_frame_len: 1 << 20, ..Limits::default() };
+    // What the server sends first and then over and over, and the error.
+    type Flood = (&'static [u8], &'static [u8], &'static str);
+    let cases: Vec<(&str, Limits, Flood)> = vec![
+        // Refused on its header: more than max_bulk_len.
+        ("an endless bulk", small, (b"$536870912\r\n", b"0123456789abcdef", "exceeds the limit")),
+        // Refused on its header even by default: 2^32 elements take more
+        // than max_frame_len, whatever they are.
+        ("an endless array", Limits::default(), (b"*4294967295\r\n", b":1\r\n", "max_frame_len")),
+        // Each array within max_elements, together without end: refused
+        // once max_frame_len is buffered.
+        ("arrays of arrays", small, (b"*1000\r\n*1000\r\n", endless_child, "max_frame_len")),
+        ("nesting 10,000 deep, and on", Limits::default(), (deep, b"*1\r\n", "nested deeper")),
+    ];
+    for (what, limits, (first, again, why)) in cases {
+        let server = FakeServer::start(vec![vec![Read, Endless(first, again)]]).await;
+        let redis = Redis::builder(&server.url).unwrap().limits(limits).build();
+        let start = Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(5), redis.execute_cmd("PING", ()))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: the client kept reading"))
+            .expect_err(what);
+        assert!(matches!(&err, Error::Protocol(m) if m.contains(why)), "{what}: {err:?}");
+        assert!(start.elapsed() < Duration::from_secs(2), "{what}: took {:?}", start.elapsed());
+        // The client closed the connection: the server's writes fail soon,
+        // after what the socket buffers held, not after gigabytes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let written = server.written.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.written.load(Ordering::SeqCst), written, "{what}: the server is still writing");
+        assert!(written < (1 << 20) + (32 << 20), "{what}: {written} bytes written");
     }
 }

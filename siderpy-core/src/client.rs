@@ -119,6 +119,22 @@ impl RedisBuilder {
         self
     }
 
+    /// **Dangerous: turns off TLS certificate verification.** The client
+    /// then accepts any certificate the server presents, whoever issued it
+    /// and whatever name it is for, so anyone between the client and the
+    /// server can pose as the server and read everything sent, the password
+    /// included. Encryption without authentication: for a test server with a
+    /// throwaway certificate, never for production. Trust a private CA with
+    /// [`tls`](Self::tls) and a configuration holding it instead.
+    ///
+    /// Applies to TLS connections (`rediss://`); replaces any configuration
+    /// given to [`tls`](Self::tls), client certificate included.
+    pub fn danger_accept_invalid_certs(mut self) -> Self {
+        tracing::warn!(server = %self.config.info, "TLS certificate verification is turned off");
+        self.config.tls = Some(crate::tls::accept_invalid_certs_config());
+        self
+    }
+
     /// How `String` replies treat invalid UTF-8 (siderpy's `errors=`).
     pub fn text_policy(mut self, policy: TextPolicy) -> Self {
         self.config.text = policy;
@@ -491,7 +507,12 @@ impl Redis {
                     }
                     return Ok(Some(p.conn.clone()));
                 }
-                // Whatever was open on it died with it.
+                // A transaction or WATCH died with it: what is meant for it
+                // must not run elsewhere, outside it. Sent there, each
+                // command fails with what closed it, until EXEC, DISCARD,
+                // RESET (or UNWATCH) ends it.
+                Some(p) if p.in_multi || p.watching => return Ok(Some(p.conn.clone())),
+                // Whatever else was open on it died with it.
                 Some(p) => {
                     let dedicated = p.dedicated;
                     local.pinned = None;
@@ -664,12 +685,26 @@ impl Redis {
         };
         let mut local = self.local();
         let Some(pinned) = local.pinned.as_mut().filter(|p| p.conn.same(&conn)) else { return reply };
-        if conn.is_closed() || matches!(reply, Err(Error::Timeout(_))) {
-            // The transaction or WATCH died with the connection.
-            if !pinned.dedicated {
-                conn.close(Error::Timeout(Timeout::Read));
+        if matches!(reply, Err(Error::Timeout(_))) && !pinned.dedicated {
+            // Its reply would be out of step with what the next caller of the
+            // side connection expects.
+            conn.close(Error::Timeout(Timeout::Read));
+        }
+        if conn.is_closed() {
+            // The transaction or WATCH died with the connection; it is over
+            // once the caller ends it (see `pinned_for`).
+            let ends =
+                matches!(name, Some("EXEC" | "DISCARD" | "RESET")) || (name == Some("UNWATCH") && !pinned.in_multi);
+            if ends {
+                pinned.in_multi = false;
+                pinned.watching = false;
+            }
+            if pinned.released() {
                 local.pinned = None;
             }
+            return reply;
+        }
+        if matches!(reply, Err(Error::Timeout(_))) {
             return reply;
         }
         if reply.is_ok() {
@@ -835,7 +870,7 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Sends what the settings ask for on a new connection, all in one batch,
+/// Sends what the settings ask for on a new connection, back to back,
 /// and fails on the first error reply (siderpy lost an AUTH failure when a
 /// SELECT followed it; here every reply is checked).
 async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
@@ -877,9 +912,12 @@ async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
     if cmds.is_empty() {
         return Ok(());
     }
-    let replies = conn.send_batch(&cmds)?.await.map_err(|_| Error::Closed("connection"))??;
+    // A reply slot each, not one for the batch: a server refusing the
+    // connection (`max number of clients reached`) answers the first command
+    // and closes, and that answer is the error to report, not the close.
+    let replies = cmds.iter().map(|cmd| conn.send(cmd)).collect::<Result<Vec<_>>>()?;
     for (cmd, reply) in cmds.iter().zip(replies) {
-        if let Value::Error(e) = reply {
+        if let Value::Error(e) = reply.await.map_err(|_| Error::Closed("connection"))?? {
             tracing::warn!(connection = conn.id, command = %cmd.name(), error = %e, "handshake command failed");
             return Err(Error::Redis(e));
         }

@@ -20,6 +20,7 @@ mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+mod tls;
 mod value;
 
 pub use args::{Arg, Args, CmdArgs, ToArg};

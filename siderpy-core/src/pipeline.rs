@@ -202,10 +202,12 @@ impl Redis {
     {
         let conn = self.dedicated().await?;
         for attempt in 1..=attempts.max(1) {
-            let mut watch = CmdArgs::with_name("WATCH");
-            keys.clone().push_to(&mut watch);
-            conn.request_batch(&[&watch], false).await?;
-            let mut tx = build(conn.clone()).await?;
+            // WATCH as a command of the handle `build` gets, so that the handle
+            // knows it watches: if the connection dies, its reads fail instead
+            // of going on, unwatched, on a new connection (a lost update).
+            let watched = conn.clone();
+            crate::commands::Commands::execute_cmd(&watched, "WATCH", keys.clone()).await?;
+            let mut tx = build(watched).await?;
             match tx.query::<T>().await {
                 Err(Error::WatchConflict) => {
                     tracing::debug!(attempt, "watched key changed; retrying the transaction");

@@ -106,6 +106,12 @@ pub struct Pki {
 impl Pki {
     /// A new CA and the certificates it signed.
     pub fn generate() -> Pki {
+        Pki::generate_for(&["localhost", "127.0.0.1"])
+    }
+
+    /// A new CA and the certificates it signed, the server's for `names`
+    /// (host names or IP addresses) only.
+    pub fn generate_for(names: &[&str]) -> Pki {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.distinguished_name.push(DnType::CommonName, "siderpy test CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -115,9 +121,9 @@ impl Pki {
         let ca = ca_params.self_signed(&ca_key).expect("self-sign the CA");
         let issuer = Issuer::new(ca_params, ca_key);
 
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("server params");
-        server_params.distinguished_name.push(DnType::CommonName, "localhost");
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut server_params = CertificateParams::new(names.clone()).expect("server params");
+        server_params.distinguished_name.push(DnType::CommonName, names.first().map_or("server", String::as_str));
         server_params.use_authority_key_identifier_extension = true;
         server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -195,6 +201,8 @@ pub struct RedisServerBuilder {
     unix_socket: bool,
     tls: bool,
     tls_auth_clients: bool,
+    /// The names the server's certificate is for, when not the default.
+    tls_names: Option<Vec<String>>,
     extra: Vec<String>,
 }
 
@@ -231,6 +239,14 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Make the server's certificate for these names only (host names or IP
+    /// addresses) instead of `localhost` and `127.0.0.1`. Implies [`tls`](Self::tls).
+    pub fn tls_cert_names(mut self, names: &[&str]) -> Self {
+        self.tls = true;
+        self.tls_names = Some(names.iter().map(|n| n.to_string()).collect());
+        self
+    }
+
     /// A raw line of redis.conf.
     pub fn config(mut self, line: &str) -> Self {
         self.extra.push(line.to_owned());
@@ -243,7 +259,10 @@ impl RedisServerBuilder {
     /// When the server cannot start, with its log.
     pub fn start(self) -> RedisServer {
         let dir = tempfile::Builder::new().prefix("siderpy-redis").tempdir().expect("temporary directory");
-        let pki = self.tls.then(Pki::generate);
+        let pki = self.tls.then(|| match &self.tls_names {
+            Some(names) => Pki::generate_for(&names.iter().map(String::as_str).collect::<Vec<_>>()),
+            None => Pki::generate(),
+        });
         let tls_files = pki.as_ref().map(|p| p.write_files(dir.path()));
         let mut server = RedisServer {
             child: None,

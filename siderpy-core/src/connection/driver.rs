@@ -22,6 +22,11 @@ use crate::value::Value;
 /// How much to read at a time when no frame says it needs more.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The most to reserve ahead of a read on a frame's word alone: a server
+/// announcing a 512 MiB bulk in 14 bytes gets the room as the bytes come
+/// (the buffer grows by doubling), not all at once.
+const MAX_RESERVE: usize = 4 * 1024 * 1024;
+
 /// Rounds of read/write work before yielding to other tasks.
 const BUDGET: usize = 32;
 
@@ -105,7 +110,7 @@ impl Driver {
 
     /// Reads what the socket has into the read buffer. `Ok(true)` if anything was read.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
-        let want = self.decoder.bytes_needed().saturating_sub(self.rbuf.len()).max(READ_CHUNK);
+        let want = self.decoder.bytes_needed().saturating_sub(self.rbuf.len()).clamp(READ_CHUNK, MAX_RESERVE);
         self.rbuf.reserve(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
             Poll::Ready(Ok(0)) => {
@@ -133,7 +138,13 @@ impl Driver {
                 match st.slots.front_mut() {
                     None => {
                         // Replies before this one still reach their callers.
-                        result = Err(Error::protocol("the server sent a reply to a command that was never sent"));
+                        result = Err(Error::protocol(match v {
+                            // A server refusing a new client (`max number of
+                            // clients reached`) says why before the command
+                            // is even queued: keep its words.
+                            Value::Error(e) => format!("the server sent an error before any command: {e}"),
+                            _ => "the server sent a reply to a command that was never sent".to_owned(),
+                        }));
                         break;
                     }
                     Some(Slot::Many { n, got, stop_at_error, .. }) => {

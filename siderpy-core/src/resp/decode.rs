@@ -1,9 +1,13 @@
 //! Decoding RESP frames from a read buffer.
 //!
-//! Two passes, as in mini-redis: [`check`] walks the buffered bytes to learn
+//! Two passes, as in mini-redis: a check walks the buffered bytes to learn
 //! whether a whole frame is there and how long it is, allocating nothing and
 //! trusting no length field; only then is the frame split off the buffer,
-//! frozen, and [`parse`]d into a [`Value`] whose strings are zero-copy slices.
+//! frozen, and parsed into a [`Value`] whose strings are zero-copy slices.
+//!
+//! The check resumes where the previous read left it, element by element, so
+//! a reply arriving in many reads is walked once, and malformed bytes are
+//! refused as soon as they arrive, whatever the reads' sizes.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -13,7 +17,19 @@ use crate::value::Value;
 /// Caps on what a server may make the client buffer or build.
 ///
 /// A reply over a cap is a protocol error and the connection is closed, so a
-/// hostile or broken server cannot make the client allocate without bound.
+/// hostile or broken server cannot make the client allocate without bound:
+/// the client buffers at most [`max_frame_len`](Self::max_frame_len) bytes of
+/// one reply (plus one read), and refuses a reply as soon as what it has
+/// announced cannot fit, without waiting for the bytes.
+///
+/// Set them with [`RedisBuilder::limits`](crate::RedisBuilder::limits):
+///
+/// ```
+/// # extern crate siderpy_core as siderpy;
+/// use siderpy::resp::Limits;
+/// let limits = Limits { max_bulk_len: 1 << 20, max_frame_len: 16 << 20, ..Limits::default() };
+/// # let _ = limits;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest bulk string accepted, in bytes. Default 512 MiB, Redis's own
@@ -25,49 +41,67 @@ pub struct Limits {
     /// Deepest nesting of aggregates accepted. Default 64; real replies nest
     /// a handful of levels (`COMMAND DOCS` is among the deepest at about 8).
     pub max_depth: usize,
+    /// Largest whole reply accepted, in bytes, counting everything nested
+    /// in it. Default 1 GiB.
+    ///
+    /// The caps above bound each part of a reply, not their sum: an array
+    /// of arrays of arrays, each within `max_elements`, could otherwise go on
+    /// for ever. The reply is refused as soon as the bytes buffered plus the
+    /// least its announced but missing parts take (a declared bulk length,
+    /// 3 bytes per missing element) exceed this, so an endless array fails
+    /// long before this much is buffered. Raise it for larger replies (an
+    /// `MGET` of several values near `max_bulk_len`).
+    pub max_frame_len: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_elements: 1 << 32, max_depth: 64 }
+        Limits { max_bulk_len: 512 * 1024 * 1024, max_elements: 1 << 32, max_depth: 64, max_frame_len: 1 << 30 }
     }
 }
 
 /// A stateful RESP decoder for one connection.
 ///
-/// It remembers how many bytes the frame at the head of the buffer needs at
-/// least, so a large bulk arriving in many reads is not re-checked on each.
+/// Feed it one buffer, only ever appending to it: it remembers how far it
+/// has checked the frame at the head of the buffer, so a large reply arriving
+/// in many reads is walked once.
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
-    /// Do not re-check before the buffer holds this many bytes.
+    /// The head frame's bytes before this are checked.
+    pos: usize,
+    /// For each aggregate open at `pos`, outermost first: how many of its
+    /// elements are not complete yet (the one `pos` is in included).
+    open: Vec<usize>,
+    /// What the head frame needs at least, as far as is known.
     need: usize,
 }
 
 impl Decoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        Decoder { limits, need: 0 }
+        Decoder { limits, ..Decoder::default() }
     }
 
     /// Splits one whole frame off the front of `buf` and decodes it.
     ///
-    /// Returns `Ok(None)` when `buf` holds only part of a frame (read more and
-    /// call again) and [`Error::Protocol`] when the bytes are not valid RESP
-    /// or exceed the [`Limits`]; the connection must then be closed.
+    /// Returns `Ok(None)` when `buf` holds only part of a frame (append what
+    /// is read next and call again) and [`Error::Protocol`] when the bytes
+    /// are not valid RESP or exceed the [`Limits`]; the connection must then
+    /// be closed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, Error> {
-        if buf.len() < self.need.max(1) {
-            return Ok(None);
+        if self.pos > buf.len() {
+            // Not the buffer it was fed: start over.
+            self.reset();
         }
-        let mut cur = Cursor { buf: &buf[..], pos: 0 };
-        match check(&mut cur, &self.limits, 0) {
-            Ok(()) => {
-                let len = cur.pos;
-                self.need = 0;
+        match self.check(buf) {
+            Ok(len) => {
+                self.reset();
                 let frame = buf.split_to(len).freeze();
                 let mut p = Parser { buf: frame, pos: 0 };
                 p.value().map(Some)
             }
+            Err(Check::Incomplete(need)) if need > self.limits.max_frame_len => Err(self.too_long(need)),
             Err(Check::Incomplete(need)) => {
                 self.need = need;
                 Ok(None)
@@ -81,12 +115,71 @@ impl Decoder {
     pub fn bytes_needed(&self) -> usize {
         self.need
     }
+
+    fn reset(&mut self) {
+        self.pos = 0;
+        self.open.clear();
+        self.need = 0;
+    }
+
+    fn too_long(&self, len: usize) -> Error {
+        Error::protocol(format!(
+            "reply of at least {len} bytes exceeds the limit of {} (Limits::max_frame_len)",
+            self.limits.max_frame_len
+        ))
+    }
+
+    /// Walks the head frame on from where the last call stopped; returns
+    /// its length once it is all there.
+    fn check(&mut self, buf: &[u8]) -> Result<usize, Check> {
+        loop {
+            let depth = self.open.len();
+            if depth > self.limits.max_depth {
+                return Err(Check::Invalid(format!("reply nested deeper than {} levels", self.limits.max_depth)));
+            }
+            let mut cur = Cursor { buf, pos: self.pos };
+            let children = match element(&mut cur, &self.limits) {
+                Ok(children) => children,
+                Err(Check::Incomplete(need)) => {
+                    // The elements still to come take some room too: knowing
+                    // it, an endless reply is refused early (`max_frame_len`).
+                    let this = need.max(self.pos.saturating_add(MIN_FRAME));
+                    let rest = self.open.iter().fold(0usize, |sum, n| sum.saturating_add(n - 1));
+                    return Err(Check::Incomplete(this.saturating_add(rest.saturating_mul(MIN_FRAME))));
+                }
+                Err(invalid) => return Err(invalid),
+            };
+            self.pos = cur.pos;
+            if self.pos > self.limits.max_frame_len {
+                return Err(Check::Invalid(format!(
+                    "reply of at least {} bytes exceeds the limit of {} (Limits::max_frame_len)",
+                    self.pos, self.limits.max_frame_len
+                )));
+            }
+            if children > 0 {
+                self.open.push(children);
+                continue;
+            }
+            // An element is complete, and with it any aggregate it was the last of.
+            loop {
+                match self.open.last_mut() {
+                    None => return Ok(self.pos),
+                    Some(1) => drop(self.open.pop()),
+                    Some(n) => {
+                        *n -= 1;
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
-/// Why [`check`] stopped.
+/// Why the check stopped.
 #[derive(Debug)]
 enum Check {
-    /// More bytes are needed; the frame is at least this long (0 if unknown).
+    /// More bytes are needed; the frame is at least this long (a lower bound,
+    /// always past the bytes buffered).
     Incomplete(usize),
     Invalid(String),
 }
@@ -98,7 +191,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn byte(&mut self) -> Result<u8, Check> {
-        let b = *self.buf.get(self.pos).ok_or(Check::Incomplete(0))?;
+        let b = *self.buf.get(self.pos).ok_or(Check::Incomplete(self.buf.len() + 1))?;
         self.pos += 1;
         Ok(b)
     }
@@ -107,13 +200,16 @@ impl<'a> Cursor<'a> {
     fn line(&mut self) -> Result<&'a [u8], Check> {
         let rest = &self.buf[self.pos..];
         match memchr::memchr(b'\n', rest) {
+            // Refused whole or in parts alike: the same bytes give the same
+            // answer however they are split across reads.
+            Some(i) if i > MAX_LINE => Err(Check::Invalid(format!("header line longer than {MAX_LINE} bytes"))),
             Some(i) if i > 0 && rest[i - 1] == b'\r' => {
                 self.pos += i + 1;
                 Ok(&rest[..i - 1])
             }
             Some(_) => Err(Check::Invalid("line not terminated by CRLF".into())),
             None if rest.len() > MAX_LINE => Err(Check::Invalid(format!("header line longer than {MAX_LINE} bytes"))),
-            None => Err(Check::Incomplete(0)),
+            None => Err(Check::Incomplete(self.buf.len() + 1)),
         }
     }
 
@@ -130,6 +226,10 @@ impl<'a> Cursor<'a> {
 /// Simple strings, errors and numbers are short; a line this long without a
 /// CRLF is garbage, not a frame still arriving.
 const MAX_LINE: usize = 64 * 1024;
+
+/// The shortest frame there is (`+\r\n`, `_\r\n`): what each element an
+/// aggregate still lacks will take at least.
+const MIN_FRAME: usize = 3;
 
 fn parse_int(line: &[u8]) -> Option<i64> {
     let (neg, digits) = match line.split_first()? {
@@ -171,26 +271,25 @@ fn length(line: &[u8], what: &str, max: usize) -> Result<Option<usize>, Check> {
     }
 }
 
-fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Check> {
-    if depth > limits.max_depth {
-        return Err(Check::Invalid(format!("reply nested deeper than {} levels", limits.max_depth)));
-    }
+/// Checks one element at the cursor: a whole scalar, or an aggregate's
+/// header. Returns how many elements the aggregate holds (0 for a scalar).
+fn element(cur: &mut Cursor<'_>, limits: &Limits) -> Result<usize, Check> {
     match cur.byte()? {
-        b'+' | b'-' => cur.line().map(drop),
+        b'+' | b'-' => cur.line().map(|_| 0),
         b':' => {
             let line = cur.line()?;
             parse_int(line)
-                .map(drop)
+                .map(|_| 0)
                 .ok_or_else(|| Check::Invalid(format!("invalid integer {:?}", String::from_utf8_lossy(line))))
         }
         b',' => {
             let line = cur.line()?;
             parse_double(line)
-                .map(drop)
+                .map(|_| 0)
                 .ok_or_else(|| Check::Invalid(format!("invalid double {:?}", String::from_utf8_lossy(line))))
         }
         b'#' => match cur.line()? {
-            b"t" | b"f" => Ok(()),
+            b"t" | b"f" => Ok(0),
             other => Err(Check::Invalid(format!("invalid boolean {:?}", String::from_utf8_lossy(other)))),
         },
         b'(' => {
@@ -199,15 +298,15 @@ fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Chec
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return Err(Check::Invalid("invalid big number".into()));
             }
-            Ok(())
+            Ok(0)
         }
         b'_' => match cur.line()? {
-            b"" => Ok(()),
+            b"" => Ok(0),
             _ => Err(Check::Invalid("null with a payload".into())),
         },
         kind @ (b'$' | b'!' | b'=') => {
             let Some(len) = length(cur.line()?, "bulk", limits.max_bulk_len)? else {
-                return if kind == b'$' { Ok(()) } else { Err(Check::Invalid("negative length".into())) };
+                return if kind == b'$' { Ok(0) } else { Err(Check::Invalid("negative length".into())) };
             };
             if kind == b'=' && len < 4 {
                 return Err(Check::Invalid("verbatim string shorter than its format prefix".into()));
@@ -220,7 +319,7 @@ fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Chec
             match cur.buf.get(cur.pos..cur.pos + 2) {
                 Some(b"\r\n") => {
                     cur.pos += 2;
-                    Ok(())
+                    Ok(0)
                 }
                 Some(_) => Err(Check::Invalid("bulk string not terminated by CRLF".into())),
                 None => Err(Check::Incomplete(end)),
@@ -228,30 +327,25 @@ fn check(cur: &mut Cursor<'_>, limits: &Limits, depth: usize) -> Result<(), Chec
         }
         kind @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
             let Some(n) = length(cur.line()?, "aggregate", limits.max_elements)? else {
-                return if kind == b'*' { Ok(()) } else { Err(Check::Invalid("negative length".into())) };
+                return if kind == b'*' { Ok(0) } else { Err(Check::Invalid("negative length".into())) };
             };
             let items = if matches!(kind, b'%' | b'|') {
                 n.checked_mul(2).ok_or_else(|| Check::Invalid("map too long".into()))?
             } else {
                 n
             };
-            for _ in 0..items {
-                check(cur, limits, depth + 1)?;
-            }
-            if kind == b'|' {
-                // An attribute precedes the value it describes.
-                check(cur, limits, depth + 1)?;
-            }
-            Ok(())
+            // An attribute precedes the value it describes.
+            Ok(items.saturating_add(usize::from(kind == b'|')))
         }
         other => Err(Check::Invalid(format!("unknown type byte {:?}", other as char))),
     }
 }
 
-/// Builds a [`Value`] from a frame that [`check`] accepted.
+/// Builds a [`Value`] from a frame that the check accepted.
 ///
 /// It re-validates as it goes and never panics, but errors here would mean
-/// `check` and `parse` disagree.
+/// the check and the parser disagree. It recurses, as deep as
+/// [`Limits::max_depth`] lets a frame nest.
 struct Parser {
     buf: Bytes,
     pos: usize,
@@ -508,6 +602,139 @@ mod tests {
         }
         input.extend_from_slice(b":1\r\n");
         assert!(matches!(decode_all(&input), Err(Error::Protocol(_))));
+    }
+
+    fn decode_with(limits: Limits, input: &[u8]) -> Result<Option<Value>, Error> {
+        Decoder::new(limits).decode(&mut BytesMut::from(input))
+    }
+
+    #[test]
+    fn whole_reply_is_capped_by_max_frame_len() {
+        // Each aggregate within max_elements, the whole over max_frame_len.
+        let limits = Limits { max_elements: 100, max_frame_len: 10_000, ..Limits::default() };
+        let child = [&b"*100\r\n"[..], &b":1\r\n".repeat(100)].concat();
+        let nested = [&b"*100\r\n"[..], &child.repeat(100)].concat();
+        let err = decode_with(limits, &nested).unwrap_err();
+        assert!(matches!(&err, Error::Protocol(m) if m.contains("max_frame_len")), "{err:?}");
+        // Exactly at the limit is fine, one byte over is not.
+        let frame = |total: usize| {
+            (0..total)
+                .map(|l| [format!("${l}\r\n").into_bytes(), vec![b'x'; l], b"\r\n".to_vec()].concat())
+                .find(|f| f.len() == total)
+                .expect("a bulk of that total length")
+        };
+        let limits = Limits { max_frame_len: 1000, ..Limits::default() };
+        assert_eq!(frame(1000).len(), 1000);
+        assert!(matches!(decode_with(limits, &frame(1000)), Ok(Some(Value::Bulk(_)))));
+        assert!(matches!(decode_with(limits, &frame(1001)), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn endless_replies_are_refused_before_they_are_buffered() {
+        let limits = Limits { max_frame_len: 1 << 20, ..Limits::default() };
+        // A bulk or an array announcing more than fits: refused on its header.
+        for header in [&b"$536870912\r\n"[..], b"*4294967295\r\n", b"%100000000\r\n", b"*2\r\n*1000000\r\n"] {
+            let got = decode_with(limits, header);
+            assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_frame_len")), "{got:?}");
+        }
+        // The default cap refuses an array of 2^32 elements on its header too.
+        assert!(matches!(decode_all(b"*4294967296\r\n"), Err(Error::Protocol(_))));
+        // An array of arrays, each announcing little: refused once the bytes
+        // buffered pass the cap (4 MB would complete it), not later.
+        let limits = Limits { max_elements: 1000, max_frame_len: 1 << 20, ..Limits::default() };
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::from(&b"*1000\r\n"[..]);
+        let mut fed = buf.len();
+        // 16 elements of the outer array per read.
+        let chunk = [&b"*1000\r\n"[..], &b":1\r\n".repeat(1000)].concat().repeat(16);
+        loop {
+            match d.decode(&mut buf) {
+                Ok(None) => {
+                    buf.extend_from_slice(&chunk);
+                    fed += chunk.len();
+                }
+                Ok(Some(v)) => panic!("decoded {v:?}"),
+                Err(e) => {
+                    assert!(matches!(&e, Error::Protocol(m) if m.contains("max_frame_len")), "{e:?}");
+                    break;
+                }
+            }
+        }
+        assert!(fed <= (1 << 20) + chunk.len(), "buffered {fed} bytes");
+    }
+
+    #[test]
+    fn what_a_partial_aggregate_needs_is_known() {
+        // The elements still missing take 3 bytes each at least.
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&b"*1000\r\n:1\r\n"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(d.bytes_needed(), 7 + 4 + 999 * MIN_FRAME);
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&b"%2\r\n+k\r\n"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(d.bytes_needed(), 8 + 3 * MIN_FRAME);
+    }
+
+    #[test]
+    fn garbage_inside_a_partial_reply_is_refused_as_it_arrives() {
+        // Found by the decode fuzz target: a bad line inside a long array was
+        // only seen once the bytes the array needed at least had arrived, and
+        // a server stopping there left the client waiting.
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::new();
+        for &b in b"*1000\r\n*1\r\n:1" {
+            buf.extend_from_slice(&[b]);
+            assert_eq!(d.decode(&mut buf).unwrap(), None);
+        }
+        buf.extend_from_slice(b"\n:");
+        assert!(matches!(d.decode(&mut buf), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn a_reply_is_walked_once_however_it_is_split() {
+        // Resumed where it stopped: the state after each read is the same
+        // as after reading everything at once.
+        let input =
+            [&b"*3\r\n%1\r\n+k\r\n*2\r\n:1\r\n$3\r\nabc\r\n"[..], b"|1\r\n+a\r\n:1\r\n,1.5\r\n", b"_\r\n"].concat();
+        let whole = decode_all(&input).unwrap().unwrap();
+        for step in 1..input.len() {
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::new();
+            let mut got = None;
+            for chunk in input.chunks(step) {
+                buf.extend_from_slice(chunk);
+                if let Some(v) = d.decode(&mut buf).unwrap() {
+                    got = Some(v);
+                }
+            }
+            assert_eq!(got.as_ref(), Some(&whole), "in pieces of {step}");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn long_lines_are_refused_whole_or_split() {
+        for len in [MAX_LINE - 2, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1] {
+            let mut input = vec![b'+'];
+            input.extend(std::iter::repeat(b'a').take(len));
+            input.extend_from_slice(b"\r\n");
+            let whole = decode_all(&input).is_ok();
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::new();
+            let mut split = true;
+            for chunk in input.chunks(4096) {
+                buf.extend_from_slice(chunk);
+                match d.decode(&mut buf) {
+                    Ok(_) => {}
+                    Err(_) => {
+                        split = false;
+                        break;
+                    }
+                }
+            }
+            assert_eq!(whole, split, "a line of {len} bytes");
+        }
     }
 
     #[test]
