@@ -556,6 +556,9 @@ async fn streams(pr: &mut Probe, redis: &Redis) {
     check_that!(pr, redis.xinfo_stream("st").full(None), |m| {
         m["length"] == Value::Int(2) && items(&m["entries"]).len() == 2 && items(&m["groups"]).len() == 1
     });
+    check_that!(pr, redis.xinfo_stream("empty"), |m| {
+        m["length"] == Value::Int(0) && m["first-entry"] == Value::Nil && m["last-entry"] == Value::Nil
+    });
     check_that!(pr, redis.xinfo_groups("st"), |groups| {
         groups.len() == 1
             && text(&groups[0]["name"]) == "g"
@@ -984,6 +987,9 @@ async fn server_commands(pr: &mut Probe, redis: &Redis, url: &str) {
         samples.iter().any(|(time, latency)| *time > 1_600_000_000 && *latency >= 30)
     });
     check!(pr, redis.latency_history("no-such-event"), vec![]);
+    // An event without samples is an error, not text.
+    let no_samples = redis.latency_graph("no-such-event").await.unwrap_err();
+    assert_eq!(no_samples.code(), Some("ERR"), "LATENCY GRAPH without samples: {no_samples:?}");
     check_that!(pr, redis.latency_graph("command"), |graph| graph.contains("command - high"));
     check_that!(pr, redis.latency_doctor(), |s| !s.is_empty());
     // CONFIG RESETSTAT above emptied the histograms: MSET ran before it, DEBUG after.
