@@ -281,7 +281,7 @@ async fn strings(pr: &mut Probe, redis: &Redis) {
     check!(pr, redis.getdel("n"), Some(b("7")));
     check!(pr, redis.getdel("n"), None);
     check!(pr, redis.getex("s").ex(100), Some(b("new")));
-    check!(pr, redis.ttl("s"), 100);
+    check_that!(pr, redis.ttl("s"), |t| (99..=100).contains(t));
     check!(pr, redis.getex("nokey"), None);
     check!(pr, redis.setnx("s", "x"), false);
     check!(pr, redis.setnx("s2", "x"), true);
@@ -1016,7 +1016,7 @@ async fn server_commands(pr: &mut Probe, redis: &Redis, url: &str) {
     check_that!(pr, redis.slowlog_len(), |n| *n > 5);
     check!(pr, redis.slowlog_reset(), ());
     check!(pr, redis.config_set([("slowlog-log-slower-than", "10000")]), ());
-    check_that!(pr, redis.slowlog_len(), |n| *n <= 1);
+    check_that!(pr, redis.slowlog_len(), |n| (1..=2).contains(n));
     check_that!(pr, redis.slowlog_help(), |lines| lines[0].starts_with("SLOWLOG "));
 
     check!(pr, redis.acl_setuser("probe").rule(["on", ">pw", "+get", "+acl|whoami", "~k*"]), ());
