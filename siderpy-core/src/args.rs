@@ -80,6 +80,40 @@ macro_rules! float {
 }
 float!(f32, f64);
 
+/// A value for an argument the spec types `double` (a score, a radius, a
+/// weight...): any number, or a score bound such as [`Exclusive`].
+///
+/// Integers are accepted as they are (`zadd("z", [(1, "a")])`); strings are
+/// not, so a typo cannot reach the server as a score.
+pub trait DoubleArg: ToArg {}
+
+macro_rules! double_arg {
+    ($($t:ty),*) => {$( impl DoubleArg for $t {} )*};
+}
+double_arg!(f64, f32, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+/// An exclusive score bound: `Exclusive(2.5)` is sent as `(2.5`, as in
+/// `ZRANGEBYSCORE z (2.5 +inf` ("scores greater than 2.5").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exclusive(pub f64);
+
+impl ToArg for Exclusive {
+    fn write_arg(&self, out: &mut BytesMut) {
+        let mut text = String::with_capacity(24);
+        text.push('(');
+        if self.0.is_finite() {
+            text.push_str(ryu::Buffer::new().format_finite(self.0));
+        } else if self.0 > 0.0 {
+            text.push_str("+inf");
+        } else {
+            text.push_str("-inf");
+        }
+        write_bulk(out, text.as_bytes())
+    }
+}
+
+impl DoubleArg for Exclusive {}
+
 /// A command under construction: its name and encoded arguments.
 ///
 /// Arguments are encoded as they are given, each into a segment tagged with

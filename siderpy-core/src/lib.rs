@@ -23,7 +23,7 @@ pub mod resp;
 mod tls;
 mod value;
 
-pub use args::{Arg, Args, CmdArgs, ToArg};
+pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
@@ -52,7 +52,7 @@ pub mod prelude {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Arg, Args, CmdArgs, ToArg};
+    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, ToArg};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};

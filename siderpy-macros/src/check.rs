@@ -133,7 +133,8 @@ pub enum Ty {
     Str,
     /// `integer`, `unix-time`: `i64`.
     Int,
-    /// `double`: `f64`.
+    /// `double`: `impl DoubleArg` where generic (a number, or an
+    /// `Exclusive` bound), else `f64`.
     Double,
     /// An optional pure token inside a block.
     Bool,
@@ -241,6 +242,20 @@ fn takes_more_than_its_name(cmd: &Command) -> bool {
     cmd.arity.is_some_and(|a| a.abs() > words)
 }
 
+/// Arguments the spec types `integer` that Redis takes as any number
+/// (`ZINCRBY z 0.5 m`, `WEIGHTS 1.5 2`): typed as `double` instead.
+const INTEGERS_THAT_ARE_DOUBLES: &[(&str, &str)] = &[
+    ("ZINCRBY", "increment"),
+    ("ZINTER", "weight"),
+    ("ZINTERSTORE", "weight"),
+    ("ZUNION", "weight"),
+    ("ZUNIONSTORE", "weight"),
+];
+
+fn is_really_double(command: &str, arg: &str) -> bool {
+    INTEGERS_THAT_ARE_DOUBLES.iter().any(|&(c, a)| c == command && a == arg)
+}
+
 struct Builder<'a> {
     cmd: &'a Command,
     kind: &'a str,
@@ -292,6 +307,7 @@ impl Builder<'_> {
         Ok(match &a.kind {
             ArgKind::PureToken => Vec::new(),
             ArgKind::Key | ArgKind::String | ArgKind::Pattern => mine(Ty::Str),
+            ArgKind::Integer if is_really_double(&self.cmd.name, &a.name) => mine(Ty::Double),
             ArgKind::Integer | ArgKind::UnixTime => mine(Ty::Int),
             ArgKind::Double => mine(Ty::Double),
             ArgKind::Unknown(t) => return Err(format!("`{}` has type `{t}`, which this macro does not know", a.name)),
