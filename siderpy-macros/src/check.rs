@@ -644,7 +644,16 @@ impl Builder<'_> {
                 }
             }
             let (params, write) = self.params(a, &mut Vec::new())?;
-            let when_keys = vec![a.name.clone()];
+            // Where the spec gives two arguments one name (LCS's `LEN` flag
+            // and `MINMATCHLEN len`), the reply table's key means the flag.
+            let shadowed = !matches!(a.kind, ArgKind::PureToken)
+                && self
+                    .cmd
+                    .arguments
+                    .iter()
+                    .flatten()
+                    .any(|o| o.name == a.name && matches!(o.kind, ArgKind::PureToken));
+            let when_keys = if shadowed { Vec::new() } else { vec![a.name.clone()] };
             Ok(vec![SetterDraft { label: label.clone(), params, slot, write, when_keys, docs: docs.clone() }])
         })();
         match typed {
