@@ -185,6 +185,11 @@ impl PubSubQueue {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the queue has a bound (`pubsub_queue_maxsize`).
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.lock().maxsize.is_some()
+    }
+
     /// Waits for the next message.
     ///
     /// # Errors
