@@ -124,23 +124,32 @@ impl Connection {
     }
 
     /// Queues several commands back to back; their replies arrive together.
-    pub(crate) fn send_batch<'a>(
-        &self,
-        cmds: impl IntoIterator<Item = &'a CmdArgs>,
-    ) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
+    ///
+    /// They are encoded straight into the shared buffer, under the lock that
+    /// queues their slot: encoding is copying already encoded arguments, so
+    /// the lock is held no longer than copying them twice would take.
+    pub(crate) fn send_batch<'a, I>(&self, cmds: I) -> Result<oneshot::Receiver<Result<Vec<Value>>>>
+    where
+        I: IntoIterator<Item = &'a CmdArgs>,
+        I::IntoIter: Clone,
+    {
         let (tx, rx) = oneshot::channel();
-        let mut n = 0;
-        let mut encoded = BytesMut::new();
-        for cmd in cmds {
-            cmd.write_frame(&mut encoded);
-            n += 1;
-        }
+        let cmds = cmds.into_iter();
+        let (n, bytes) = cmds.clone().fold((0, 0), |(n, bytes), c| (n + 1, bytes + c.frame_len_hint()));
         if n == 0 {
             drop(tx.send(Ok(Vec::new())));
             return Ok(rx);
         }
         let slot = Slot::Many { n, got: Vec::with_capacity(n), stop_at_error: false, tx };
-        self.enqueue(|out| out.extend_from_slice(&encoded), slot)?;
+        self.enqueue(
+            |out| {
+                out.reserve(bytes);
+                for cmd in cmds {
+                    cmd.write_frame(out);
+                }
+            },
+            slot,
+        )?;
         Ok(rx)
     }
 
