@@ -262,20 +262,30 @@ impl Parser {
         Error::protocol("frame changed between check and parse")
     }
 
-    fn line(&mut self) -> Result<Bytes, Error> {
-        let rest = &self.buf[self.pos..];
-        let i = memchr::memchr(b'\n', rest).ok_or_else(Self::invalid)?;
+    /// The range of the line at the cursor (CRLF excluded), which is consumed.
+    fn line_range(&mut self) -> Result<(usize, usize), Error> {
+        let start = self.pos;
+        let i = memchr::memchr(b'\n', &self.buf[start..]).ok_or_else(Self::invalid)?;
         if i == 0 {
             return Err(Self::invalid());
         }
-        let line = self.buf.slice(self.pos..self.pos + i - 1);
-        self.pos += i + 1;
-        Ok(line)
+        self.pos = start + i + 1;
+        Ok((start, start + i - 1))
+    }
+
+    /// The line at the cursor, borrowed: for numbers, which need no `Bytes`.
+    fn line_slice(&mut self) -> Result<&[u8], Error> {
+        let (start, end) = self.line_range()?;
+        Ok(&self.buf[start..end])
+    }
+
+    fn line(&mut self) -> Result<Bytes, Error> {
+        let (start, end) = self.line_range()?;
+        Ok(self.buf.slice(start..end))
     }
 
     fn len(&mut self) -> Result<Option<usize>, Error> {
-        let line = self.line()?;
-        match parse_int(&line).ok_or_else(Self::invalid)? {
+        match parse_int(self.line_slice()?).ok_or_else(Self::invalid)? {
             -1 => Ok(None),
             n => usize::try_from(n).map(Some).map_err(|_| Self::invalid()),
         }
@@ -309,14 +319,23 @@ impl Parser {
         let kind = *self.buf.get(self.pos).ok_or_else(Self::invalid)?;
         self.pos += 1;
         Ok(match kind {
-            b'+' => Value::Simple(self.line()?),
+            b'+' => {
+                // The commonest replies need no reference to the read buffer.
+                let (start, end) = self.line_range()?;
+                Value::Simple(match &self.buf[start..end] {
+                    b"OK" => Bytes::from_static(b"OK"),
+                    b"QUEUED" => Bytes::from_static(b"QUEUED"),
+                    b"PONG" => Bytes::from_static(b"PONG"),
+                    _ => self.buf.slice(start..end),
+                })
+            }
             b'-' => Value::Error(ServerError::new(self.line()?)),
-            b':' => Value::Int(parse_int(&self.line()?).ok_or_else(Self::invalid)?),
-            b',' => Value::Double(parse_double(&self.line()?).ok_or_else(Self::invalid)?),
-            b'#' => Value::Boolean(&self.line()?[..] == b"t"),
+            b':' => Value::Int(parse_int(self.line_slice()?).ok_or_else(Self::invalid)?),
+            b',' => Value::Double(parse_double(self.line_slice()?).ok_or_else(Self::invalid)?),
+            b'#' => Value::Boolean(self.line_slice()? == b"t"),
             b'(' => Value::BigNumber(self.line()?),
             b'_' => {
-                self.line()?;
+                self.line_range()?;
                 Value::Nil
             }
             b'$' => match self.len()? {
