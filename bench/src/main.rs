@@ -123,6 +123,19 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    fn scaled(self, f: f64) -> Self {
+        let s = |n: usize| ((n as f64 * f).round() as usize).max(1);
+        Sizes {
+            seq_get: s(self.seq_get),
+            pipe_set: s(self.pipe_set),
+            conc_per_task: s(self.conc_per_task),
+            big_gets: s(self.big_gets),
+            mget_calls: s(self.mget_calls),
+            pubsub_msgs: s(self.pubsub_msgs),
+            ..self
+        }
+    }
+
     fn full() -> Self {
         Sizes {
             seq_get: 20_000,
@@ -180,12 +193,14 @@ struct Options {
     reference: bool,
     fred_broadcast_capacity: Option<usize>,
     verbose: bool,
+    /// Multiplies every workload's operation count (for profiling runs).
+    scale: f64,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: siderpy-bench [--url redis://HOST:PORT] [--rounds N] [--quick] [--only CLIENT[,CLIENT]] \
-         [--workload NAME[,NAME]] [--no-rss] [--no-reference] [--fred-broadcast-capacity N] [--verbose]\n\
+         [--workload NAME[,NAME]] [--no-rss] [--no-reference] [--fred-broadcast-capacity N] [--scale F] [--verbose]\n\
          clients: siderpy, redis-rs, fred\n\
          workloads: seq_get, pipe_set, conc50_get, get_1MiB, mget_1000, pubsub_1M (and idle, for --child)"
     );
@@ -204,6 +219,7 @@ fn parse_args() -> Options {
         reference: true,
         fred_broadcast_capacity: None,
         verbose: false,
+        scale: 1.0,
     };
     let mut rounds = None;
     let mut args = std::env::args().skip(1);
@@ -224,6 +240,7 @@ fn parse_args() -> Options {
                 o.fred_broadcast_capacity = Some(value().parse().unwrap_or_else(|_| usage()))
             }
             "--verbose" | "-v" => o.verbose = true,
+            "--scale" => o.scale = value().parse().unwrap_or_else(|_| usage()),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -395,6 +412,7 @@ fn rss_of(o: &Options, url: &str, client: Client, workload: Workload) -> Result<
     if let Some(c) = o.fred_broadcast_capacity {
         cmd.args(["--fred-broadcast-capacity", &c.to_string()]);
     }
+    cmd.args(["--scale", &o.scale.to_string()]);
     let out = cmd.stderr(Stdio::inherit()).output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.starts_with("RESULT ")).ok_or_else(|| format!("child said {text:?}"))?;
@@ -440,7 +458,7 @@ const TARGETS: &[(Workload, &str, f64)] = &[
 
 fn main() {
     let o = parse_args();
-    let sizes = if o.quick { Sizes::quick() } else { Sizes::full() };
+    let sizes = (if o.quick { Sizes::quick() } else { Sizes::full() }).scaled(o.scale);
     if o.child {
         return child(&o, &sizes);
     }
