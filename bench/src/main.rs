@@ -381,12 +381,31 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime")
 }
 
+/// Runs a workload as a task of the runtime, as an application's request
+/// handler would run (not on the thread blocked in `block_on`, which would
+/// make every wake-up cross threads).
+fn run_on(
+    rt: &tokio::runtime::Runtime,
+    client: Client,
+    w: Workload,
+    url: &str,
+    sizes: &Sizes,
+    fred_capacity: Option<usize>,
+) -> Result<Outcome, String> {
+    let (url, sizes) = (url.to_string(), *sizes);
+    rt.block_on(async move {
+        tokio::spawn(async move { clients::run(client, w, &url, &sizes, fred_capacity).await })
+            .await
+            .map_err(|e| e.to_string())?
+    })
+}
+
 /// `--child`: one run of one workload for one client, then its peak RSS.
 fn child(o: &Options, sizes: &Sizes) {
     let url = o.url.clone().unwrap_or_else(|| usage());
     let (&[client], &[workload]) = (&o.clients[..], &o.workloads[..]) else { usage() };
     let rt = runtime();
-    let result = rt.block_on(clients::run(client, workload, &url, sizes, o.fred_broadcast_capacity));
+    let result = run_on(&rt, client, workload, &url, sizes, o.fred_broadcast_capacity);
     match result {
         Ok(out) => println!(
             "RESULT rate={} hwm_kib={} failure={}",
@@ -508,7 +527,7 @@ fn main() {
         }
         for round in 0..o.rounds {
             for &c in &o.clients {
-                let out = rt.block_on(clients::run(c, w, &url, &sizes, o.fred_broadcast_capacity));
+                let out = run_on(&rt, c, w, &url, &sizes, o.fred_broadcast_capacity);
                 match out {
                     Ok(out) => {
                         if o.verbose {
