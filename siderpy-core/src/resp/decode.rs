@@ -59,6 +59,9 @@ impl Decoder {
         if buf.len() < self.need.max(1) {
             return Ok(None);
         }
+        if let Some(done) = self.decode_scalar(buf) {
+            return done;
+        }
         let mut cur = Cursor { buf: &buf[..], pos: 0 };
         match check(&mut cur, &self.limits, 0) {
             Ok(()) => {
@@ -74,6 +77,70 @@ impl Decoder {
             }
             Err(Check::Invalid(msg)) => Err(Error::protocol(msg)),
         }
+    }
+
+    /// One pass for the commonest replies (a bulk string, a simple string or
+    /// an integer at the top level): the payload is split off the buffer
+    /// directly. `None` for anything else or anything unusual, which the
+    /// general two-pass path then decodes (or refuses) as it always does.
+    fn decode_scalar(&mut self, buf: &mut BytesMut) -> Option<Result<Option<Value>, Error>> {
+        let kind = *buf.first()?;
+        if !matches!(kind, b'$' | b'+' | b':') {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', &buf[..buf.len().min(MAX_LINE)])?;
+        if nl < 2 || buf[nl - 1] != b'\r' {
+            return None;
+        }
+        let line = &buf[1..nl - 1];
+        let value = match kind {
+            b'$' => {
+                let len = match length(line, "bulk", self.limits.max_bulk_len) {
+                    Ok(Some(len)) => len,
+                    Ok(None) => {
+                        buf.advance(nl + 1);
+                        self.need = 0;
+                        return Some(Ok(Some(Value::Nil)));
+                    }
+                    Err(_) => return None,
+                };
+                let end = (nl + 1).checked_add(len)?.checked_add(2)?;
+                if buf.len() < end {
+                    self.need = end;
+                    return Some(Ok(None));
+                }
+                if &buf[end - 2..end] != b"\r\n" {
+                    return None;
+                }
+                buf.advance(nl + 1);
+                let payload = buf.split_to(len).freeze();
+                buf.advance(2);
+                Value::Bulk(payload)
+            }
+            b'+' => {
+                let text = match line {
+                    b"OK" => Bytes::from_static(b"OK"),
+                    b"QUEUED" => Bytes::from_static(b"QUEUED"),
+                    b"PONG" => Bytes::from_static(b"PONG"),
+                    _ => {
+                        let mut line = buf.split_to(nl - 1);
+                        line.advance(1);
+                        buf.advance(2);
+                        self.need = 0;
+                        return Some(Ok(Some(Value::Simple(line.freeze()))));
+                    }
+                };
+                buf.advance(nl + 1);
+                Value::Simple(text)
+            }
+            _ => {
+                let n = parse_int(line)?;
+                buf.advance(nl + 1);
+                Value::Int(n)
+            }
+        };
+        self.need = 0;
+        Some(Ok(Some(value)))
     }
 
     /// How many bytes the frame at the head of the buffer needs at least, as
@@ -472,6 +539,35 @@ mod tests {
                 got.push(v);
             }
             assert_eq!(got, vec![whole.0.clone().unwrap(), whole.1.clone().unwrap()], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn top_level_scalars_at_every_split_point() {
+        let input: &[u8] = b"$5\r\nhello\r\n+OK\r\n+hi there\r\n:-12\r\n$-1\r\n$0\r\n\r\n+\r\n:7\r\n";
+        let want = vec![
+            bulk("hello"),
+            Value::Simple(Bytes::from_static(b"OK")),
+            Value::Simple(Bytes::from_static(b"hi there")),
+            Value::Int(-12),
+            Value::Nil,
+            bulk(""),
+            Value::Simple(Bytes::new()),
+            Value::Int(7),
+        ];
+        for split in 0..input.len() {
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::from(&input[..split]);
+            let mut got = Vec::new();
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            buf.extend_from_slice(&input[split..]);
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            assert_eq!(got, want, "split at {split}");
+            assert!(buf.is_empty());
         }
     }
 
