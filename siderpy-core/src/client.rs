@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
 use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
-use crate::connection::{transport, Connection};
+use crate::connection::{transport, Connection, Frames};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, Password, Protocol, DEFAULT_URL};
@@ -603,24 +603,24 @@ impl Redis {
 
     /// Sends commands as one batch and returns their replies, error replies
     /// included, in order. Used by pipelines and transactions.
-    pub(crate) async fn request_batch(&self, cmds: &[&CmdArgs], blocking: bool) -> Result<Vec<Value>> {
+    pub(crate) async fn request_batch(&self, cmds: Frames<'_>, blocking: bool) -> Result<Vec<Value>> {
         let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
             (None, true) => Ok(self.side_connection().await?),
             (None, false) => {
                 let conn = self.connection().await?;
-                match conn.send_batch(cmds.iter().copied()) {
+                match conn.send_frames(cmds) {
                     Ok(rx) => return await_batch(rx, None).await,
                     Err(_) => Err(self.connection().await?),
                 }
             }
         };
         match side {
-            Err(conn) => await_batch(conn.send_batch(cmds.iter().copied())?, None).await,
+            Err(conn) => await_batch(conn.send_frames(cmds)?, None).await,
             Ok(conn) => {
                 let guard = CloseOnDrop(Some(conn));
-                let rx = guard.0.as_ref().expect("armed").send_batch(cmds.iter().copied())?;
+                let rx = guard.0.as_ref().expect("armed").send_frames(cmds)?;
                 let replies = await_batch(rx, None).await;
                 self.release_side_connection(guard.disarm());
                 replies

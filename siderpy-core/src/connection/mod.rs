@@ -49,6 +49,14 @@ impl Slot {
     }
 }
 
+/// Commands already encoded as RESP arrays, back to back, possibly in
+/// several parts, and how many commands they hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frames<'a> {
+    pub(crate) parts: &'a [&'a [u8]],
+    pub(crate) n: usize,
+}
+
 /// State shared between the callers and the driver of one connection.
 pub(crate) struct State {
     /// Encoded commands not yet taken by the driver.
@@ -146,6 +154,28 @@ impl Connection {
                 out.reserve(bytes);
                 for cmd in cmds {
                     cmd.write_frame(out);
+                }
+            },
+            slot,
+        )?;
+        Ok(rx)
+    }
+
+    /// Queues commands already encoded back to back (a pipeline's buffer,
+    /// between `MULTI` and `EXEC` for a transaction); their replies arrive
+    /// together.
+    pub(crate) fn send_frames(&self, frames: Frames<'_>) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
+        let (tx, rx) = oneshot::channel();
+        if frames.n == 0 {
+            drop(tx.send(Ok(Vec::new())));
+            return Ok(rx);
+        }
+        let slot = Slot::Many { n: frames.n, got: Vec::with_capacity(frames.n), stop_at_error: false, tx };
+        self.enqueue(
+            |out| {
+                out.reserve(frames.parts.iter().map(|p| p.len()).sum());
+                for part in frames.parts {
+                    out.extend_from_slice(part);
                 }
             },
             slot,
