@@ -45,6 +45,8 @@ pub(crate) struct Driver {
     replies: Vec<Value>,
     /// Slots completed by a dispatch, woken once the lock is released.
     done: Vec<(Slot, Option<Value>)>,
+    /// Callers woken since the driver last yielded.
+    woken: usize,
     id: u64,
 }
 
@@ -67,6 +69,7 @@ impl Driver {
             write_deadline: None,
             replies: Vec::new(),
             done: Vec::new(),
+            woken: 0,
             id,
         }
     }
@@ -132,7 +135,7 @@ impl Driver {
     /// Hands the decoded replies to their slots, oldest first, under one
     /// lock of the state (and one of the pub/sub queue, when one is attached).
     fn dispatch(&mut self) -> Result<(), Error> {
-        let Driver { shared, replies, done, .. } = self;
+        let Driver { shared, replies, done, woken, .. } = self;
         let mut result = Ok(());
         {
             let mut st = lock(shared);
@@ -166,6 +169,7 @@ impl Driver {
             }
         }
         replies.clear();
+        *woken += done.len();
         // Wake callers outside the lock.
         for (slot, v) in done.drain(..) {
             match (slot, v) {
@@ -232,12 +236,9 @@ impl Driver {
                 if st.closed.is_some() {
                     return Poll::Ready(Ok(()));
                 }
+                st.busy = true;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
                     mem::swap(&mut self.wbuf, &mut st.out);
-                }
-                match &st.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => st.waker = Some(cx.waker().clone()),
                 }
                 st.pubsub.as_ref().is_some_and(PubSubQueue::is_bounded)
             };
@@ -249,13 +250,39 @@ impl Driver {
                     self.drain_frames(cx, one_at_a_time)?;
                 }
             }
-            if !wrote && !read {
+            if mem::take(&mut self.woken) > 1 {
+                // Several callers were just woken, and most will send again
+                // at once: yield (staying busy, so they need not wake us) to
+                // let them queue their commands first, then write them all
+                // in one go. Woken by a caller instead, the driver would run
+                // right after the first one and write its command alone.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if !wrote && !read && self.sleep(cx) {
                 return Poll::Pending;
             }
         }
         // Plenty done: let other tasks run, then carry on.
+        self.sleep(cx);
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Registers to be woken for new commands, unless some came in (or the
+    /// connection was closed) since the last look: then `false`, and the
+    /// caller goes round again.
+    fn sleep(&mut self, cx: &Context<'_>) -> bool {
+        let mut st = lock(&self.shared);
+        if st.closed.is_some() || (self.wbuf.is_empty() && !st.out.is_empty()) {
+            return false;
+        }
+        st.busy = false;
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        true
     }
 }
 

@@ -63,8 +63,13 @@ pub(crate) struct State {
     pub(crate) out: BytesMut,
     /// One entry per command (or batch) written or queued, oldest first.
     pub(crate) slots: VecDeque<Slot>,
-    /// The driver's waker, taken by whoever queues bytes.
+    /// The driver's waker, taken by whoever queues bytes while the driver
+    /// sleeps.
     pub(crate) waker: Option<Waker>,
+    /// The driver is running and looks at `out` again before it sleeps: no
+    /// need to wake it (a wake-up while it runs makes the runtime reschedule
+    /// it at once, and rouse another worker thread to do so).
+    pub(crate) busy: bool,
     /// Set once the connection is dead or closing; new commands get it.
     pub(crate) closed: Option<Error>,
     /// The queue pub/sub messages read here go to, while subscribed.
@@ -99,6 +104,7 @@ impl Connection {
             out: BytesMut::with_capacity(16 * 1024),
             slots: VecDeque::new(),
             waker: None,
+            busy: false,
             closed: None,
             pubsub: None,
         }));
@@ -191,7 +197,11 @@ impl Connection {
             }
             write(&mut st.out);
             st.slots.push_back(slot);
-            st.waker.take()
+            if st.busy {
+                None
+            } else {
+                st.waker.take()
+            }
         };
         if let Some(w) = waker {
             w.wake();
