@@ -23,6 +23,9 @@ use crate::value::Value;
 /// How much to read at a time when no frame says it needs more.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Past this size a reply being read gets exactly the room it needs.
+const BIG_FRAME: usize = 64 * 1024;
+
 /// Rounds of read/write work before yielding to other tasks.
 const BUDGET: usize = 32;
 
@@ -115,7 +118,12 @@ impl Driver {
 
     /// Reads what the socket has into the read buffer. `Ok(true)` if anything was read.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
-        let want = self.decoder.bytes_needed().saturating_sub(self.rbuf.len()).max(READ_CHUNK);
+        // A large reply (its length known from its header) gets exactly the
+        // room it still needs: asking for a whole READ_CHUNK near its end
+        // would make the buffer double (a 1 MiB GET peaking at 3 MiB).
+        let need = self.decoder.bytes_needed();
+        let missing = need.saturating_sub(self.rbuf.len());
+        let want = if missing > 0 && need > BIG_FRAME { missing } else { missing.max(READ_CHUNK) };
         self.rbuf.reserve(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
             Poll::Ready(Ok(0)) => {
