@@ -33,7 +33,7 @@ pub async fn run(client: Client, w: Workload, url: &str, sizes: &Sizes, fred_cap
 }
 
 fn rate(ops: usize, started: Instant) -> Outcome {
-    Outcome { rate: ops as f64 / started.elapsed().as_secs_f64(), failure: None }
+    Outcome { rate: ops as f64 / started.elapsed().as_secs_f64(), ops, failure: None }
 }
 
 /// What a subscriber task reports: messages received and when the last came.
@@ -54,7 +54,7 @@ fn pubsub_outcome(sizes: &Sizes, started: Instant, got: Received) -> Outcome {
             if got.lagged > 0 { format!(", {} reported as lagged", got.lagged) } else { String::new() }
         )
     });
-    Outcome { rate: got.count as f64 / elapsed, failure }
+    Outcome { rate: got.count as f64 / elapsed, ops: sizes.pubsub_msgs, failure }
 }
 
 // ---------------------------------------------------------------- siderpy
@@ -67,7 +67,7 @@ async fn siderpy_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
         Workload::Idle => {
             let v = redis.get(SMALL_KEY).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;
-            Outcome { rate: 0.0, failure: None }
+            Outcome { rate: 0.0, ops: 0, failure: None }
         }
         Workload::SeqGet => {
             let t = Instant::now();
@@ -190,7 +190,7 @@ async fn redis_rs_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
         Workload::Idle => {
             let v: Option<Vec<u8>> = redis::cmd("GET").arg(SMALL_KEY).query_async(&mut con).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;
-            Outcome { rate: 0.0, failure: None }
+            Outcome { rate: 0.0, ops: 0, failure: None }
         }
         Workload::SeqGet => {
             let t = Instant::now();
@@ -307,7 +307,7 @@ async fn fred_run(w: Workload, url: &str, sizes: &Sizes, capacity: Option<usize>
         Workload::Idle => {
             let v: Option<Bytes> = client.get(SMALL_KEY).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;
-            Outcome { rate: 0.0, failure: None }
+            Outcome { rate: 0.0, ops: 0, failure: None }
         }
         Workload::SeqGet => {
             let t = Instant::now();

@@ -178,6 +178,8 @@ pub fn mget_keys(sizes: &Sizes) -> Vec<String> {
 pub struct Outcome {
     /// Operations (or messages) per second.
     pub rate: f64,
+    /// Operations (or messages published) done.
+    pub ops: usize,
     /// Why the run does not count, if it does not (messages lost...).
     pub failure: Option<String>,
 }
@@ -384,6 +386,10 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs a workload as a task of the runtime, as an application's request
 /// handler would run (not on the thread blocked in `block_on`, which would
 /// make every wake-up cross threads).
+///
+/// Also returns the process's CPU time (user + system, every thread) per
+/// operation: what the client cost, less noisy than its throughput on a
+/// shared machine. `redis-server` and `redis-benchmark` are other processes.
 fn run_on(
     rt: &tokio::runtime::Runtime,
     client: Client,
@@ -391,13 +397,28 @@ fn run_on(
     url: &str,
     sizes: &Sizes,
     fred_capacity: Option<usize>,
-) -> Result<Outcome, String> {
+) -> Result<(Outcome, f64), String> {
     let (url, sizes) = (url.to_string(), *sizes);
-    rt.block_on(async move {
+    let cpu = cpu_seconds();
+    let out = rt.block_on(async move {
         tokio::spawn(async move { clients::run(client, w, &url, &sizes, fred_capacity).await })
             .await
             .map_err(|e| e.to_string())?
-    })
+    })?;
+    let per_op = (cpu_seconds() - cpu) / out.ops.max(1) as f64;
+    Ok((out, per_op))
+}
+
+/// User plus system CPU time of the whole process so far, in seconds.
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(usage.ru_utime) + t(usage.ru_stime)
 }
 
 /// `--child`: one run of one workload for one client, then its peak RSS.
@@ -405,7 +426,7 @@ fn child(o: &Options, sizes: &Sizes) {
     let url = o.url.clone().unwrap_or_else(|| usage());
     let (&[client], &[workload]) = (&o.clients[..], &o.workloads[..]) else { usage() };
     let rt = runtime();
-    let result = run_on(&rt, client, workload, &url, sizes, o.fred_broadcast_capacity);
+    let result = run_on(&rt, client, workload, &url, sizes, o.fred_broadcast_capacity).map(|(out, _)| out);
     match result {
         Ok(out) => println!(
             "RESULT rate={} hwm_kib={} failure={}",
@@ -521,6 +542,8 @@ fn main() {
     // Per workload, per column: the rates of every round.
     let mut results: BTreeMap<Workload, BTreeMap<&'static str, Vec<f64>>> = BTreeMap::new();
     let mut failures: BTreeMap<(Workload, &'static str), String> = BTreeMap::new();
+    // Per workload, per client: CPU microseconds per operation, every round.
+    let mut cpu_per_op: BTreeMap<Workload, BTreeMap<&'static str, Vec<f64>>> = BTreeMap::new();
     for &w in &o.workloads {
         if w == Workload::Idle {
             continue;
@@ -529,7 +552,8 @@ fn main() {
             for &c in &o.clients {
                 let out = run_on(&rt, c, w, &url, &sizes, o.fred_broadcast_capacity);
                 match out {
-                    Ok(out) => {
+                    Ok((out, cpu)) => {
+                        cpu_per_op.entry(w).or_default().entry(c.name()).or_default().push(cpu * 1e6);
                         if o.verbose {
                             eprintln!("{} round {round} {}: {:.0}/s {:?}", w.name(), c.name(), out.rate, out.failure);
                         }
@@ -596,6 +620,26 @@ fn main() {
         for ((w, c), f) in &failures {
             println!("- FAIL {} {c}: {f}", w.name());
         }
+    }
+
+    println!();
+    println!("Client CPU time (user + system, all threads) per operation, in µs; median; lower is better:");
+    println!();
+    println!("| workload | siderpy | redis-rs | fred | redis-rs/siderpy | fred/siderpy |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for &w in &o.workloads {
+        let Some(per) = cpu_per_op.get(&w) else { continue };
+        let m = |c: &str| per.get(c).filter(|v| !v.is_empty()).map(|v| median(v));
+        let cell = |c: &str| m(c).map_or("—".to_string(), |v| format!("{v:.2}"));
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            w.name(),
+            cell("siderpy"),
+            cell("redis-rs"),
+            cell("fred"),
+            ratio(m("redis-rs"), m("siderpy")),
+            ratio(m("fred"), m("siderpy"))
+        );
     }
 
     println!();
