@@ -42,12 +42,15 @@ pub struct Decoder {
     limits: Limits,
     /// Do not re-check before the buffer holds this many bytes.
     need: usize,
+    /// Where each element of an array of bulk strings lies (kept to reuse
+    /// its allocation).
+    spans: Vec<(usize, usize)>,
 }
 
 impl Decoder {
     /// A decoder enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        Decoder { limits, need: 0 }
+        Decoder { limits, need: 0, spans: Vec::new() }
     }
 
     /// Splits one whole frame off the front of `buf` and decodes it.
@@ -60,6 +63,9 @@ impl Decoder {
             return Ok(None);
         }
         if let Some(done) = self.decode_scalar(buf) {
+            return done;
+        }
+        if let Some(done) = self.decode_bulk_array(buf) {
             return done;
         }
         let mut cur = Cursor { buf: &buf[..], pos: 0 };
@@ -141,6 +147,87 @@ impl Decoder {
         };
         self.need = 0;
         Some(Ok(Some(value)))
+    }
+
+    /// One walk for a top-level array of bulk strings and nils (`MGET`,
+    /// `LRANGE`, `HMGET`, `KEYS`...): it checks the frame and notes where
+    /// each element lies, then builds the values from those notes without
+    /// parsing again. `None` for any other element type or anything
+    /// unusual, which the general path then handles.
+    fn decode_bulk_array(&mut self, buf: &mut BytesMut) -> Option<Result<Option<Value>, Error>> {
+        /// The longest bulk header: `$`, 20 digits, CRLF.
+        const HEADER: usize = 24;
+        const NIL: usize = usize::MAX;
+        if buf.first() != Some(&b'*') {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', &buf[..buf.len().min(HEADER)])?;
+        if nl < 2 || buf[nl - 1] != b'\r' {
+            return None;
+        }
+        let n = match length(&buf[1..nl - 1], "aggregate", self.limits.max_elements) {
+            Ok(Some(n)) => n,
+            _ => return None,
+        };
+        let mut pos = nl + 1;
+        self.spans.clear();
+        for _ in 0..n {
+            let rest = &buf[pos..];
+            match rest.first() {
+                None => return self.incomplete(0),
+                Some(b'$') => {}
+                Some(b'_') if rest.len() < 3 => return self.incomplete(0),
+                Some(b'_') if &rest[1..3] == b"\r\n" => {
+                    self.spans.push((NIL, 0));
+                    pos += 3;
+                    continue;
+                }
+                Some(_) => return None,
+            }
+            let Some(nl) = memchr::memchr(b'\n', &rest[..rest.len().min(HEADER)]) else {
+                return if rest.len() < HEADER { self.incomplete(0) } else { None };
+            };
+            if nl < 2 || rest[nl - 1] != b'\r' {
+                return None;
+            }
+            match length(&rest[1..nl - 1], "bulk", self.limits.max_bulk_len) {
+                Ok(None) => {
+                    self.spans.push((NIL, 0));
+                    pos += nl + 1;
+                }
+                Ok(Some(len)) => {
+                    let start = pos + nl + 1;
+                    let end = start.checked_add(len)?.checked_add(2)?;
+                    if end > buf.len() {
+                        return self.incomplete(end);
+                    }
+                    if &buf[end - 2..end] != b"\r\n" {
+                        return None;
+                    }
+                    self.spans.push((start, len));
+                    pos = end;
+                }
+                Err(_) => return None,
+            }
+        }
+        let frame = buf.split_to(pos).freeze();
+        let items = self
+            .spans
+            .iter()
+            .map(|&(start, len)| if start == NIL { Value::Nil } else { Value::Bulk(frame.slice(start..start + len)) })
+            .collect();
+        if self.spans.capacity() > 1 << 16 {
+            self.spans = Vec::new();
+        }
+        self.need = 0;
+        Some(Ok(Some(Value::Array(items))))
+    }
+
+    /// The frame at the head is incomplete and needs at least `need` bytes
+    /// (0 if unknown).
+    fn incomplete(&mut self, need: usize) -> Option<Result<Option<Value>, Error>> {
+        self.need = need;
+        Some(Ok(None))
     }
 
     /// How many bytes the frame at the head of the buffer needs at least, as
@@ -569,6 +656,53 @@ mod tests {
             assert_eq!(got, want, "split at {split}");
             assert!(buf.is_empty());
         }
+    }
+
+    #[test]
+    fn arrays_of_bulks_at_every_split_point() {
+        let input: &[u8] =
+            b"*4\r\n$5\r\nhello\r\n$-1\r\n_\r\n$0\r\n\r\n*0\r\n*2\r\n$1\r\na\r\n:1\r\n*1\r\n$2\r\nok\r\n";
+        let want = vec![
+            Value::Array(vec![bulk("hello"), Value::Nil, Value::Nil, bulk("")]),
+            Value::Array(vec![]),
+            Value::Array(vec![bulk("a"), Value::Int(1)]),
+            Value::Array(vec![bulk("ok")]),
+        ];
+        for split in 0..input.len() {
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::from(&input[..split]);
+            let mut got = Vec::new();
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            buf.extend_from_slice(&input[split..]);
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            assert_eq!(got, want, "split at {split}");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn malformed_arrays_of_bulks_are_protocol_errors() {
+        let cases: &[&[u8]] = &[
+            b"*2\r\n$1\r\naXX$1\r\nb\r\n",
+            b"*1\r\n$-2\r\n",
+            b"*1\r\n$x\r\n",
+            b"*1\r\n_x\r\n",
+            b"*1\r\n$1\na\r\n",
+            b"*1\r\n$99999999999999999999999999\r\n",
+        ];
+        for &input in cases {
+            let got = decode_all(input);
+            assert!(matches!(got, Err(Error::Protocol(_))), "{:?} gave {got:?}", String::from_utf8_lossy(input));
+        }
+        // Within the limits but not here yet: incomplete, and the need is known.
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&b"*2\r\n$1\r\na\r\n$100000\r\nabc"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(d.bytes_needed(), 20 + 100_000 + 2);
     }
 
     #[test]
