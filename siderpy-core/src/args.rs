@@ -124,13 +124,13 @@ impl DoubleArg for Exclusive {}
 #[derive(Debug, Clone, Default)]
 pub struct CmdArgs {
     buf: BytesMut,
-    segs: Vec<Seg>,
+    segs: Segs,
     /// Segments are already in slot order with nothing replaced: `buf` can be
     /// sent as it is.
     ordered: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Seg {
     slot: u16,
     start: u32,
@@ -139,19 +139,92 @@ struct Seg {
     count: u32,
 }
 
+/// Segments kept inline up to this many: a name and a few arguments, which
+/// is most commands, cost no allocation of their own.
+const INLINE_SEGS: usize = 4;
+
+/// The segments of a command: inline while few, then on the heap.
+#[derive(Clone)]
+enum Segs {
+    Inline(u8, [Seg; INLINE_SEGS]),
+    Heap(Vec<Seg>),
+}
+
+impl Default for Segs {
+    fn default() -> Self {
+        Segs::Inline(0, [Seg::default(); INLINE_SEGS])
+    }
+}
+
+impl std::fmt::Debug for Segs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl Segs {
+    fn one(seg: Seg) -> Self {
+        let mut segs = [Seg::default(); INLINE_SEGS];
+        segs[0] = seg;
+        Segs::Inline(1, segs)
+    }
+
+    fn as_slice(&self) -> &[Seg] {
+        match self {
+            Segs::Inline(n, segs) => &segs[..usize::from(*n)],
+            Segs::Heap(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Seg] {
+        match self {
+            Segs::Inline(n, segs) => &mut segs[..usize::from(*n)],
+            Segs::Heap(v) => v,
+        }
+    }
+
+    fn push(&mut self, seg: Seg) {
+        match self {
+            Segs::Inline(n, segs) if usize::from(*n) < INLINE_SEGS => {
+                segs[usize::from(*n)] = seg;
+                *n += 1;
+            }
+            Segs::Inline(_, segs) => {
+                let mut v = Vec::with_capacity(INLINE_SEGS * 2);
+                v.extend_from_slice(segs);
+                v.push(seg);
+                *self = Segs::Heap(v);
+            }
+            Segs::Heap(v) => v.push(seg),
+        }
+    }
+
+    fn remove(&mut self, pos: usize) {
+        match self {
+            Segs::Inline(n, segs) => {
+                segs.copy_within(pos + 1..usize::from(*n), pos);
+                *n -= 1;
+            }
+            Segs::Heap(v) => {
+                v.remove(pos);
+            }
+        }
+    }
+}
+
 impl CmdArgs {
     /// A command with a fixed name; `name` is its words, already encoded as
     /// bulk strings (`$6\r\nCLIENT\r\n$4\r\nKILL\r\n`), `words` how many.
     pub fn with_encoded_name(name: &[u8], words: u32) -> Self {
         let mut buf = BytesMut::with_capacity(name.len() + 64);
         buf.extend_from_slice(name);
-        CmdArgs { buf, segs: vec![Seg { slot: 0, start: 0, end: name.len() as u32, count: words }], ordered: true }
+        CmdArgs { buf, segs: Segs::one(Seg { slot: 0, start: 0, end: name.len() as u32, count: words }), ordered: true }
     }
 
     /// A command whose name is only known at run time. A name with spaces
     /// (`"CLIENT LIST"`) is sent as several words.
     pub fn with_name(name: &str) -> Self {
-        let mut args = CmdArgs { buf: BytesMut::with_capacity(64), segs: Vec::new(), ordered: true };
+        let mut args = CmdArgs { buf: BytesMut::with_capacity(64), segs: Segs::default(), ordered: true };
         let mut count = 0;
         for word in name.split_ascii_whitespace() {
             write_bulk(&mut args.buf, word.as_bytes());
@@ -164,11 +237,11 @@ impl CmdArgs {
     /// Starts (or restarts) the segment of `slot`: what is written until the
     /// next call belongs to it, and replaces anything the slot held before.
     fn open(&mut self, slot: u16) {
-        if let Some(pos) = self.segs.iter().position(|s| s.slot == slot) {
+        if let Some(pos) = self.segs.as_slice().iter().position(|s| s.slot == slot) {
             self.segs.remove(pos);
             self.ordered = false;
         }
-        if self.segs.last().is_some_and(|last| last.slot > slot) {
+        if self.segs.as_slice().last().is_some_and(|last| last.slot > slot) {
             self.ordered = false;
         }
         let at = self.buf.len() as u32;
@@ -177,7 +250,7 @@ impl CmdArgs {
 
     fn close(&mut self, count: u32) {
         let end = self.buf.len() as u32;
-        let seg = self.segs.last_mut().expect("open before close");
+        let seg = self.segs.as_mut_slice().last_mut().expect("open before close");
         seg.end = end;
         seg.count = count;
     }
@@ -231,18 +304,18 @@ impl CmdArgs {
 
     /// Appends an argument after everything else (raw `execute_cmd` use).
     pub fn push(&mut self, value: impl ToArg) {
-        let slot = self.segs.last().map_or(0, |s| s.slot.saturating_add(1));
+        let slot = self.segs.as_slice().last().map_or(0, |s| s.slot.saturating_add(1));
         self.arg(slot, value);
     }
 
     /// Whether `slot` has been given.
     pub fn has(&self, slot: u16) -> bool {
-        self.segs.iter().any(|s| s.slot == slot)
+        self.segs.as_slice().iter().any(|s| s.slot == slot)
     }
 
     /// Number of bulk strings in the command, name included.
     pub fn len(&self) -> usize {
-        self.segs.iter().map(|s| s.count as usize).sum()
+        self.segs.as_slice().iter().map(|s| s.count as usize).sum()
     }
 
     /// True when not even a name was given.
@@ -253,7 +326,7 @@ impl CmdArgs {
     /// The command name as sent (its first word, or words for containers),
     /// for error messages.
     pub fn name(&self) -> String {
-        let Some(first) = self.segs.iter().find(|s| s.slot == 0) else { return String::new() };
+        let Some(first) = self.segs.as_slice().iter().find(|s| s.slot == 0) else { return String::new() };
         let mut words = Vec::new();
         let mut rest = &self.buf[first.start as usize..first.end as usize];
         // Each word is `$<len>\r\n<bytes>\r\n`.
@@ -269,7 +342,7 @@ impl CmdArgs {
     /// Writes every argument (name included, if any) to `out` without the
     /// array header; returns how many bulk strings that is.
     pub(crate) fn write_body(&self, out: &mut BytesMut) -> u32 {
-        let mut order: Vec<&Seg> = self.segs.iter().collect();
+        let mut order: Vec<&Seg> = self.segs.as_slice().iter().collect();
         order.sort_by_key(|s| s.slot);
         for s in &order {
             out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);
@@ -277,14 +350,21 @@ impl CmdArgs {
         order.iter().map(|s| s.count).sum()
     }
 
+    /// About how many bytes [`write_frame`](Self::write_frame) writes (exact
+    /// but for the array header's digits), to reserve room up front.
+    pub(crate) fn frame_len_hint(&self) -> usize {
+        self.buf.len() + 16
+    }
+
     /// Writes the whole command, as a RESP array, to `out`.
     pub fn write_frame(&self, out: &mut BytesMut) {
+        out.reserve(self.frame_len_hint());
         write_array_header(out, self.len());
         if self.ordered {
             out.extend_from_slice(&self.buf);
             return;
         }
-        let mut order: Vec<&Seg> = self.segs.iter().collect();
+        let mut order: Vec<&Seg> = self.segs.as_slice().iter().collect();
         order.sort_by_key(|s| s.slot); // stable: equal slots keep their order
         for s in order {
             out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);

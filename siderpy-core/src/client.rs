@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
-use crate::command::{CallOptions, Cmd, CommandInfo, Executor, StatefulExecutor};
-use crate::connection::{transport, Connection};
-use crate::convert::{convert, FromValue, TextPolicy};
+use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
+use crate::connection::{transport, Connection, Frames};
+use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 use crate::pubsub::{Family, PubSubQueue};
@@ -733,24 +733,24 @@ impl Redis {
 
     /// Sends commands as one batch and returns their replies, error replies
     /// included, in order. Used by pipelines and transactions.
-    pub(crate) async fn request_batch(&self, cmds: &[&CmdArgs], blocking: bool) -> Result<Vec<Value>> {
+    pub(crate) async fn request_batch(&self, cmds: Frames<'_>, blocking: bool) -> Result<Vec<Value>> {
         let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
             (None, true) => Ok(self.side_connection().await?),
             (None, false) => {
                 let conn = self.connection().await?;
-                match conn.send_batch(cmds.iter().copied()) {
+                match conn.send_frames(cmds) {
                     Ok(rx) => return await_batch(rx, None).await,
                     Err(_) => Err(self.connection().await?),
                 }
             }
         };
         match side {
-            Err(conn) => await_batch(conn.send_batch(cmds.iter().copied())?, None).await,
+            Err(conn) => await_batch(conn.send_frames(cmds)?, None).await,
             Ok(conn) => {
                 let guard = CloseOnDrop(Some(conn));
-                let rx = guard.0.as_ref().expect("armed").send_batch(cmds.iter().copied())?;
+                let rx = guard.0.as_ref().expect("armed").send_frames(cmds)?;
                 let replies = await_batch(rx, None).await;
                 self.release_side_connection(guard.disarm());
                 replies
@@ -802,6 +802,36 @@ impl Redis {
 
     pub(crate) fn local(&self) -> std::sync::MutexGuard<'_, Local> {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The common case of [`request`](Self::request), without awaiting: an
+    /// ordinary command (no transaction, pub/sub, blocking command, `SELECT`
+    /// or pipeline mode on this handle) when the shared connection is open.
+    /// Queues it and returns its reply slot and read timeout; `None` when the
+    /// command needs the general path (nothing was sent then).
+    pub(crate) fn try_send_shared(
+        &self,
+        args: &CmdArgs,
+        opts: &CallOptions,
+    ) -> Option<(oneshot::Receiver<Result<Value>>, Option<Duration>)> {
+        if let Some(name) = opts.name() {
+            if matches!(name, "MULTI" | "WATCH" | "SELECT") || Family::of(name.as_bytes()).is_some() {
+                return None;
+            }
+        }
+        if opts.blocking() {
+            return None;
+        }
+        {
+            let local = self.local();
+            if local.pipeline_mode || local.pinned.is_some() {
+                return None;
+            }
+        }
+        let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // A closed connection refuses the command: the general path reconnects.
+        let rx = guard.as_ref()?.send(args).ok()?;
+        Some((rx, opts.timeout.or(self.inner.config.read_timeout)))
     }
 
     /// Queues a command on the open connection, reconnecting once if it was
@@ -933,19 +963,3 @@ impl<'a> Executor for &'a Redis {
 }
 
 impl StatefulExecutor for &Redis {}
-
-impl<'a, K: ?Sized, R: FromValue + Send + 'a> std::future::IntoFuture for Cmd<&'a Redis, K, R> {
-    type Output = Result<R>;
-    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<R>> + Send + 'a>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let Cmd { sink: redis, args, opts, .. } = self;
-        Box::pin(async move {
-            let value = redis.request(&args, opts).await?;
-            convert::<R>(value, redis.text_policy()).map_err(|e| match e {
-                Error::Type(t) => Error::Type(t.with_command(&args.name())),
-                e => e,
-            })
-        })
-    }
-}

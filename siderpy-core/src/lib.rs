@@ -15,6 +15,7 @@ mod commands;
 mod connection;
 mod convert;
 mod error;
+mod future;
 mod info;
 mod pipeline;
 mod pool;
@@ -32,6 +33,7 @@ pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
 pub use connection::transport::default_tls_config;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
+pub use future::ReplyFuture;
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 pub use pipeline::{Pipeline, PipelineMode};
 #[cfg(feature = "bb8")]

@@ -1,9 +1,12 @@
 //! Many commands in one round trip: [`Pipeline`], which also builds
 //! transactions (`MULTI` ... `EXEC`, sent as one batch).
 
+use bytes::BytesMut;
+
 use crate::args::CmdArgs;
 use crate::client::Redis;
 use crate::command::{Cmd, CommandInfo, Executor, StatefulExecutor};
+use crate::connection::Frames;
 use crate::convert::{convert, FromValue};
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -36,35 +39,44 @@ use crate::value::Value;
 #[must_use = "a pipeline does nothing until it is executed"]
 pub struct Pipeline {
     redis: Redis,
-    cmds: Vec<CmdArgs>,
+    /// The queued commands, encoded back to back as they are queued: each
+    /// command's own buffer is freed at once, and sending is one copy.
+    frames: BytesMut,
+    /// How many commands `frames` holds.
+    n: usize,
     blocking: bool,
     atomic: bool,
 }
 
+const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
+const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
+
 impl Pipeline {
     pub(crate) fn new(redis: Redis, atomic: bool) -> Self {
-        Pipeline { redis, cmds: Vec::new(), blocking: false, atomic }
+        Pipeline { redis, frames: BytesMut::new(), n: 0, blocking: false, atomic }
     }
 
     /// Adds an already built command; `.queue()` on a command calls this.
     pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
         self.blocking |= info.is_some_and(|i| i.blocking);
-        self.cmds.push(args);
+        args.write_frame(&mut self.frames);
+        self.n += 1;
     }
 
     /// How many commands are queued.
     pub fn len(&self) -> usize {
-        self.cmds.len()
+        self.n
     }
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.cmds.is_empty()
+        self.n == 0
     }
 
     /// Drops every queued command.
     pub fn clear(&mut self) {
-        self.cmds.clear();
+        self.frames.clear();
+        self.n = 0;
         self.blocking = false;
     }
 
@@ -94,19 +106,29 @@ impl Pipeline {
     }
 
     async fn send(&mut self) -> Result<Vec<Value>> {
-        let cmds = std::mem::take(&mut self.cmds);
+        // Emptied first, so that it is empty whatever the outcome, even if
+        // this future is dropped.
+        let mut frames = std::mem::take(&mut self.frames);
+        let n = std::mem::take(&mut self.n);
         let blocking = std::mem::take(&mut self.blocking);
-        if cmds.is_empty() {
+        if n == 0 {
             return Ok(Vec::new());
         }
-        if !self.atomic {
-            return self.redis.request_batch(&cmds.iter().collect::<Vec<_>>(), blocking).await;
+        let result = if self.atomic {
+            let parts: [&[u8]; 3] = [MULTI, &frames, EXEC];
+            self.redis.request_batch(Frames { parts: &parts, n: n + 2 }, false).await
+        } else {
+            self.redis.request_batch(Frames { parts: &[&frames], n }, blocking).await
+        };
+        // Keep the buffer's allocation for the next batch.
+        frames.clear();
+        if self.frames.capacity() == 0 {
+            self.frames = frames;
         }
-        let n = cmds.len();
-        let multi = CmdArgs::with_name("MULTI");
-        let exec = CmdArgs::with_name("EXEC");
-        let all: Vec<&CmdArgs> = std::iter::once(&multi).chain(&cmds).chain(std::iter::once(&exec)).collect();
-        let mut replies = self.redis.request_batch(&all, false).await?;
+        let mut replies = result?;
+        if !self.atomic {
+            return Ok(replies);
+        }
         let exec_reply = replies.pop().expect("one reply per command");
         if let Value::Error(e) = &replies[0] {
             return Err(Error::Redis(e.clone()));

@@ -63,15 +63,19 @@ impl Family {
     /// The family a (un)subscribe command or confirmation belongs to, and
     /// whether it subscribes.
     pub(crate) fn of(kind: &[u8]) -> Option<(Family, bool)> {
-        Some(match kind.to_ascii_lowercase().as_slice() {
-            b"subscribe" => (Family::Channel, true),
-            b"unsubscribe" => (Family::Channel, false),
-            b"psubscribe" => (Family::Pattern, true),
-            b"punsubscribe" => (Family::Pattern, false),
-            b"ssubscribe" => (Family::Shard, true),
-            b"sunsubscribe" => (Family::Shard, false),
-            _ => return None,
-        })
+        // Asked for every command sent: compare in place, allocating nothing.
+        const KINDS: [(&[u8], Family, bool); 6] = [
+            (b"subscribe", Family::Channel, true),
+            (b"unsubscribe", Family::Channel, false),
+            (b"psubscribe", Family::Pattern, true),
+            (b"punsubscribe", Family::Pattern, false),
+            (b"ssubscribe", Family::Shard, true),
+            (b"sunsubscribe", Family::Shard, false),
+        ];
+        KINDS
+            .iter()
+            .find(|(name, ..)| name.eq_ignore_ascii_case(kind))
+            .map(|&(_, family, subscribe)| (family, subscribe))
     }
 }
 
@@ -189,6 +193,11 @@ impl PubSubQueue {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the queue has a bound (`pubsub_queue_maxsize`).
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.lock().maxsize.is_some()
     }
 
     /// Waits for the next message.

@@ -1,5 +1,6 @@
 //! The task that owns a connection's socket.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::mem;
@@ -15,7 +16,7 @@ use tokio::time::Sleep;
 use super::transport::Transport;
 use super::{lock, Slot, State};
 use crate::error::{Error, Timeout};
-use crate::pubsub::{self, Incoming};
+use crate::pubsub::{self, Incoming, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
 use crate::value::Value;
 
@@ -26,6 +27,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// announcing a 512 MiB bulk in 14 bytes gets the room as the bytes come
 /// (the buffer grows by doubling), not all at once.
 const MAX_RESERVE: usize = 4 * 1024 * 1024;
+
+/// Past this size a reply being read gets exactly the room it needs.
+const BIG_FRAME: usize = 64 * 1024;
 
 /// Rounds of read/write work before yielding to other tasks.
 const BUDGET: usize = 32;
@@ -45,6 +49,12 @@ pub(crate) struct Driver {
     write_timeout: Option<Duration>,
     /// Armed while the socket refuses bytes we have to write.
     write_deadline: Option<Pin<Box<Sleep>>>,
+    /// Frames decoded and not yet handed out (kept to reuse its allocation).
+    replies: Vec<Value>,
+    /// Slots completed by a dispatch, woken once the lock is released.
+    done: Vec<(Slot, Option<Value>)>,
+    /// Callers woken since the driver last yielded.
+    woken: usize,
     id: u64,
 }
 
@@ -65,6 +75,9 @@ impl Driver {
             needs_flush: false,
             write_timeout,
             write_deadline: None,
+            replies: Vec::new(),
+            done: Vec::new(),
+            woken: 0,
             id,
         }
     }
@@ -110,7 +123,13 @@ impl Driver {
 
     /// Reads what the socket has into the read buffer. `Ok(true)` if anything was read.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
-        let want = self.decoder.bytes_needed().saturating_sub(self.rbuf.len()).clamp(READ_CHUNK, MAX_RESERVE);
+        // A large reply (its length known from its header) gets exactly the
+        // room it still needs: asking for a whole READ_CHUNK near its end
+        // would make the buffer double (a 1 MiB GET peaking at 3 MiB).
+        let need = self.decoder.bytes_needed();
+        let missing = need.saturating_sub(self.rbuf.len());
+        let want = if missing > 0 && need > BIG_FRAME { missing } else { missing.max(READ_CHUNK) };
+        let want = want.min(MAX_RESERVE);
         self.rbuf.reserve(want);
         match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
             Poll::Ready(Ok(0)) => {
@@ -127,14 +146,25 @@ impl Driver {
         }
     }
 
-    /// Hands replies to their slots, oldest first.
-    fn dispatch(&self, replies: &mut Vec<Value>) -> Result<(), Error> {
-        let mut done = Vec::new();
+    /// Hands the decoded replies to their slots, oldest first, under one
+    /// lock of the state (and one of the pub/sub queue, when one is attached).
+    fn dispatch(&mut self) -> Result<(), Error> {
+        let Driver { shared, replies, done, woken, .. } = self;
         let mut result = Ok(());
         {
-            let mut st = lock(&self.shared);
+            let mut st = lock(shared);
+            let queue = st.pubsub.clone();
+            let mut q = queue.as_ref().map(PubSubQueue::lock);
             for v in replies.drain(..) {
-                let Some(v) = route_pubsub(&st, v) else { continue };
+                let v = match &mut q {
+                    Some(q) => match route_pubsub(q, &st.slots, v) {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                    // Out-of-band data with no subscriber (client tracking...): no reply.
+                    None if matches!(v, Value::Push(_)) => continue,
+                    None => v,
+                };
                 match st.slots.front_mut() {
                     None => {
                         // Replies before this one still reach their callers.
@@ -158,8 +188,10 @@ impl Driver {
                 }
             }
         }
+        replies.clear();
+        *woken += done.len();
         // Wake callers outside the lock.
-        for (slot, v) in done {
+        for (slot, v) in done.drain(..) {
             match (slot, v) {
                 (Slot::One(tx), Some(v)) => drop(tx.send(Ok(v))),
                 (Slot::Many { got, tx, .. }, _) => drop(tx.send(Ok(got))),
@@ -188,66 +220,89 @@ impl Driver {
     /// Returns `Ok(false)` when it stopped because the pub/sub queue is full:
     /// then the rest stays buffered, and the socket unread, until a reader
     /// makes room.
-    fn drain_frames(&mut self, cx: &Context<'_>, replies: &mut Vec<Value>) -> Result<bool, Error> {
-        // With a pub/sub queue, hand out one frame at a time so the queue's
-        // bound holds exactly; otherwise in batches, taking the lock once.
-        let one_at_a_time = lock(&self.shared).pubsub.is_some();
+    ///
+    /// With a bounded pub/sub queue attached, frames are handed out one at a
+    /// time so the queue's bound holds exactly; otherwise in one batch.
+    fn drain_frames(&mut self, cx: &Context<'_>, one_at_a_time: bool) -> Result<bool, Error> {
         loop {
             if one_at_a_time && self.reading_paused(cx) {
                 return Ok(false);
             }
             match self.decoder.decode(&mut self.rbuf) {
                 Ok(Some(v)) => {
-                    replies.push(v);
+                    self.replies.push(v);
                     if one_at_a_time {
-                        self.dispatch(replies)?;
+                        self.dispatch()?;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     // Replies before the garbage still reach their callers.
-                    self.dispatch(replies)?;
+                    self.dispatch()?;
                     return Err(e);
                 }
             }
         }
-        if !replies.is_empty() {
-            self.dispatch(replies)?;
+        if !self.replies.is_empty() {
+            self.dispatch()?;
         }
         Ok(true)
     }
 
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut replies = Vec::new();
         for _ in 0..BUDGET {
-            {
+            let one_at_a_time = {
                 let mut st = lock(&self.shared);
                 if st.closed.is_some() {
                     return Poll::Ready(Ok(()));
                 }
+                st.busy = true;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
                     mem::swap(&mut self.wbuf, &mut st.out);
                 }
-                match &st.waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => st.waker = Some(cx.waker().clone()),
-                }
-            }
+                st.pubsub.as_ref().is_some_and(PubSubQueue::is_bounded)
+            };
             let wrote = self.poll_write_out(cx)?;
             let mut read = false;
-            if self.drain_frames(cx, &mut replies)? {
+            if self.drain_frames(cx, one_at_a_time)? {
                 read = self.poll_read_in(cx)?;
                 if read {
-                    self.drain_frames(cx, &mut replies)?;
+                    self.drain_frames(cx, one_at_a_time)?;
                 }
             }
-            if !wrote && !read {
+            if mem::take(&mut self.woken) > 1 {
+                // Several callers were just woken, and most will send again
+                // at once: yield (staying busy, so they need not wake us) to
+                // let them queue their commands first, then write them all
+                // in one go. Woken by a caller instead, the driver would run
+                // right after the first one and write its command alone.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if !wrote && !read && self.sleep(cx) {
                 return Poll::Pending;
             }
         }
         // Plenty done: let other tasks run, then carry on.
+        self.sleep(cx);
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Registers to be woken for new commands, unless some came in (or the
+    /// connection was closed) since the last look: then `false`, and the
+    /// caller goes round again.
+    fn sleep(&mut self, cx: &Context<'_>) -> bool {
+        let mut st = lock(&self.shared);
+        if st.closed.is_some() || (self.wbuf.is_empty() && !st.out.is_empty()) {
+            return false;
+        }
+        st.busy = false;
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        true
     }
 }
 
@@ -255,16 +310,11 @@ impl Driver {
 /// other pushes are dropped, and confirmations (replies to the (un)subscribe
 /// commands) update what the queue is subscribed to. Returns what is left
 /// for the command at the head of the queue, if anything.
-fn route_pubsub(st: &State, v: Value) -> Option<Value> {
-    let Some(queue) = &st.pubsub else {
-        // Out-of-band data with no subscriber (client tracking...): no reply.
-        return (!matches!(v, Value::Push(_))).then_some(v);
-    };
-    let mut q = queue.lock();
+fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<Value> {
     let subscribed = q.subscriptions() > 0;
     // In RESP2 a confirmation is a plain array: read arrays as pub/sub
     // frames while subscribed, or while a (un)subscribe waits for its own.
-    let confirming = matches!(st.slots.front(), Some(Slot::Many { stop_at_error: true, .. }));
+    let confirming = matches!(slots.front(), Some(Slot::Many { stop_at_error: true, .. }));
     match pubsub::classify(&v, subscribed || confirming) {
         Incoming::Message(m) => {
             q.push(m);

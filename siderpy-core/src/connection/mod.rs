@@ -49,14 +49,27 @@ impl Slot {
     }
 }
 
+/// Commands already encoded as RESP arrays, back to back, possibly in
+/// several parts, and how many commands they hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frames<'a> {
+    pub(crate) parts: &'a [&'a [u8]],
+    pub(crate) n: usize,
+}
+
 /// State shared between the callers and the driver of one connection.
 pub(crate) struct State {
     /// Encoded commands not yet taken by the driver.
     pub(crate) out: BytesMut,
     /// One entry per command (or batch) written or queued, oldest first.
     pub(crate) slots: VecDeque<Slot>,
-    /// The driver's waker, taken by whoever queues bytes.
+    /// The driver's waker, taken by whoever queues bytes while the driver
+    /// sleeps.
     pub(crate) waker: Option<Waker>,
+    /// The driver is running and looks at `out` again before it sleeps: no
+    /// need to wake it (a wake-up while it runs makes the runtime reschedule
+    /// it at once, and rouse another worker thread to do so).
+    pub(crate) busy: bool,
     /// Set once the connection is dead or closing; new commands get it.
     pub(crate) closed: Option<Error>,
     /// The queue pub/sub messages read here go to, while subscribed.
@@ -91,6 +104,7 @@ impl Connection {
             out: BytesMut::with_capacity(16 * 1024),
             slots: VecDeque::new(),
             waker: None,
+            busy: false,
             closed: None,
             pubsub: None,
         }));
@@ -123,24 +137,25 @@ impl Connection {
         Ok(rx)
     }
 
-    /// Queues several commands back to back; their replies arrive together.
-    pub(crate) fn send_batch<'a>(
-        &self,
-        cmds: impl IntoIterator<Item = &'a CmdArgs>,
-    ) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
+    /// Queues commands already encoded back to back (a pipeline's buffer,
+    /// between `MULTI` and `EXEC` for a transaction); their replies arrive
+    /// together.
+    pub(crate) fn send_frames(&self, frames: Frames<'_>) -> Result<oneshot::Receiver<Result<Vec<Value>>>> {
         let (tx, rx) = oneshot::channel();
-        let mut n = 0;
-        let mut encoded = BytesMut::new();
-        for cmd in cmds {
-            cmd.write_frame(&mut encoded);
-            n += 1;
-        }
-        if n == 0 {
+        if frames.n == 0 {
             drop(tx.send(Ok(Vec::new())));
             return Ok(rx);
         }
-        let slot = Slot::Many { n, got: Vec::with_capacity(n), stop_at_error: false, tx };
-        self.enqueue(|out| out.extend_from_slice(&encoded), slot)?;
+        let slot = Slot::Many { n: frames.n, got: Vec::with_capacity(frames.n), stop_at_error: false, tx };
+        self.enqueue(
+            |out| {
+                out.reserve(frames.parts.iter().map(|p| p.len()).sum());
+                for part in frames.parts {
+                    out.extend_from_slice(part);
+                }
+            },
+            slot,
+        )?;
         Ok(rx)
     }
 
@@ -152,7 +167,11 @@ impl Connection {
             }
             write(&mut st.out);
             st.slots.push_back(slot);
-            st.waker.take()
+            if st.busy {
+                None
+            } else {
+                st.waker.take()
+            }
         };
         if let Some(w) = waker {
             w.wake();

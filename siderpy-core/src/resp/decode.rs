@@ -75,6 +75,9 @@ pub struct Decoder {
     open: Vec<usize>,
     /// What the head frame needs at least, as far as is known.
     need: usize,
+    /// Where each element of an array of bulk strings lies (kept to reuse
+    /// its allocation).
+    spans: Vec<(usize, usize)>,
 }
 
 impl Decoder {
@@ -94,6 +97,16 @@ impl Decoder {
             // Not the buffer it was fed: start over.
             self.reset();
         }
+        if self.pos == 0 {
+            // Nothing of this frame checked yet: the commonest replies, when
+            // whole, take one pass. Partial ones go the resumable way below.
+            if let Some(done) = self.decode_scalar(buf) {
+                return done;
+            }
+            if let Some(done) = self.decode_bulk_array(buf) {
+                return done;
+            }
+        }
         match self.check(buf) {
             Ok(len) => {
                 self.reset();
@@ -108,6 +121,144 @@ impl Decoder {
             }
             Err(Check::Invalid(msg)) => Err(Error::protocol(msg)),
         }
+    }
+
+    /// One pass for the commonest replies (a bulk string, a simple string or
+    /// an integer at the top level): the payload is split off the buffer
+    /// directly. `None` for anything else or anything unusual, which the
+    /// general two-pass path then decodes (or refuses) as it always does.
+    fn decode_scalar(&mut self, buf: &mut BytesMut) -> Option<Result<Option<Value>, Error>> {
+        let kind = *buf.first()?;
+        if !matches!(kind, b'$' | b'+' | b':') {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', &buf[..buf.len().min(MAX_LINE)])?;
+        if nl < 2 || buf[nl - 1] != b'\r' {
+            return None;
+        }
+        let line = &buf[1..nl - 1];
+        let value = match kind {
+            b'$' => {
+                let len = match length(line, "bulk", self.limits.max_bulk_len) {
+                    Ok(Some(len)) => len,
+                    Ok(None) => {
+                        buf.advance(nl + 1);
+                        self.need = 0;
+                        return Some(Ok(Some(Value::Nil)));
+                    }
+                    Err(_) => return None,
+                };
+                let end = (nl + 1).checked_add(len)?.checked_add(2)?;
+                if buf.len() < end || end > self.limits.max_frame_len {
+                    return None;
+                }
+                if &buf[end - 2..end] != b"\r\n" {
+                    return None;
+                }
+                buf.advance(nl + 1);
+                let payload = buf.split_to(len).freeze();
+                buf.advance(2);
+                Value::Bulk(payload)
+            }
+            b'+' => {
+                let text = match line {
+                    b"OK" => Bytes::from_static(b"OK"),
+                    b"QUEUED" => Bytes::from_static(b"QUEUED"),
+                    b"PONG" => Bytes::from_static(b"PONG"),
+                    _ => {
+                        let mut line = buf.split_to(nl - 1);
+                        line.advance(1);
+                        buf.advance(2);
+                        self.need = 0;
+                        return Some(Ok(Some(Value::Simple(line.freeze()))));
+                    }
+                };
+                buf.advance(nl + 1);
+                Value::Simple(text)
+            }
+            _ => {
+                let n = parse_int(line)?;
+                buf.advance(nl + 1);
+                Value::Int(n)
+            }
+        };
+        self.need = 0;
+        Some(Ok(Some(value)))
+    }
+
+    /// One walk for a top-level array of bulk strings and nils (`MGET`,
+    /// `LRANGE`, `HMGET`, `KEYS`...): it checks the frame and notes where
+    /// each element lies, then builds the values from those notes without
+    /// parsing again. `None` for any other element type or anything
+    /// unusual, which the general path then handles.
+    fn decode_bulk_array(&mut self, buf: &mut BytesMut) -> Option<Result<Option<Value>, Error>> {
+        /// The longest bulk header: `$`, 20 digits, CRLF.
+        const HEADER: usize = 24;
+        const NIL: usize = usize::MAX;
+        if buf.first() != Some(&b'*') {
+            return None;
+        }
+        let nl = memchr::memchr(b'\n', &buf[..buf.len().min(HEADER)])?;
+        if nl < 2 || buf[nl - 1] != b'\r' {
+            return None;
+        }
+        let n = match length(&buf[1..nl - 1], "aggregate", self.limits.max_elements) {
+            Ok(Some(n)) => n,
+            _ => return None,
+        };
+        let mut pos = nl + 1;
+        self.spans.clear();
+        for _ in 0..n {
+            let rest = &buf[pos..];
+            match rest.first() {
+                None => return None,
+                Some(b'$') => {}
+                Some(b'_') if rest.len() < 3 => return None,
+                Some(b'_') if &rest[1..3] == b"\r\n" => {
+                    self.spans.push((NIL, 0));
+                    pos += 3;
+                    continue;
+                }
+                Some(_) => return None,
+            }
+            let nl = memchr::memchr(b'\n', &rest[..rest.len().min(HEADER)])?;
+            if nl < 2 || rest[nl - 1] != b'\r' {
+                return None;
+            }
+            match length(&rest[1..nl - 1], "bulk", self.limits.max_bulk_len) {
+                Ok(None) => {
+                    self.spans.push((NIL, 0));
+                    pos += nl + 1;
+                }
+                Ok(Some(len)) => {
+                    let start = pos + nl + 1;
+                    let end = start.checked_add(len)?.checked_add(2)?;
+                    if end > buf.len() {
+                        return None;
+                    }
+                    if &buf[end - 2..end] != b"\r\n" {
+                        return None;
+                    }
+                    self.spans.push((start, len));
+                    pos = end;
+                }
+                Err(_) => return None,
+            }
+        }
+        if pos > self.limits.max_frame_len {
+            return None;
+        }
+        let frame = buf.split_to(pos).freeze();
+        let items = self
+            .spans
+            .iter()
+            .map(|&(start, len)| if start == NIL { Value::Nil } else { Value::Bulk(frame.slice(start..start + len)) })
+            .collect();
+        if self.spans.capacity() > 1 << 16 {
+            self.spans = Vec::new();
+        }
+        self.need = 0;
+        Some(Ok(Some(Value::Array(items))))
     }
 
     /// How many bytes the frame at the head of the buffer needs at least, as
@@ -356,20 +507,30 @@ impl Parser {
         Error::protocol("frame changed between check and parse")
     }
 
-    fn line(&mut self) -> Result<Bytes, Error> {
-        let rest = &self.buf[self.pos..];
-        let i = memchr::memchr(b'\n', rest).ok_or_else(Self::invalid)?;
+    /// The range of the line at the cursor (CRLF excluded), which is consumed.
+    fn line_range(&mut self) -> Result<(usize, usize), Error> {
+        let start = self.pos;
+        let i = memchr::memchr(b'\n', &self.buf[start..]).ok_or_else(Self::invalid)?;
         if i == 0 {
             return Err(Self::invalid());
         }
-        let line = self.buf.slice(self.pos..self.pos + i - 1);
-        self.pos += i + 1;
-        Ok(line)
+        self.pos = start + i + 1;
+        Ok((start, start + i - 1))
+    }
+
+    /// The line at the cursor, borrowed: for numbers, which need no `Bytes`.
+    fn line_slice(&mut self) -> Result<&[u8], Error> {
+        let (start, end) = self.line_range()?;
+        Ok(&self.buf[start..end])
+    }
+
+    fn line(&mut self) -> Result<Bytes, Error> {
+        let (start, end) = self.line_range()?;
+        Ok(self.buf.slice(start..end))
     }
 
     fn len(&mut self) -> Result<Option<usize>, Error> {
-        let line = self.line()?;
-        match parse_int(&line).ok_or_else(Self::invalid)? {
+        match parse_int(self.line_slice()?).ok_or_else(Self::invalid)? {
             -1 => Ok(None),
             n => usize::try_from(n).map(Some).map_err(|_| Self::invalid()),
         }
@@ -403,14 +564,23 @@ impl Parser {
         let kind = *self.buf.get(self.pos).ok_or_else(Self::invalid)?;
         self.pos += 1;
         Ok(match kind {
-            b'+' => Value::Simple(self.line()?),
+            b'+' => {
+                // The commonest replies need no reference to the read buffer.
+                let (start, end) = self.line_range()?;
+                Value::Simple(match &self.buf[start..end] {
+                    b"OK" => Bytes::from_static(b"OK"),
+                    b"QUEUED" => Bytes::from_static(b"QUEUED"),
+                    b"PONG" => Bytes::from_static(b"PONG"),
+                    _ => self.buf.slice(start..end),
+                })
+            }
             b'-' => Value::Error(ServerError::new(self.line()?)),
-            b':' => Value::Int(parse_int(&self.line()?).ok_or_else(Self::invalid)?),
-            b',' => Value::Double(parse_double(&self.line()?).ok_or_else(Self::invalid)?),
-            b'#' => Value::Boolean(&self.line()?[..] == b"t"),
+            b':' => Value::Int(parse_int(self.line_slice()?).ok_or_else(Self::invalid)?),
+            b',' => Value::Double(parse_double(self.line_slice()?).ok_or_else(Self::invalid)?),
+            b'#' => Value::Boolean(self.line_slice()? == b"t"),
             b'(' => Value::BigNumber(self.line()?),
             b'_' => {
-                self.line()?;
+                self.line_range()?;
                 Value::Nil
             }
             b'$' => match self.len()? {
@@ -548,6 +718,82 @@ mod tests {
             }
             assert_eq!(got, vec![whole.0.clone().unwrap(), whole.1.clone().unwrap()], "split at {split}");
         }
+    }
+
+    #[test]
+    fn top_level_scalars_at_every_split_point() {
+        let input: &[u8] = b"$5\r\nhello\r\n+OK\r\n+hi there\r\n:-12\r\n$-1\r\n$0\r\n\r\n+\r\n:7\r\n";
+        let want = vec![
+            bulk("hello"),
+            Value::Simple(Bytes::from_static(b"OK")),
+            Value::Simple(Bytes::from_static(b"hi there")),
+            Value::Int(-12),
+            Value::Nil,
+            bulk(""),
+            Value::Simple(Bytes::new()),
+            Value::Int(7),
+        ];
+        for split in 0..input.len() {
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::from(&input[..split]);
+            let mut got = Vec::new();
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            buf.extend_from_slice(&input[split..]);
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            assert_eq!(got, want, "split at {split}");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn arrays_of_bulks_at_every_split_point() {
+        let input: &[u8] =
+            b"*4\r\n$5\r\nhello\r\n$-1\r\n_\r\n$0\r\n\r\n*0\r\n*2\r\n$1\r\na\r\n:1\r\n*1\r\n$2\r\nok\r\n";
+        let want = vec![
+            Value::Array(vec![bulk("hello"), Value::Nil, Value::Nil, bulk("")]),
+            Value::Array(vec![]),
+            Value::Array(vec![bulk("a"), Value::Int(1)]),
+            Value::Array(vec![bulk("ok")]),
+        ];
+        for split in 0..input.len() {
+            let mut d = Decoder::default();
+            let mut buf = BytesMut::from(&input[..split]);
+            let mut got = Vec::new();
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            buf.extend_from_slice(&input[split..]);
+            while let Some(v) = d.decode(&mut buf).unwrap() {
+                got.push(v);
+            }
+            assert_eq!(got, want, "split at {split}");
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn malformed_arrays_of_bulks_are_protocol_errors() {
+        let cases: &[&[u8]] = &[
+            b"*2\r\n$1\r\naXX$1\r\nb\r\n",
+            b"*1\r\n$-2\r\n",
+            b"*1\r\n$x\r\n",
+            b"*1\r\n_x\r\n",
+            b"*1\r\n$1\na\r\n",
+            b"*1\r\n$99999999999999999999999999\r\n",
+        ];
+        for &input in cases {
+            let got = decode_all(input);
+            assert!(matches!(got, Err(Error::Protocol(_))), "{:?} gave {got:?}", String::from_utf8_lossy(input));
+        }
+        // Within the limits but not here yet: incomplete, and the need is known.
+        let mut d = Decoder::default();
+        let mut buf = BytesMut::from(&b"*2\r\n$1\r\na\r\n$100000\r\nabc"[..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(d.bytes_needed(), 20 + 100_000 + 2);
     }
 
     #[test]

@@ -1,0 +1,138 @@
+//! [`ReplyFuture`]: what awaiting a command on a [`Redis`] runs.
+//!
+//! A named future rather than a boxed `async` block: the common case (an
+//! ordinary command on the open shared connection) queues the command on its
+//! first poll and then only waits for the reply, with no allocation for the
+//! future itself. Everything else (reconnecting, transactions, pub/sub,
+//! blocking commands, pipeline mode) takes the general path in
+//! `Redis::request`, boxed.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::oneshot;
+use tokio::time::Sleep;
+
+use crate::args::CmdArgs;
+use crate::client::Redis;
+use crate::command::{CallOptions, Cmd};
+use crate::convert::{convert, FromValue};
+use crate::error::{Error, Result, Timeout};
+use crate::value::Value;
+
+/// The future of a command awaited on a [`Redis`]: its reply converted to `R`.
+///
+/// Made by `.await` (through [`IntoFuture`]) on a [`Cmd`]; nothing is sent
+/// until it is first polled. Dropping it before the reply arrives is safe:
+/// the reply is read and discarded, and no other caller's reply shifts.
+#[must_use = "futures do nothing unless polled"]
+pub struct ReplyFuture<'a, R> {
+    redis: &'a Redis,
+    state: State<'a, R>,
+    reply: PhantomData<fn() -> R>,
+}
+
+enum State<'a, R> {
+    /// Not polled yet.
+    Start {
+        args: CmdArgs,
+        opts: CallOptions,
+    },
+    /// Queued on the shared connection; waiting for the reply.
+    Waiting {
+        rx: oneshot::Receiver<Result<Value>>,
+        deadline: Option<Pin<Box<Sleep>>>,
+        /// Kept to name the command in a conversion error.
+        args: CmdArgs,
+    },
+    /// Anything but the common case.
+    General(Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>),
+    Done,
+}
+
+impl<R> fmt::Debug for ReplyFuture<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Start { .. } => "start",
+            State::Waiting { .. } => "waiting",
+            State::General(_) => "general",
+            State::Done => "done",
+        };
+        f.debug_struct("ReplyFuture").field("state", &state).finish()
+    }
+}
+
+/// Converts a reply, naming the command in a type error.
+fn finish<R: FromValue>(redis: &Redis, args: &CmdArgs, reply: Result<Value>) -> Result<R> {
+    convert::<R>(reply?, redis.text_policy()).map_err(|e| match e {
+        Error::Type(t) => Error::Type(t.with_command(&args.name())),
+        e => e,
+    })
+}
+
+impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
+    type Output = Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Start { .. } => {
+                    let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
+                        unreachable!()
+                    };
+                    this.state = match this.redis.try_send_shared(&args, &opts) {
+                        Some((rx, limit)) => State::Waiting {
+                            rx,
+                            deadline: limit.map(|limit| Box::pin(tokio::time::sleep(limit))),
+                            args,
+                        },
+                        None => {
+                            let redis = this.redis;
+                            State::General(Box::pin(async move {
+                                let reply = redis.request(&args, opts).await;
+                                finish(redis, &args, reply)
+                            }))
+                        }
+                    };
+                }
+                State::Waiting { rx, deadline, args } => {
+                    let reply = match Pin::new(rx).poll(cx) {
+                        Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
+                        Poll::Ready(Ok(reply)) => reply,
+                        Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
+                        Poll::Pending => {
+                            let expired = deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                            if !expired {
+                                return Poll::Pending;
+                            }
+                            Err(Error::Timeout(Timeout::Read))
+                        }
+                    };
+                    let out = finish(this.redis, args, reply);
+                    this.state = State::Done;
+                    return Poll::Ready(out);
+                }
+                State::General(fut) => {
+                    let out = std::task::ready!(fut.as_mut().poll(cx));
+                    this.state = State::Done;
+                    return Poll::Ready(out);
+                }
+                State::Done => panic!("ReplyFuture polled after completion"),
+            }
+        }
+    }
+}
+
+impl<'a, K: ?Sized, R: FromValue + Send + 'a> IntoFuture for Cmd<&'a Redis, K, R> {
+    type Output = Result<R>;
+    type IntoFuture = ReplyFuture<'a, R>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let Cmd { sink: redis, args, opts, .. } = self;
+        ReplyFuture { redis, state: State::Start { args, opts }, reply: PhantomData }
+    }
+}
