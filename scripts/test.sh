@@ -8,4 +8,7 @@ cd "$(dirname "$0")/.."
 echo "siderpy: $(redis-server --version)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The benchmark (a workspace of its own) builds and runs one tiny round;
+# nothing about its timings is checked here.
+(cd bench && cargo fmt --all --check && CARGO_TARGET_DIR=../target cargo run --quiet -- --quick --no-rss)
 cargo test --workspace
