@@ -685,4 +685,9 @@ fn main() {
         }
     }
     drop(server);
+    // For CI: siderpy failing a workload (an error, a lost message) fails
+    // the run; the other clients' failures are only reported.
+    if failures.keys().any(|&(_, c)| c == "siderpy") {
+        std::process::exit(1);
+    }
 }
