@@ -697,14 +697,9 @@ mod tests {
         assert!(d.is_nan());
     }
 
-    #[test]
-    fn every_split_point_decodes_the_same() {
-        let input: &[u8] = b"*3\r\n$5\r\nhello\r\n%1\r\n+a\r\n,2.5\r\n>1\r\n:7\r\n+next\r\n";
-        let whole = {
-            let mut buf = BytesMut::from(input);
-            let mut d = Decoder::default();
-            (d.decode(&mut buf).unwrap(), d.decode(&mut buf).unwrap())
-        };
+    /// Feeds `input` in two parts, split at every byte, and checks the
+    /// frames decoded are `want` and nothing is left over.
+    fn assert_decodes_at_every_split(input: &[u8], want: &[Value]) {
         for split in 0..input.len() {
             let mut d = Decoder::default();
             let mut buf = BytesMut::from(&input[..split]);
@@ -716,8 +711,20 @@ mod tests {
             while let Some(v) = d.decode(&mut buf).unwrap() {
                 got.push(v);
             }
-            assert_eq!(got, vec![whole.0.clone().unwrap(), whole.1.clone().unwrap()], "split at {split}");
+            assert_eq!(got, want, "split at {split}");
+            assert!(buf.is_empty(), "split at {split}: bytes left over");
         }
+    }
+
+    #[test]
+    fn every_split_point_decodes_the_same() {
+        let input: &[u8] = b"*3\r\n$5\r\nhello\r\n%1\r\n+a\r\n,2.5\r\n>1\r\n:7\r\n+next\r\n";
+        let whole = {
+            let mut buf = BytesMut::from(input);
+            let mut d = Decoder::default();
+            (d.decode(&mut buf).unwrap(), d.decode(&mut buf).unwrap())
+        };
+        assert_decodes_at_every_split(input, &[whole.0.unwrap(), whole.1.unwrap()]);
     }
 
     #[test]
@@ -733,20 +740,7 @@ mod tests {
             Value::Simple(Bytes::new()),
             Value::Int(7),
         ];
-        for split in 0..input.len() {
-            let mut d = Decoder::default();
-            let mut buf = BytesMut::from(&input[..split]);
-            let mut got = Vec::new();
-            while let Some(v) = d.decode(&mut buf).unwrap() {
-                got.push(v);
-            }
-            buf.extend_from_slice(&input[split..]);
-            while let Some(v) = d.decode(&mut buf).unwrap() {
-                got.push(v);
-            }
-            assert_eq!(got, want, "split at {split}");
-            assert!(buf.is_empty());
-        }
+        assert_decodes_at_every_split(input, &want);
     }
 
     #[test]
@@ -759,20 +753,7 @@ mod tests {
             Value::Array(vec![bulk("a"), Value::Int(1)]),
             Value::Array(vec![bulk("ok")]),
         ];
-        for split in 0..input.len() {
-            let mut d = Decoder::default();
-            let mut buf = BytesMut::from(&input[..split]);
-            let mut got = Vec::new();
-            while let Some(v) = d.decode(&mut buf).unwrap() {
-                got.push(v);
-            }
-            buf.extend_from_slice(&input[split..]);
-            while let Some(v) = d.decode(&mut buf).unwrap() {
-                got.push(v);
-            }
-            assert_eq!(got, want, "split at {split}");
-            assert!(buf.is_empty());
-        }
+        assert_decodes_at_every_split(input, &want);
     }
 
     #[test]
