@@ -1,0 +1,62 @@
+//! The commands a new connection sends before it is handed out.
+
+use crate::args::CmdArgs;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::info::{ConnectionInfo, Password, Protocol};
+use crate::value::Value;
+
+/// Sends what the settings ask for on a new connection, back to back,
+/// and fails on the first error reply (siderpy lost an AUTH failure when a
+/// SELECT followed it; here every reply is checked).
+pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
+    let mut cmds = Vec::new();
+    let password = info.password.as_ref().map(Password::expose);
+    if info.protocol == Protocol::Resp3 {
+        let mut hello = CmdArgs::with_name("HELLO");
+        hello.push("3");
+        if let Some(pw) = password {
+            hello.push("AUTH");
+            hello.push(info.username.as_deref().unwrap_or("default"));
+            hello.push(pw);
+        }
+        if let Some(name) = &info.client_name {
+            hello.push("SETNAME");
+            hello.push(name.as_str());
+        }
+        cmds.push(hello);
+    } else {
+        if let Some(pw) = password {
+            let mut auth = CmdArgs::with_name("AUTH");
+            if let Some(user) = &info.username {
+                auth.push(user.as_str());
+            }
+            auth.push(pw);
+            cmds.push(auth);
+        }
+        if let Some(name) = &info.client_name {
+            let mut setname = CmdArgs::with_name("CLIENT SETNAME");
+            setname.push(name.as_str());
+            cmds.push(setname);
+        }
+    }
+    if info.db != 0 {
+        let mut select = CmdArgs::with_name("SELECT");
+        select.push(info.db);
+        cmds.push(select);
+    }
+    if cmds.is_empty() {
+        return Ok(());
+    }
+    // A reply slot each, not one for the batch: a server refusing the
+    // connection (`max number of clients reached`) answers the first command
+    // and closes, and that answer is the error to report, not the close.
+    let replies = cmds.iter().map(|cmd| conn.send(cmd)).collect::<Result<Vec<_>>>()?;
+    for (cmd, reply) in cmds.iter().zip(replies) {
+        if let Value::Error(e) = reply.await.map_err(|_| Error::Closed("connection"))?? {
+            tracing::warn!(connection = conn.id, command = %cmd.name(), error = %e, "handshake command failed");
+            return Err(Error::Redis(e));
+        }
+    }
+    Ok(())
+}
