@@ -100,11 +100,8 @@ impl Decoder {
         if self.pos == 0 {
             // Nothing of this frame checked yet: the commonest replies, when
             // whole, take one pass. Partial ones go the resumable way below.
-            if let Some(done) = self.decode_scalar(buf) {
-                return done;
-            }
-            if let Some(done) = self.decode_bulk_array(buf) {
-                return done;
+            if let Some(v) = self.decode_scalar(buf).or_else(|| self.decode_bulk_array(buf)) {
+                return Ok(Some(v));
             }
         }
         match self.check(buf) {
@@ -125,9 +122,9 @@ impl Decoder {
 
     /// One pass for the commonest replies (a bulk string, a simple string or
     /// an integer at the top level): the payload is split off the buffer
-    /// directly. `None` for anything else or anything unusual, which the
-    /// general two-pass path then decodes (or refuses) as it always does.
-    fn decode_scalar(&mut self, buf: &mut BytesMut) -> Option<Result<Option<Value>, Error>> {
+    /// directly. `None` for anything else, anything unusual, or a frame not
+    /// all here yet: the general, resumable path then decodes (or refuses) it.
+    fn decode_scalar(&mut self, buf: &mut BytesMut) -> Option<Value> {
         let kind = *buf.first()?;
         if !matches!(kind, b'$' | b'+' | b':') {
             return None;
@@ -144,7 +141,7 @@ impl Decoder {
                     Ok(None) => {
                         buf.advance(nl + 1);
                         self.need = 0;
-                        return Some(Ok(Some(Value::Nil)));
+                        return Some(Value::Nil);
                     }
                     Err(_) => return None,
                 };
@@ -170,7 +167,7 @@ impl Decoder {
                         line.advance(1);
                         buf.advance(2);
                         self.need = 0;
-                        return Some(Ok(Some(Value::Simple(line.freeze()))));
+                        return Some(Value::Simple(line.freeze()));
                     }
                 };
                 buf.advance(nl + 1);
@@ -183,15 +180,15 @@ impl Decoder {
             }
         };
         self.need = 0;
-        Some(Ok(Some(value)))
+        Some(value)
     }
 
     /// One walk for a top-level array of bulk strings and nils (`MGET`,
     /// `LRANGE`, `HMGET`, `KEYS`...): it checks the frame and notes where
     /// each element lies, then builds the values from those notes without
-    /// parsing again. `None` for any other element type or anything
-    /// unusual, which the general path then handles.
-    fn decode_bulk_array(&mut self, buf: &mut BytesMut) -> Option<Result<Option<Value>, Error>> {
+    /// parsing again. `None` for any other element type, anything unusual,
+    /// or a frame not all here yet: the general path then handles it.
+    fn decode_bulk_array(&mut self, buf: &mut BytesMut) -> Option<Value> {
         /// The longest bulk header: `$`, 20 digits, CRLF.
         const HEADER: usize = 24;
         const NIL: usize = usize::MAX;
@@ -258,7 +255,7 @@ impl Decoder {
             self.spans = Vec::new();
         }
         self.need = 0;
-        Some(Ok(Some(Value::Array(items))))
+        Some(Value::Array(items))
     }
 
     /// How many bytes the frame at the head of the buffer needs at least, as
@@ -766,10 +763,7 @@ mod tests {
             b"*1\r\n$1\na\r\n",
             b"*1\r\n$99999999999999999999999999\r\n",
         ];
-        for &input in cases {
-            let got = decode_all(input);
-            assert!(matches!(got, Err(Error::Protocol(_))), "{:?} gave {got:?}", String::from_utf8_lossy(input));
-        }
+        assert_protocol_errors(cases);
         // Within the limits but not here yet: incomplete, and the need is known.
         let mut d = Decoder::default();
         let mut buf = BytesMut::from(&b"*2\r\n$1\r\na\r\n$100000\r\nabc"[..]);
@@ -783,6 +777,14 @@ mod tests {
         let base = buf.as_ptr() as usize;
         let Some(Value::Bulk(b)) = Decoder::default().decode(&mut buf).unwrap() else { panic!() };
         assert_eq!(b.as_ptr() as usize, base + 4, "payload was copied");
+    }
+
+    /// Each input, decoded whole, is a protocol error.
+    fn assert_protocol_errors(cases: &[&[u8]]) {
+        for &input in cases {
+            let got = decode_all(input);
+            assert!(matches!(got, Err(Error::Protocol(_))), "{:?} gave {got:?}", String::from_utf8_lossy(input));
+        }
     }
 
     #[test]
@@ -802,10 +804,7 @@ mod tests {
             b"=2\r\nab\r\n",
             b"%-1\r\n",
         ];
-        for &input in cases {
-            let got = decode_all(input);
-            assert!(matches!(got, Err(Error::Protocol(_))), "{:?} gave {got:?}", String::from_utf8_lossy(input));
-        }
+        assert_protocol_errors(cases);
     }
 
     #[test]
