@@ -670,25 +670,22 @@ fn lock_idle(m: &Mutex<Vec<Connection>>) -> std::sync::MutexGuard<'_, Vec<Connec
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Waits for a reply, within `limit` if there is one.
+/// Waits for one reply; a top-level error reply becomes `Error::Redis`.
 async fn await_reply(rx: oneshot::Receiver<Result<Value>>, limit: Option<Duration>) -> Result<Value> {
-    let reply = match limit {
-        Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
-        None => rx.await,
-    };
-    match reply.map_err(|_| Error::Closed("connection"))?? {
+    match await_batch(rx, limit).await? {
         Value::Error(e) => Err(Error::Redis(e)),
         v => Ok(v),
     }
 }
 
-/// Waits for a batch's replies, within `limit` if there is one.
-async fn await_batch(rx: oneshot::Receiver<Result<Vec<Value>>>, limit: Option<Duration>) -> Result<Vec<Value>> {
-    let replies = match limit {
+/// Waits for what a connection hands back (one reply, or a batch's),
+/// within `limit` if there is one; error replies are left as they are.
+async fn await_batch<T>(rx: oneshot::Receiver<Result<T>>, limit: Option<Duration>) -> Result<T> {
+    let delivered = match limit {
         Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
         None => rx.await,
     };
-    replies.map_err(|_| Error::Closed("connection"))?
+    delivered.map_err(|_| Error::Closed("connection"))?
 }
 
 /// Closes a connection whose command was abandoned.
