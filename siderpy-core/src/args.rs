@@ -339,6 +339,30 @@ impl CmdArgs {
         words.join(" ")
     }
 
+    /// Every bulk string of the command, name words included, in the order
+    /// they are sent (slot order, as [`write_frame`](Self::write_frame)):
+    /// what a cluster router finds keys in. The slices borrow the command's
+    /// buffer; nothing is copied.
+    ///
+    /// A [`ToArg`] is bound to write bulk strings; should one write
+    /// anything else, the list ends where that begins.
+    pub fn words(&self) -> Vec<&[u8]> {
+        let mut words = Vec::with_capacity(self.len());
+        let mut segs: Vec<&Seg> = self.segs.as_slice().iter().collect();
+        if !self.ordered {
+            segs.sort_by_key(|s| s.slot); // stable, as `write_frame`
+        }
+        for s in segs {
+            let mut rest = &self.buf[s.start as usize..s.end as usize];
+            for _ in 0..s.count {
+                let Some((word, after)) = bulk(rest) else { return words };
+                words.push(word);
+                rest = after;
+            }
+        }
+        words
+    }
+
     /// Writes every argument (name included, if any) to `out` without the
     /// array header; returns how many bulk strings that is.
     pub(crate) fn write_body(&self, out: &mut BytesMut) -> u32 {
@@ -370,6 +394,18 @@ impl CmdArgs {
             out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);
         }
     }
+}
+
+/// The bytes of the bulk string (`$<len>\r\n<bytes>\r\n`) `buf` starts
+/// with, and what follows it.
+fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = buf.strip_prefix(b"$")?;
+    let nl = memchr::memchr(b'\n', rest)?;
+    let digits = rest[..nl].strip_suffix(b"\r")?;
+    let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let body = &rest[nl + 1..];
+    let end = len.checked_add(2).filter(|&end| end <= body.len())?;
+    (&body[len..end] == b"\r\n").then(|| (&body[..len], &body[end..]))
 }
 
 #[cfg(test)]
@@ -416,6 +452,55 @@ mod tests {
         a.multiple(9, Some("ID"), [1u32, 2]);
         assert_eq!(frame(&a), "*9 $6 client $4 kill $2 -5 $3 2.5 $4 -inf $2 ID $1 1 $2 ID $1 2 ");
         assert_eq!(a.name(), "CLIENT KILL");
+    }
+
+    #[test]
+    fn words_in_the_order_sent() {
+        let mut a = CmdArgs::with_encoded_name(b"$6\r\nCLIENT\r\n$4\r\nKILL\r\n", 2);
+        let empty: &[u8] = b"";
+        assert_eq!(a.words(), [&b"CLIENT"[..], b"KILL"]);
+        a.token_arg(4, "ID", 7);
+        a.arg(1, empty);
+        a.multiple(2, None, ["a\r\nb", "$3"]);
+        a.token(4, "SKIPME");
+        a.token(3, "NX");
+        let words: Vec<&[u8]> = a.words();
+        assert_eq!(words, [&b"CLIENT"[..], b"KILL", b"", b"a\r\nb", b"$3", b"NX", b"SKIPME"]);
+        // The same as sent.
+        let sent: Vec<String> =
+            words.iter().map(|w| format!("${}\r\n{}\r\n", w.len(), String::from_utf8_lossy(w))).collect();
+        assert_eq!(frame(&a), format!("*7\r\n{}", sent.concat()).replace("\r\n", " "));
+        // Zero-copy: the words point into the command's buffer.
+        let range = a.buf.as_ptr_range();
+        assert!(words.iter().all(|w| range.contains(&w.as_ptr()) || w.is_empty()));
+        // In order already (no slot given twice, none out of order).
+        let mut b = CmdArgs::with_name("mset");
+        b.push("k");
+        b.push(1.5);
+        assert!(b.ordered);
+        assert_eq!(b.words(), [&b"mset"[..], b"k", b"1.5"]);
+        assert!(CmdArgs::default().words().is_empty());
+    }
+
+    #[test]
+    fn words_stop_at_what_is_not_a_bulk_string() {
+        struct Bad(&'static [u8]);
+        impl ToArg for Bad {
+            fn write_arg(&self, out: &mut BytesMut) {
+                out.extend_from_slice(self.0)
+            }
+        }
+        for bad in
+            [&b"oops"[..], b"$", b"$x\r\n", b"$5\r\nab\r\n", b"$2\r\nab", b"$2\nab\r\n", b"$99999999999999999999\r\n"]
+        {
+            let mut a = CmdArgs::with_name("GET");
+            a.arg(1, Bad(bad));
+            a.arg(2, "after");
+            assert_eq!(a.words(), [&b"GET"[..]], "{bad:?}");
+        }
+        let mut a = CmdArgs::with_name("GET");
+        a.arg(1, Bad(b"$1\r\nk\r\n"));
+        assert_eq!(a.words(), [&b"GET"[..], b"k"]);
     }
 }
 
