@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::args::CmdArgs;
 use crate::convert::FromValue;
+use crate::keys::{KeySpec, RequestPolicy, ResponsePolicy};
 
 /// What the spec says about one command, compiled into the typed API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,16 @@ pub struct CommandInfo {
     pub blocking: bool,
     /// The command's group in the spec (`string`, `list`, `server`...).
     pub group: &'static str,
+    /// Where its keys are (the spec's `key_specs`), for routing in a
+    /// cluster; empty for commands without keys (and containers such as
+    /// `XINFO`, whose subcommands have them).
+    pub keys: &'static [KeySpec],
+    /// Where a cluster sends it (the spec's `request_policy` hint), when
+    /// not simply by its keys.
+    pub request_policy: Option<RequestPolicy>,
+    /// How a cluster combines its replies from several nodes (the spec's
+    /// `response_policy` hint).
+    pub response_policy: Option<ResponsePolicy>,
 }
 
 /// The command of `all` (sorted by name) called `name`, in any case and

@@ -17,6 +17,7 @@ mod convert;
 mod error;
 mod future;
 mod info;
+mod keys;
 mod pipeline;
 mod pool;
 mod pubsub;
@@ -35,6 +36,7 @@ pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use future::ReplyFuture;
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
+pub use keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
 pub use pipeline::{Pipeline, PipelineMode};
 #[cfg(feature = "bb8")]
 pub use pool::bb8;
@@ -56,6 +58,7 @@ pub mod prelude {
 pub mod __private {
     pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, ToArg};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};
 

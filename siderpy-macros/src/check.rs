@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use crate::ctxt::{entry, Ctxt};
 use crate::naming::{self, CMD_METHODS};
 use crate::replies::{self, Replies, ReplyTy};
-use crate::spec::{Arg, ArgKind, Command, Spec, FLAG_BLOCKING};
+use crate::spec::{Arg, ArgKind, Command, KeySpec, RequestPolicy, ResponsePolicy, Spec, FLAG_BLOCKING};
 use crate::syntax;
 
 /// Commands that need connection state, so they are methods of
@@ -71,6 +71,9 @@ pub struct Plan {
     pub words: Vec<String>,
     pub blocking: bool,
     pub group: String,
+    pub key_specs: Vec<KeySpec>,
+    pub request_policy: Option<RequestPolicy>,
+    pub response_policy: Option<ResponsePolicy>,
     /// `None` for a container with no arguments of its own (`CLIENT`).
     pub method: Option<Method>,
     pub setters: Vec<Setter>,
@@ -213,6 +216,9 @@ pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
             words: cmd.words().iter().map(|w| (*w).to_owned()).collect(),
             blocking: cmd.has_flag(FLAG_BLOCKING),
             group: cmd.group.clone(),
+            key_specs: cmd.key_specs.clone(),
+            request_policy: cmd.request_policy,
+            response_policy: cmd.response_policy,
             method: None,
             setters: Vec::new(),
         };

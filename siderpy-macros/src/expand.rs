@@ -10,6 +10,7 @@ use quote::{format_ident, quote};
 
 use crate::check::{Api, EnumDef, Method, Param, Plan, Setter, Ty, Write};
 use crate::replies::ReplyTy;
+use crate::spec::{BeginSearch, FindKeys, KeySpec};
 
 /// The docs of the generated `Commands` trait: its naming rules.
 const COMMANDS_DOC: &str = "\
@@ -83,7 +84,10 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
         let enc = Literal::byte_string(&enc);
         let words = Literal::u32_unsuffixed(p.words.len() as u32);
         let (blocking, group) = (p.blocking, &p.group);
-        quote!(#ty #name #enc #words #blocking #group;)
+        let keys = p.key_specs.iter().map(key_spec);
+        let req = p.request_policy.map(|r| format_ident!("{}", format!("{r:?}")));
+        let resp = p.response_policy.map(|r| format_ident!("{}", format!("{r:?}")));
+        quote!(#ty #name #enc #words #blocking #group [#(#keys),*] (#req) (#resp);)
     });
     let all = api.commands.iter().map(|p| format_ident!("{}", p.kind));
     let generated = api.commands.iter().filter_map(|p| {
@@ -130,8 +134,17 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
 
         /// One marker type per command, carrying what the spec says about it.
         pub mod kind {
+            #[allow(unused_imports)]
+            use crate::__private::{BeginSearch as __Begin, FindKeys as __Find, KeySpec as __Key};
+
+            macro_rules! __opt {
+                () => { ::core::option::Option::None };
+                ($v:path) => { ::core::option::Option::Some($v) };
+            }
+
             macro_rules! __kinds {
-                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $group:literal;)*) => {$(
+                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $group:literal
+                    [$($key:expr),*] ($($req:ident)?) ($($resp:ident)?);)*) => {$(
                     #[doc = ::core::concat!("The `", $name, "` command.")]
                     #[derive(::core::fmt::Debug)]
                     pub enum $ty {}
@@ -143,6 +156,9 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
                             words: $words,
                             blocking: $blocking,
                             group: $group,
+                            keys: &[$($key),*],
+                            request_policy: __opt!($(crate::__private::RequestPolicy::$req)?),
+                            response_policy: __opt!($(crate::__private::ResponsePolicy::$resp)?),
                         };
                     }
                 )*};
@@ -166,6 +182,35 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
         #[doc(hidden)]
         pub const __GENERATED_METHODS: &[(&::core::primitive::str, &::core::primitive::str)] = &[#(#generated),*];
     }
+}
+
+/// A key spec, with the names `kind` imports (`__Key`, `__Begin`, `__Find`).
+fn key_spec(k: &KeySpec) -> TokenStream {
+    let int = |n: &i32| Literal::i32_unsuffixed(*n);
+    let begin = match &k.begin {
+        BeginSearch::Index(i) => {
+            let i = int(i);
+            quote!(__Begin::Index(#i))
+        }
+        BeginSearch::Keyword { keyword, startfrom } => {
+            let startfrom = int(startfrom);
+            quote!(__Begin::Keyword { keyword: #keyword, startfrom: #startfrom })
+        }
+        BeginSearch::Unknown => quote!(__Begin::Unknown),
+    };
+    let find = match &k.find {
+        FindKeys::Range { lastkey, keystep, limit } => {
+            let (lastkey, keystep, limit) = (int(lastkey), int(keystep), int(limit));
+            quote!(__Find::Range { lastkey: #lastkey, keystep: #keystep, limit: #limit })
+        }
+        FindKeys::Keynum { keynumidx, firstkey, keystep } => {
+            let (keynumidx, firstkey, keystep) = (int(keynumidx), int(firstkey), int(keystep));
+            quote!(__Find::Keynum { keynumidx: #keynumidx, firstkey: #firstkey, keystep: #keystep })
+        }
+        FindKeys::Unknown => quote!(__Find::Unknown),
+    };
+    let incomplete = k.incomplete;
+    quote!(__Key { begin: #begin, find: #find, incomplete: #incomplete })
 }
 
 fn docs(lines: &[String]) -> String {

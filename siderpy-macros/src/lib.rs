@@ -16,7 +16,8 @@
 //! - for each command with optional arguments, an inherent
 //!   `impl Cmd<S, kind::X, R>` of setters;
 //! - module `types`: an enum per required or repeated `oneof` argument;
-//! - module `kind`: a marker type per command with its `CommandInfo`, and
+//! - module `kind`: a marker type per command with its `CommandInfo` (its
+//!   name, flags, group, `key_specs` and routing hints), and
 //!   `command_info(name)`;
 //! - `__GENERATED_METHODS`, `(command, method)` pairs for coverage tests.
 //!

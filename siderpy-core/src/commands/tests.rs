@@ -1,6 +1,6 @@
 //! The macro against a spec from a newer server (a module command with a
 //! dot, unknown argument types, flags spelled as strings or numbers,
-//! `reply_schema`, unknown fields), expanded where the prelude's names and
+//! `reply_schema`, unknown fields, key-spec types and hints), expanded where the prelude's names and
 //! the primitive types are shadowed and warnings are errors: an unqualified
 //! path in the generated code fails this build.
 //!
@@ -12,7 +12,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::{Cmd, Executor, StatefulExecutor};
+use crate::{BeginSearch, Cmd, Executor, FindKeys, KeySpec, RequestPolicy, ResponsePolicy, StatefulExecutor};
 
 #[allow(dead_code, non_camel_case_types)]
 mod newer {
@@ -93,4 +93,28 @@ fn keywords_deprecation_and_arity_without_arguments() {
     assert_eq!(sent(Capture.self_()), "*1 $4 SELF ");
     assert_eq!(sent(Capture.noargs(("a", 1))), "*3 $6 NOARGS $1 a $1 1 ");
     assert_eq!(newer::command_info("self").unwrap().name, "SELF");
+}
+
+#[test]
+fn key_specs_and_policies_of_a_newer_spec() {
+    let get = newer::command_info("JSON.GET").unwrap();
+    let range = FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 };
+    assert_eq!(get.keys, [KeySpec { begin: BeginSearch::Index(1), find: range, incomplete: false }]);
+    // A request policy this version does not know is no policy.
+    assert_eq!((get.request_policy, get.response_policy), (None, Some(ResponsePolicy::AggLogicalOr)));
+    let sub = newer::command_info("VALKEY SUB").unwrap();
+    let name = BeginSearch::Keyword { keyword: "NAME", startfrom: -1 };
+    assert_eq!(
+        sub.keys,
+        [
+            KeySpec { begin: name, find: range, incomplete: true },
+            KeySpec { begin: BeginSearch::Unknown, find: FindKeys::Unknown, incomplete: false },
+        ]
+    );
+    assert_eq!(
+        (sub.request_policy, sub.response_policy),
+        (Some(RequestPolicy::AllNodes), Some(ResponsePolicy::AggMax))
+    );
+    let valkey = newer::command_info("VALKEY").unwrap();
+    assert_eq!((valkey.keys, valkey.request_policy, valkey.response_policy), (&[][..], None, None));
 }
