@@ -13,6 +13,8 @@
 // Each test file includes this module and uses only part of it.
 #![allow(dead_code, unused_macros)]
 
+pub mod cluster;
+
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{TcpListener, TcpStream};
