@@ -13,6 +13,8 @@
 // Each test file includes this module and uses only part of it.
 #![allow(dead_code, unused_macros)]
 
+pub mod cluster;
+
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{TcpListener, TcpStream};
@@ -203,6 +205,7 @@ pub struct RedisServerBuilder {
     tls_auth_clients: bool,
     /// The names the server's certificate is for, when not the default.
     tls_names: Option<Vec<String>>,
+    cluster_bus: bool,
     extra: Vec<String>,
 }
 
@@ -247,6 +250,15 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Give the server a cluster bus port (`cluster-port`) of its own, a free
+    /// port picked again with the TCP port on each attempt: the default, TCP
+    /// port + 10000, can be taken or above 65535. Add `cluster-enabled yes`
+    /// with [`config`](Self::config) (or use [`cluster::node_builder`]).
+    pub fn cluster_bus(mut self) -> Self {
+        self.cluster_bus = true;
+        self
+    }
+
     /// A raw line of redis.conf.
     pub fn config(mut self, line: &str) -> Self {
         self.extra.push(line.to_owned());
@@ -271,6 +283,7 @@ impl RedisServerBuilder {
             dir,
             port: 0,
             tls_port: None,
+            cluster_port: None,
             pki: pki.map(Arc::new),
             password: self.password.clone(),
             started: Instant::now(),
@@ -278,16 +291,23 @@ impl RedisServerBuilder {
         let mut last_log = String::new();
         for _ in 0..START_ATTEMPTS {
             server.port = free_port();
-            server.tls_port = self.tls.then(|| loop {
-                let p = free_port();
-                if p != server.port {
-                    break p;
-                }
-            });
+            let mut taken = vec![server.port];
+            let mut another_port = |wanted: bool| {
+                wanted.then(|| loop {
+                    let p = free_port();
+                    if !taken.contains(&p) {
+                        taken.push(p);
+                        break p;
+                    }
+                })
+            };
+            server.tls_port = another_port(self.tls);
+            server.cluster_port = another_port(self.cluster_bus);
             let text = self.conf_text(
                 server.dir.path(),
                 server.port,
                 server.tls_port,
+                server.cluster_port,
                 server.socket.as_deref(),
                 tls_files.as_ref(),
             );
@@ -306,6 +326,7 @@ impl RedisServerBuilder {
         dir: &Path,
         port: u16,
         tls_port: Option<u16>,
+        cluster_port: Option<u16>,
         socket: Option<&Path>,
         tls: Option<&[PathBuf; 3]>,
     ) -> String {
@@ -337,6 +358,9 @@ impl RedisServerBuilder {
             lines.push(format!("tls-key-file {}", path(key)));
             lines.push(format!("tls-auth-clients {}", if self.tls_auth_clients { "yes" } else { "no" }));
         }
+        if let Some(cluster_port) = cluster_port {
+            lines.push(format!("cluster-port {cluster_port}"));
+        }
         lines.extend(self.extra.iter().cloned());
         lines.join("\n") + "\n"
     }
@@ -361,6 +385,7 @@ pub struct RedisServer {
     conf: PathBuf,
     port: u16,
     tls_port: Option<u16>,
+    cluster_port: Option<u16>,
     socket: Option<PathBuf>,
     pki: Option<Arc<Pki>>,
     password: Option<String>,
@@ -396,6 +421,14 @@ impl RedisServer {
     /// If the server was not started with [`tls`](RedisServerBuilder::tls).
     pub fn tls_port(&self) -> u16 {
         self.tls_port.expect("the server was started without .tls()")
+    }
+
+    /// The cluster bus port.
+    ///
+    /// # Panics
+    /// If the server was not started with [`cluster_bus`](RedisServerBuilder::cluster_bus).
+    pub fn cluster_port(&self) -> u16 {
+        self.cluster_port.expect("the server was started without .cluster_bus()")
     }
 
     /// The unix socket.
@@ -451,6 +484,11 @@ impl RedisServer {
     /// A client for checking and changing the server's state from a test.
     pub fn admin(&self) -> Redis {
         Redis::new(&self.admin_url()).expect("the admin URL is valid")
+    }
+
+    /// Whether the server's process runs (it may be [paused](Self::pause)).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// The server's process id, while it runs.
