@@ -23,6 +23,9 @@ pub struct CommandInfo {
     /// The spec flags it `blocking` (`BLPOP`, `XREAD`...). Blocking commands
     /// are exempt from the client's read timeout unless asked otherwise.
     pub blocking: bool,
+    /// The spec flags it `readonly`: a cluster client may send it to a
+    /// replica when reading from replicas is on.
+    pub readonly: bool,
     /// The command's group in the spec (`string`, `list`, `server`...).
     pub group: &'static str,
     /// Where its keys are (the spec's `key_specs`), for routing in a

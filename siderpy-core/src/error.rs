@@ -59,6 +59,19 @@ pub enum Error {
     /// A command was used where it cannot work (for example a pipeline while
     /// the connection is in pub/sub mode).
     Usage(String),
+    /// A cluster command (or transaction) names keys in different hash
+    /// slots, which no node can serve together; found before sending.
+    /// Put the keys under one `{hash tag}`, or see
+    /// [`RedisClusterBuilder::split_multi_key_commands`](crate::cluster::RedisClusterBuilder::split_multi_key_commands).
+    CrossSlot {
+        /// The command (or `"MULTI"` for a transaction).
+        command: String,
+        /// Two of the slots its keys hash to.
+        slots: (u16, u16),
+    },
+    /// The cluster could not serve the command: no node is known for its
+    /// slot, or the cluster kept redirecting it past the bound.
+    Cluster(String),
 }
 
 impl Error {
@@ -120,6 +133,12 @@ impl fmt::Display for Error {
             Error::Type(e) => write!(f, "{e}"),
             Error::Closed(what) => write!(f, "{what} was closed"),
             Error::Usage(m) => f.write_str(m),
+            Error::CrossSlot { command, slots: (a, b) } => write!(
+                f,
+                "CROSSSLOT: the keys of {command} hash to different slots ({a} and {b}); \
+                 a cluster serves only keys of one slot together (use a {{hash tag}})"
+            ),
+            Error::Cluster(m) => write!(f, "cluster error: {m}"),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod args;
 mod client;
+pub mod cluster;
 mod command;
 mod commands;
 mod connection;

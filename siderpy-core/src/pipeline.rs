@@ -5,6 +5,7 @@ use bytes::BytesMut;
 
 use crate::args::CmdArgs;
 use crate::client::Redis;
+use crate::cluster::RedisCluster;
 use crate::command::{Cmd, CommandInfo, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue};
@@ -35,17 +36,34 @@ use crate::value::Value;
 /// pipeline holding a blocking command runs on a connection of its own.
 ///
 /// Sending empties the pipeline, whatever the outcome, so it can be reused.
+/// On a [`RedisCluster`] (made by its [`pipe`](RedisCluster::pipe)), the
+/// commands are split per node, each node's share is sent as one batch, all
+/// nodes at once, and the replies are put back in the order queued;
+/// commands that were redirected are retried. A command whose keys span
+/// slots fails the whole pipeline before anything is sent.
+///
+/// Sending empties the pipeline, whatever the outcome, so it can be reused.
 #[derive(Debug)]
 #[must_use = "a pipeline does nothing until it is executed"]
 pub struct Pipeline {
-    redis: Redis,
+    target: Target,
     /// The queued commands, encoded back to back as they are queued: each
     /// command's own buffer is freed at once, and sending is one copy.
     frames: BytesMut,
-    /// How many commands `frames` holds.
+    /// For a cluster, the queued commands as they are: they are routed
+    /// one by one when sent.
+    commands: Vec<(CmdArgs, Option<&'static CommandInfo>)>,
+    /// How many commands are queued.
     n: usize,
     blocking: bool,
     atomic: bool,
+}
+
+/// Where a pipeline is sent.
+#[derive(Debug)]
+enum Target {
+    Redis(Redis),
+    Cluster(RedisCluster),
 }
 
 const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
@@ -53,13 +71,24 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 
 impl Pipeline {
     pub(crate) fn new(redis: Redis, atomic: bool) -> Self {
-        Pipeline { redis, frames: BytesMut::new(), n: 0, blocking: false, atomic }
+        Self::with_target(Target::Redis(redis), atomic)
+    }
+
+    pub(crate) fn for_cluster(cluster: RedisCluster, atomic: bool) -> Self {
+        Self::with_target(Target::Cluster(cluster), atomic)
+    }
+
+    fn with_target(target: Target, atomic: bool) -> Self {
+        Pipeline { target, frames: BytesMut::new(), commands: Vec::new(), n: 0, blocking: false, atomic }
     }
 
     /// Adds an already built command; `.queue()` on a command calls this.
     pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
         self.blocking |= info.is_some_and(|i| i.blocking);
-        args.write_frame(&mut self.frames);
+        match self.target {
+            Target::Redis(_) => args.write_frame(&mut self.frames),
+            Target::Cluster(_) => self.commands.push((args, info)),
+        }
         self.n += 1;
     }
 
@@ -76,6 +105,7 @@ impl Pipeline {
     /// Drops every queued command.
     pub fn clear(&mut self) {
         self.frames.clear();
+        self.commands.clear();
         self.n = 0;
         self.blocking = false;
     }
@@ -102,49 +132,68 @@ impl Pipeline {
     /// As [`execute`](Self::execute), and any command's error reply.
     pub async fn query<T: FromValue>(&mut self) -> Result<T> {
         let replies = self.send().await?;
-        convert(Value::Array(replies), self.redis.text_policy())
+        let policy = match &self.target {
+            Target::Redis(redis) => redis.text_policy(),
+            Target::Cluster(cluster) => cluster.text_policy(),
+        };
+        convert(Value::Array(replies), policy)
     }
 
     async fn send(&mut self) -> Result<Vec<Value>> {
         // Emptied first, so that it is empty whatever the outcome, even if
         // this future is dropped.
         let mut frames = std::mem::take(&mut self.frames);
+        let commands = std::mem::take(&mut self.commands);
         let n = std::mem::take(&mut self.n);
         let blocking = std::mem::take(&mut self.blocking);
         if n == 0 {
             return Ok(Vec::new());
         }
-        let result = if self.atomic {
-            let parts: [&[u8]; 3] = [MULTI, &frames, EXEC];
-            self.redis.request_batch(Frames { parts: &parts, n: n + 2 }, false).await
-        } else {
-            self.redis.request_batch(Frames { parts: &[&frames], n }, blocking).await
+        let redis = match &self.target {
+            Target::Redis(redis) => redis,
+            Target::Cluster(cluster) if self.atomic => return cluster.transaction_batch(commands).await,
+            Target::Cluster(cluster) => return cluster.pipeline_batch(commands).await,
         };
+        let result = send_batch(redis, &frames, n, blocking, self.atomic).await;
         // Keep the buffer's allocation for the next batch.
         frames.clear();
         if self.frames.capacity() == 0 {
             self.frames = frames;
         }
-        let mut replies = result?;
-        if !self.atomic {
-            return Ok(replies);
+        result
+    }
+}
+
+/// Sends `n` encoded commands to `redis` as one batch (wrapped in `MULTI`
+/// ... `EXEC` when `atomic`) and returns their replies, error replies
+/// included; for a transaction, the results of `EXEC`.
+pub(crate) async fn send_batch(
+    redis: &Redis,
+    frames: &[u8],
+    n: usize,
+    blocking: bool,
+    atomic: bool,
+) -> Result<Vec<Value>> {
+    if !atomic {
+        return redis.request_batch(Frames { parts: &[frames], n }, blocking).await;
+    }
+    let parts: [&[u8]; 3] = [MULTI, frames, EXEC];
+    let mut replies = redis.request_batch(Frames { parts: &parts, n: n + 2 }, false).await?;
+    let exec_reply = replies.pop().expect("one reply per command");
+    if let Value::Error(e) = &replies[0] {
+        return Err(Error::Redis(e.clone()));
+    }
+    // Replies 1..=n are each command's QUEUED, or its queue-time error.
+    for (index, reply) in replies.into_iter().skip(1).enumerate() {
+        if let Value::Error(error) = reply {
+            return Err(Error::Transaction { index, error });
         }
-        let exec_reply = replies.pop().expect("one reply per command");
-        if let Value::Error(e) = &replies[0] {
-            return Err(Error::Redis(e.clone()));
-        }
-        // Replies 1..=n are each command's QUEUED, or its queue-time error.
-        for (index, reply) in replies.into_iter().skip(1).enumerate() {
-            if let Value::Error(error) = reply {
-                return Err(Error::Transaction { index, error });
-            }
-        }
-        match exec_reply.into_inner() {
-            Value::Array(results) if results.len() == n => Ok(results),
-            Value::Nil => Err(Error::WatchConflict),
-            Value::Error(e) => Err(Error::Redis(e)),
-            other => Err(Error::protocol(format!("EXEC of {n} commands replied with {other:?}"))),
-        }
+    }
+    match exec_reply.into_inner() {
+        Value::Array(results) if results.len() == n => Ok(results),
+        Value::Nil => Err(Error::WatchConflict),
+        Value::Error(e) => Err(Error::Redis(e)),
+        other => Err(Error::protocol(format!("EXEC of {n} commands replied with {other:?}"))),
     }
 }
 

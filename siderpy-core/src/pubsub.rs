@@ -172,6 +172,11 @@ pub(crate) struct QueueState {
     /// With re-subscribing on: told when the connection fails, instead of
     /// the queue closing.
     interruptions: Option<Arc<tokio::sync::Notify>>,
+    /// For a cluster subscriber: told when the server drops shard channels
+    /// whose slot moved (listed in `moved_shards`), to subscribe again where
+    /// the slot went.
+    moves: Option<Arc<tokio::sync::Notify>>,
+    moved_shards: Vec<Bytes>,
 }
 
 impl PubSubQueue {
@@ -187,6 +192,8 @@ impl PubSubQueue {
                 patterns: HashSet::new(),
                 shards: HashSet::new(),
                 interruptions: None,
+                moves: None,
+                moved_shards: Vec::new(),
             })),
         }
     }
@@ -229,6 +236,15 @@ impl PubSubQueue {
     pub(crate) fn watch_interruptions(&self) -> Arc<tokio::sync::Notify> {
         let notify = Arc::new(tokio::sync::Notify::new());
         self.lock().interruptions = Some(Arc::clone(&notify));
+        notify
+    }
+
+    /// Has shard channels the server drops (their slot moved) reported,
+    /// instead of ending those subscriptions: see
+    /// [`take_moved_shards`](QueueState::take_moved_shards).
+    pub(crate) fn follow_moved_shards(&self) -> Arc<tokio::sync::Notify> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        self.lock().moves = Some(Arc::clone(&notify));
         notify
     }
 
@@ -313,6 +329,28 @@ impl QueueState {
             (true, None) => {}
         }
         !subscribe && self.subscriptions() == 0
+    }
+
+    /// The server dropped `channel` because its slot left the node: a
+    /// queue that follows moves keeps it for re-subscribing; otherwise the
+    /// subscription just ends (closing the queue if it was the last).
+    pub(crate) fn shard_channel_moved(&mut self, channel: Bytes) {
+        if !self.shards.remove(&channel) {
+            return;
+        }
+        match &self.moves {
+            Some(notify) => {
+                self.moved_shards.push(channel);
+                notify.notify_one();
+            }
+            None if self.subscriptions() == 0 => self.close(None),
+            None => {}
+        }
+    }
+
+    /// The shard channels dropped by their server since the last call.
+    pub(crate) fn take_moved_shards(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.moved_shards)
     }
 
     /// Opens the queue again for a new subscription.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use crate::ctxt::{entry, Ctxt};
 use crate::naming::{self, CMD_METHODS};
 use crate::replies::{self, Replies, ReplyTy};
-use crate::spec::{Arg, ArgKind, Command, KeySpec, RequestPolicy, ResponsePolicy, Spec, FLAG_BLOCKING};
+use crate::spec::{Arg, ArgKind, Command, KeySpec, RequestPolicy, ResponsePolicy, Spec, FLAG_BLOCKING, FLAG_READONLY};
 use crate::syntax;
 
 /// Commands that need connection state, so they are methods of
@@ -70,6 +70,7 @@ pub struct Plan {
     pub kind: String,
     pub words: Vec<String>,
     pub blocking: bool,
+    pub readonly: bool,
     pub group: String,
     pub key_specs: Vec<KeySpec>,
     pub request_policy: Option<RequestPolicy>,
@@ -215,6 +216,7 @@ pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
             kind: kind.clone(),
             words: cmd.words().iter().map(|w| (*w).to_owned()).collect(),
             blocking: cmd.has_flag(FLAG_BLOCKING),
+            readonly: cmd.has_flag(FLAG_READONLY),
             group: cmd.group.clone(),
             key_specs: cmd.key_specs.clone(),
             request_policy: cmd.request_policy,

@@ -83,11 +83,11 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
         }
         let enc = Literal::byte_string(&enc);
         let words = Literal::u32_unsuffixed(p.words.len() as u32);
-        let (blocking, group) = (p.blocking, &p.group);
+        let (blocking, readonly, group) = (p.blocking, p.readonly, &p.group);
         let keys = p.key_specs.iter().map(key_spec);
         let req = p.request_policy.map(|r| format_ident!("{}", format!("{r:?}")));
         let resp = p.response_policy.map(|r| format_ident!("{}", format!("{r:?}")));
-        quote!(#ty #name #enc #words #blocking #group [#(#keys),*] (#req) (#resp);)
+        quote!(#ty #name #enc #words #blocking #readonly #group [#(#keys),*] (#req) (#resp);)
     });
     let all = api.commands.iter().map(|p| format_ident!("{}", p.kind));
     let generated = api.commands.iter().filter_map(|p| {
@@ -143,7 +143,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
             }
 
             macro_rules! __kinds {
-                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $group:literal
+                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $group:literal
                     [$($key:expr),*] ($($req:ident)?) ($($resp:ident)?);)*) => {$(
                     #[doc = ::core::concat!("The `", $name, "` command.")]
                     #[derive(::core::fmt::Debug)]
@@ -155,6 +155,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
                             encoded_name: $enc,
                             words: $words,
                             blocking: $blocking,
+                            readonly: $readonly,
                             group: $group,
                             keys: &[$($key),*],
                             request_policy: __opt!($(crate::__private::RequestPolicy::$req)?),

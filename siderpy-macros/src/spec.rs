@@ -71,6 +71,10 @@ const TYPE_BLOCK: &str = "block";
 /// The command flag that marks a blocking command.
 pub const FLAG_BLOCKING: &str = "blocking";
 
+/// The command flag that marks a command that only reads (a cluster may
+/// send it to a replica).
+pub const FLAG_READONLY: &str = "readonly";
+
 /// Every command of the spec, sorted by name.
 #[derive(Debug, Clone)]
 pub struct Spec {

@@ -21,13 +21,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use siderpy::cluster::key_slot;
+pub use siderpy::cluster::SLOTS;
 use siderpy::prelude::*;
 use siderpy::{FromValue, Redis};
 
 use super::{RedisServer, RedisServerBuilder};
 
-/// Number of hash slots of a Redis Cluster.
-pub const SLOTS: u16 = 16384;
 /// `cluster-node-timeout`: how long a node may not answer before it is
 /// suspected to have failed. Short, so failovers are quick; not so short that
 /// a busy machine makes healthy nodes look failed.
@@ -67,31 +67,10 @@ pub fn node_builder() -> RedisServerBuilder {
 // ---------------------------------------------------------------------------
 // Hash slots
 
-/// CRC16-XMODEM (polynomial 0x1021, initial value 0), Redis Cluster's key hash.
-pub fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in data {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc
-}
-
-/// The hash slot of `key`: CRC16 of its hash tag (the text between the first
-/// `{` and the first `}` after it, when not empty) or of the whole key.
+/// The hash slot of `key`: the client's own [`key_slot`], which the
+/// harness's tests check against the server's `CLUSTER KEYSLOT`.
 pub fn hash_slot(key: &[u8]) -> u16 {
-    let hashed = key
-        .iter()
-        .position(|&b| b == b'{')
-        .and_then(|open| {
-            let rest = &key[open + 1..];
-            let close = rest.iter().position(|&b| b == b'}')?;
-            (close > 0).then(|| &rest[..close])
-        })
-        .unwrap_or(key);
-    crc16(hashed) % SLOTS
+    key_slot(key)
 }
 
 /// For every slot, the first of `k0`, `k1`, `k2`... that hashes to it.

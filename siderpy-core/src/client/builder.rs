@@ -23,6 +23,8 @@ pub(crate) struct Config {
     pub(crate) pubsub_queue_maxsize: Option<usize>,
     pub(crate) resubscribe: bool,
     pub(crate) limits: Limits,
+    /// Sends `READONLY` on every connection (cluster replicas serving reads).
+    pub(crate) readonly: bool,
 }
 
 /// Builds a [`Redis`] with settings beyond the URL.
@@ -61,6 +63,7 @@ impl RedisBuilder {
                 pubsub_queue_maxsize: None,
                 resubscribe: false,
                 limits: Limits::default(),
+                readonly: false,
             },
         }
     }
@@ -184,6 +187,23 @@ impl RedisBuilder {
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
         self
+    }
+
+    /// The same settings for another server (a cluster's node).
+    pub(crate) fn for_node(mut self, addr: crate::info::Addr, readonly: bool) -> Self {
+        self.config.info.addr = addr;
+        self.config.readonly = readonly;
+        self
+    }
+
+    /// The text policy set, for executors that convert replies themselves.
+    pub(crate) fn text(&self) -> TextPolicy {
+        self.config.text
+    }
+
+    /// The pub/sub queue bound set, for subscribers made elsewhere.
+    pub(crate) fn queue_bound(&self) -> Option<usize> {
+        self.config.pubsub_queue_maxsize
     }
 
     /// Where and how the clients built here connect (for the pool's `Debug`).

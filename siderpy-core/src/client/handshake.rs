@@ -8,8 +8,9 @@ use crate::value::Value;
 
 /// Sends what the settings ask for on a new connection, back to back,
 /// and fails on the first error reply (siderpy lost an AUTH failure when a
-/// SELECT followed it; here every reply is checked).
-pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Result<()> {
+/// SELECT followed it; here every reply is checked). `readonly` is for
+/// connections to cluster replicas that serve reads.
+pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly: bool) -> Result<()> {
     let mut cmds = Vec::new();
     let password = info.password.as_ref().map(Password::expose);
     if info.protocol == Protocol::Resp3 {
@@ -44,6 +45,10 @@ pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo) -> Resul
         let mut select = CmdArgs::with_name("SELECT");
         select.push(info.db);
         cmds.push(select);
+    }
+    if readonly {
+        // A cluster replica serves reads only to connections that ask.
+        cmds.push(CmdArgs::with_name("READONLY"));
     }
     if cmds.is_empty() {
         return Ok(());

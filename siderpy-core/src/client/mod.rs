@@ -222,7 +222,9 @@ impl Redis {
         let open = async {
             let transport = transport::connect(&config.info, config.tls.as_ref()).await?;
             let conn = Connection::start(transport, config.limits, config.write_timeout, id);
-            handshake(&conn, &config.info).await.inspect_err(|_| conn.close(Error::Closed("connection")))?;
+            handshake(&conn, &config.info, config.readonly)
+                .await
+                .inspect_err(|_| conn.close(Error::Closed("connection")))?;
             Ok(conn)
         };
         let result = match config.connect_timeout {
@@ -337,6 +339,13 @@ impl Redis {
         let mut local = self.local();
         let pinned = local.pinned.get_or_insert(Pinned::new(conn, dead_dedicated));
         Ok(Some(pinned.conn.clone()))
+    }
+
+    /// A new handle on this client whose pub/sub messages go to `queue`
+    /// (a cluster subscriber's, shared by its nodes).
+    pub(crate) fn with_pubsub_queue(&self, queue: PubSubQueue) -> Redis {
+        let local = Local { pubsub: Some(queue), ..Local::default() };
+        Redis { inner: Arc::clone(&self.inner), local: Arc::new(Mutex::new(local)) }
     }
 
     /// The queue this handle's pub/sub messages go to (made on first use).

@@ -16,7 +16,7 @@ use tokio::time::Sleep;
 use super::transport::Transport;
 use super::{lock, Slot, State};
 use crate::error::{Error, Timeout};
-use crate::pubsub::{self, Incoming, PubSubQueue, QueueState};
+use crate::pubsub::{self, Family, Incoming, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
 use crate::value::Value;
 
@@ -321,6 +321,12 @@ fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<
             None
         }
         Incoming::OtherPush => None,
+        Incoming::Confirmation { family: Family::Shard, subscribe: false, channel: Some(channel) } if !confirming => {
+            // No SUNSUBSCRIBE asked for this: the server dropped a shard
+            // channel whose slot left this node (cluster resharding).
+            q.shard_channel_moved(channel);
+            None
+        }
         Incoming::Confirmation { family, subscribe, channel } => {
             if q.confirm(family, subscribe, channel) {
                 q.close(None);

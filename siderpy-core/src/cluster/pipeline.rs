@@ -1,0 +1,151 @@
+//! Pipelines and transactions on a cluster: split per node, sent
+//! concurrently, put back in order.
+
+use std::collections::HashMap;
+
+use bytes::BytesMut;
+
+use crate::args::CmdArgs;
+use crate::command::{CallOptions, CommandInfo};
+use crate::error::{Error, Result};
+use crate::pipeline::{send_batch, Pipeline};
+use crate::value::Value;
+
+use super::{redirect, route, NodeAddr, RedisCluster, Route};
+
+/// A queued command and what the spec says of it.
+type Queued = (CmdArgs, Option<&'static CommandInfo>);
+
+/// How many times a transaction is sent again after the cluster moved its
+/// slot before it could run.
+const TRANSACTION_ATTEMPTS: usize = 5;
+
+impl RedisCluster {
+    /// A new, empty pipeline: its commands are split per node and each
+    /// node's share is sent in one batch, all nodes at once; see
+    /// [`Pipeline`].
+    pub fn pipe(&self) -> Pipeline {
+        Pipeline::for_cluster(self.clone(), false)
+    }
+
+    /// A new, empty transaction (`MULTI` ... `EXEC` in one batch). Its keys
+    /// must all hash to one slot (use a `{hash tag}`): otherwise it fails
+    /// with [`Error::CrossSlot`] before anything is sent. Sent again, whole,
+    /// if the slot moved before it ran.
+    pub fn transaction(&self) -> Pipeline {
+        Pipeline::for_cluster(self.clone(), true)
+    }
+
+    /// Sends a pipeline's commands, each node's share as one batch, and
+    /// returns the replies in the order queued (error replies included).
+    pub(crate) async fn pipeline_batch(&self, commands: Vec<Queued>) -> Result<Vec<Value>> {
+        let mut by_node: HashMap<NodeAddr, Vec<usize>> = HashMap::new();
+        // Commands that are not for one slot (fan-out, any node) run alone.
+        let mut alone = Vec::new();
+        for (i, (args, info)) in commands.iter().enumerate() {
+            match route(args, *info, false)? {
+                Route::Slot { slot, read_only } => {
+                    by_node.entry(self.node_addr_for(slot, read_only).await?).or_default().push(i)
+                }
+                _ => alone.push(i),
+            }
+        }
+        let commands = std::sync::Arc::new(commands);
+        let batches = by_node.into_iter().map(|(addr, indices)| {
+            let (node, commands) = (self.node(&addr), std::sync::Arc::clone(&commands));
+            tokio::spawn(async move {
+                let mut frames = BytesMut::new();
+                let mut blocking = false;
+                for &i in &indices {
+                    let (args, info) = &commands[i];
+                    args.write_frame(&mut frames);
+                    blocking |= info.is_some_and(|i| i.blocking);
+                }
+                // Unreachable: nothing sent; each command is retried alone.
+                let replies = match node.connection().await {
+                    Ok(_) => Some(send_batch(&node, &frames, indices.len(), blocking, false).await),
+                    Err(_) => None,
+                };
+                (addr, indices, replies)
+            })
+        });
+        let handles: Vec<_> = batches.collect();
+        let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
+        let mut again = alone;
+        for handle in handles {
+            let (addr, indices, batch) =
+                handle.await.map_err(|e| Error::Cluster(format!("a node's pipeline task failed: {e}")))?;
+            match batch {
+                Some(batch) => {
+                    for (i, reply) in indices.into_iter().zip(batch?) {
+                        match &reply {
+                            Value::Error(e) if redirect(e, &addr.host).is_some() => again.push(i),
+                            _ => replies[i] = Some(reply),
+                        }
+                    }
+                }
+                None => again.extend(indices),
+            }
+        }
+        // Redirected (or unreachable) commands, one by one in the order
+        // queued, so that two commands on one key keep their order.
+        again.sort_unstable();
+        for i in again {
+            let (args, info) = &commands[i];
+            let opts = CallOptions { info: *info, timeout: None };
+            replies[i] = Some(match self.request(args, opts).await {
+                Ok(v) => v,
+                Err(Error::Redis(e)) => Value::Error(e),
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(replies.into_iter().map(|r| r.expect("every command has its reply")).collect())
+    }
+
+    /// Sends a transaction to the node serving its one slot.
+    pub(crate) async fn transaction_batch(&self, commands: Vec<Queued>) -> Result<Vec<Value>> {
+        let mut slot: Option<u16> = None;
+        for (args, info) in &commands {
+            let slots = match route(args, *info, false) {
+                Ok(Route::Slot { slot, .. }) => [slot, slot],
+                Ok(_) => continue,
+                Err(Error::CrossSlot { slots: (a, b), .. }) => [a, b],
+                Err(e) => return Err(e),
+            };
+            for s in slots {
+                match slot {
+                    Some(first) if first != s => {
+                        return Err(Error::CrossSlot { command: "MULTI".into(), slots: (first, s) })
+                    }
+                    _ => slot = Some(s),
+                }
+            }
+        }
+        let mut frames = BytesMut::new();
+        for (args, _) in &commands {
+            args.write_frame(&mut frames);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let seen = self.epoch();
+            let node = match slot {
+                Some(slot) => self.node(&self.node_addr_for(slot, false).await?),
+                None => self.primaries().await?.swap_remove(0),
+            };
+            let result = send_batch(&node, &frames, commands.len(), false, true).await;
+            let moved = match &result {
+                Err(Error::Redis(e) | Error::Transaction { error: e, .. }) => redirect(e, "").is_some(),
+                _ => false,
+            };
+            if !moved || attempt >= TRANSACTION_ATTEMPTS {
+                return result;
+            }
+            // Nothing ran (a redirection at queue time discards the
+            // transaction): learn where the slot went and send it again.
+            tracing::debug!(?slot, "transaction redirected; refreshing the topology");
+            self.refresh(seen).await?;
+            tokio::time::sleep(super::FIRST_BACKOFF * attempt as u32).await;
+        }
+    }
+}

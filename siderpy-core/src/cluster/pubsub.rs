@@ -1,0 +1,171 @@
+//! [`ClusterPubSub`]: shard channels (`SSUBSCRIBE`) across a cluster, each
+//! subscribed on the node serving its slot, and followed when it moves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+
+use crate::args::{Args, CmdArgs};
+use crate::client::Redis;
+use crate::command::CallOptions;
+use crate::error::{Error, Result};
+use crate::pubsub::{Message, PubSubQueue};
+
+use super::{key_slot, redirect, NodeAddr, Redirect, RedisCluster};
+
+/// A subscriber to shard channels across a cluster: made by
+/// [`RedisCluster::pubsub`].
+///
+/// Each channel is subscribed (`SSUBSCRIBE`) on the primary serving its
+/// slot; messages from every node arrive in one [`PubSubQueue`]. When a
+/// slot moves to another node, the server drops its channels' subscriptions
+/// and this subscriber subscribes them again where the slot went, by
+/// itself. A node's connection failing (a primary lost before failover)
+/// closes the queue with the cause, as for a single server.
+///
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(cluster: siderpy::cluster::RedisCluster) -> siderpy::Result<()> {
+/// let subscriber = cluster.pubsub();
+/// subscriber.ssubscribe(["orders:{eu}", "orders:{us}"]).await?;
+/// let message = subscriber.recv().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClusterPubSub {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    cluster: RedisCluster,
+    queue: PubSubQueue,
+    /// Per node, the handle whose connection holds this subscriber's
+    /// channels there (shared, not cloned: a clone of a handle has its own
+    /// pub/sub state).
+    handles: Mutex<HashMap<NodeAddr, Arc<Redis>>>,
+}
+
+impl ClusterPubSub {
+    pub(super) fn new(cluster: RedisCluster) -> Self {
+        let queue = PubSubQueue::new(cluster.inner.client.queue_bound());
+        let moves = queue.follow_moved_shards();
+        let shared = Arc::new(Shared { cluster, queue, handles: Mutex::new(HashMap::new()) });
+        tokio::spawn(follow_moves(Arc::downgrade(&shared), moves));
+        ClusterPubSub { shared }
+    }
+
+    /// Subscribes to shard `channels`, each on the node serving its slot.
+    ///
+    /// # Errors
+    /// A node refused (the error of the first that did), or could not be
+    /// reached.
+    pub async fn ssubscribe<A: Args>(&self, channels: A) -> Result<()> {
+        self.shared.send("SSUBSCRIBE", channel_list(channels)).await
+    }
+
+    /// Unsubscribes from shard `channels`.
+    ///
+    /// # Errors
+    /// As [`ssubscribe`](Self::ssubscribe).
+    pub async fn sunsubscribe<A: Args>(&self, channels: A) -> Result<()> {
+        self.shared.send("SUNSUBSCRIBE", channel_list(channels)).await
+    }
+
+    /// Waits for the next message from any node.
+    ///
+    /// # Errors
+    /// [`Error::QueueClosed`] as for [`PubSubQueue::recv`].
+    pub async fn recv(&self) -> Result<Message> {
+        self.shared.queue.recv().await
+    }
+
+    /// The queue messages arrive in (also a `Stream`).
+    pub fn queue(&self) -> PubSubQueue {
+        self.shared.queue.clone()
+    }
+}
+
+impl Shared {
+    /// Sends `command` for `channels`, one command per slot, each to the
+    /// primary serving it, following redirections.
+    async fn send(&self, command: &str, channels: Vec<Bytes>) -> Result<()> {
+        let mut by_slot: Vec<(u16, Vec<Bytes>)> = Vec::new();
+        for ch in channels {
+            let slot = key_slot(&ch);
+            match by_slot.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, list)) => list.push(ch),
+                None => by_slot.push((slot, vec![ch])),
+            }
+        }
+        let opts = CallOptions { info: crate::commands::command_info(command), timeout: None };
+        for (slot, list) in by_slot {
+            let mut args = CmdArgs::with_name(command);
+            args.multiple(1, None, &list);
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let seen = self.cluster.epoch();
+                let addr = self.cluster.node_addr_for(slot, false).await?;
+                let handle = self.handle(&addr);
+                let error = match handle.request(&args, opts).await {
+                    Ok(_) => break,
+                    Err(Error::Redis(e)) => match redirect(&e, &addr.host) {
+                        Some(Redirect::Moved { slot, to }) => {
+                            self.cluster.note_moved(slot, &to);
+                            Error::Redis(e)
+                        }
+                        Some(_) => Error::Redis(e),
+                        None => return Err(Error::Redis(e)),
+                    },
+                    Err(e) => {
+                        let _ = self.cluster.refresh(seen).await;
+                        e
+                    }
+                };
+                if attempt >= self.cluster.inner.settings.max_attempts {
+                    return Err(error);
+                }
+                tokio::time::sleep(super::FIRST_BACKOFF).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The handle subscribed on the node at `addr`, made on first use: a
+    /// connection of its own there, delivering to this subscriber's queue.
+    fn handle(&self, addr: &NodeAddr) -> Arc<Redis> {
+        let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+        let handle = handles
+            .entry(addr.clone())
+            .or_insert_with(|| Arc::new(self.cluster.node(addr).with_pubsub_queue(self.queue.clone())));
+        Arc::clone(handle)
+    }
+}
+
+/// Subscribes again, where their slot went, to the shard channels the
+/// servers dropped. Ends with the subscriber.
+async fn follow_moves(shared: Weak<Shared>, moves: Arc<tokio::sync::Notify>) {
+    loop {
+        moves.notified().await;
+        let Some(shared) = shared.upgrade() else { return };
+        let moved = shared.queue.lock().take_moved_shards();
+        if moved.is_empty() {
+            continue;
+        }
+        tracing::debug!(channels = moved.len(), "shard channels moved; subscribing where their slots went");
+        let _ = shared.cluster.refresh_topology().await;
+        if let Err(e) = shared.send("SSUBSCRIBE", moved).await {
+            tracing::warn!(error = %e, "could not follow moved shard channels");
+            shared.queue.lock().force_close(Some(e));
+        }
+    }
+}
+
+/// The encoded channel names of `channels`.
+fn channel_list<A: Args>(channels: A) -> Vec<Bytes> {
+    let mut args = CmdArgs::default();
+    channels.push_to(&mut args);
+    args.words().into_iter().map(Bytes::copy_from_slice).collect()
+}
