@@ -167,6 +167,9 @@ async fn a_slot_migrating_under_load_is_followed_through_ask_and_moved() {
         w.await.expect("every call succeeded through the migration");
     }
     assert_eq!(cluster.primary_for_slot(slot).await, to);
+    // The calls went through both redirections, not around them.
+    let stats: String = cluster.admin(to).execute_cmd("INFO", ["commandstats"]).returning().await.unwrap();
+    assert!(stats.contains("cmdstat_asking:calls="), "no ASK was followed: {stats}");
     let mut total = 0;
     for k in &keys {
         total += redis.get(k).returning::<i64>().await.unwrap() as usize;

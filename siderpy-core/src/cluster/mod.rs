@@ -472,6 +472,13 @@ impl RedisCluster {
                 Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
             };
             let last_error = match attempt_result {
+                Attempt::Done(Err(e)) if e.is_connection_error() => {
+                    // Maybe the node is gone (a failover under way): the
+                    // command is not sent again, but the next one should
+                    // find the new layout.
+                    self.refresh_soon();
+                    return Err(e);
+                }
                 Attempt::Done(reply) => return reply,
                 Attempt::Redirect(Redirect::Moved { slot: moved, to }, e) => {
                     tracing::debug!(slot = moved, %to, "MOVED");

@@ -58,6 +58,30 @@ fn splittable(name: &str) -> Option<SplitMerge> {
     }
 }
 
+/// Commands whose effect is on the connection they are sent on: on a
+/// cluster client, whose node connections are shared, they would leak into
+/// other callers' commands.
+const CONNECTION_STATE: &[&str] = &[
+    "MULTI",
+    "EXEC",
+    "DISCARD",
+    "WATCH",
+    "UNWATCH",
+    "SELECT",
+    "RESET",
+    "MONITOR",
+    "SUBSCRIBE",
+    "PSUBSCRIBE",
+    "SSUBSCRIBE",
+    "UNSUBSCRIBE",
+    "PUNSUBSCRIBE",
+    "SUNSUBSCRIBE",
+    "CLIENT REPLY",
+    "READONLY",
+    "READWRITE",
+    "ASKING",
+];
+
 /// The route of the command `args`, from what the spec says of it (`info`,
 /// looked up by name for `execute_cmd`): its keys' slot, else its request
 /// policy. Keys in different slots are [`Error::CrossSlot`], unless `split`
@@ -65,6 +89,14 @@ fn splittable(name: &str) -> Option<SplitMerge> {
 pub(crate) fn route(args: &CmdArgs, info: Option<&'static CommandInfo>, split: bool) -> Result<Route> {
     let words = args.words();
     let Some(info) = keys::resolve(info, &words) else { return Ok(Route::AnyPrimary) };
+    if CONNECTION_STATE.contains(&info.name) {
+        return Err(Error::Usage(format!(
+            "{} changes the state of one connection, which a cluster client shares among callers: \
+             use RedisCluster::transaction() for MULTI/EXEC, RedisCluster::pubsub() for shard channels, \
+             or a node's own Redis (RedisCluster::node_for_slot) for the rest",
+            info.name
+        )));
+    }
     let positions = keys::key_positions(info, &words).positions;
     let mut slots = positions.iter().map(|&p| (p, key_slot(words[p])));
     if let Some((_, first)) = slots.next() {
@@ -299,6 +331,9 @@ mod tests {
         assert_eq!(route_of(&["KEYS", "*"], false).unwrap(), Route::FanOut { every_node: false, policy: None });
         assert!(matches!(route_of(&["SCRIPT", "FLUSH"], false).unwrap(), Route::FanOut { every_node: true, .. }));
         assert!(matches!(route_of(&["SCAN", "0"], false), Err(Error::Usage(_))));
+        for shared_state in [&["MULTI"][..], &["WATCH", "k"], &["SUBSCRIBE", "ch"], &["select", "1"]] {
+            assert!(matches!(route_of(shared_state, false), Err(Error::Usage(_))), "{shared_state:?}");
+        }
     }
 
     #[test]
