@@ -3,12 +3,13 @@
 //! Connecting happens before the clock starts; every reply is checked (its
 //! length or count), so no client wins by skipping work.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::{mget_keys, Client, Outcome, Sizes, Workload, BIG_KEY, CHANNEL, SMALL_KEY};
+use crate::{cluster_keys, mget_keys, Client, Outcome, Sizes, Workload, BIG_KEY, CHANNEL, SMALL_KEY};
 
 type R<T> = Result<T, String>;
 
@@ -24,7 +25,16 @@ fn payload() -> Bytes {
     Bytes::from_static(b"0123456789abcdef") // 16 bytes
 }
 
+/// Runs workload `w`; `url` is the cluster's comma-separated seed URLs for
+/// the cluster workloads.
 pub async fn run(client: Client, w: Workload, url: &str, sizes: &Sizes, fred_capacity: Option<usize>) -> R<Outcome> {
+    if w.is_cluster() {
+        return match client {
+            Client::Siderpy => siderpy_cluster_run(w, url, sizes).await,
+            Client::RedisRs => redis_rs_cluster_run(w, url, sizes).await,
+            Client::Fred => fred_cluster_run(w, url, sizes).await,
+        };
+    }
     match client {
         Client::Siderpy => siderpy_run(w, url, sizes).await,
         Client::RedisRs => redis_rs_run(w, url, sizes).await,
@@ -64,6 +74,7 @@ async fn siderpy_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
     let redis = siderpy::Redis::new(url).map_err(err)?;
     redis.execute_cmd("PING", ()).await.map_err(err)?;
     let out = match w {
+        Workload::ClusterConc50Get | Workload::ClusterPipeSet => return Err(format!("{w:?} needs a cluster")),
         Workload::Idle => {
             let v = redis.get(SMALL_KEY).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;
@@ -187,6 +198,7 @@ async fn redis_rs_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
     let mut con = client.get_multiplexed_async_connection().await.map_err(err)?;
     redis::cmd("PING").query_async::<()>(&mut con).await.map_err(err)?;
     let out = match w {
+        Workload::ClusterConc50Get | Workload::ClusterPipeSet => return Err(format!("{w:?} needs a cluster")),
         Workload::Idle => {
             let v: Option<Vec<u8>> = redis::cmd("GET").arg(SMALL_KEY).query_async(&mut con).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;
@@ -304,6 +316,7 @@ async fn fred_run(w: Workload, url: &str, sizes: &Sizes, capacity: Option<usize>
     let client = fred_client(url, capacity).await?;
     client.ping::<()>(None).await.map_err(err)?;
     let out = match w {
+        Workload::ClusterConc50Get | Workload::ClusterPipeSet => return Err(format!("{w:?} needs a cluster")),
         Workload::Idle => {
             let v: Option<Bytes> = client.get(SMALL_KEY).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;
@@ -400,4 +413,256 @@ async fn fred_run(w: Workload, url: &str, sizes: &Sizes, capacity: Option<usize>
     };
     let _ = client.quit().await;
     Ok(out)
+}
+
+// ---------------------------------------------------------------- clusters
+//
+// The cluster workloads, on one cluster client per run shared by all its
+// tasks. Before the clock starts each client reads the first WARM_UP_KEYS
+// keys (spread over every primary), so it has discovered the cluster and
+// connected to every node.
+
+const WARM_UP_KEYS: usize = 64;
+
+/// Which key task `task` reads on its `j`th GET in `cluster_conc50_get`:
+/// the tasks walk the keys from different places, so every node is busy.
+fn conc_key(sizes: &Sizes, task: usize, j: usize) -> usize {
+    (task * sizes.conc_per_task + j) % sizes.cluster_keys
+}
+
+async fn siderpy_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outcome> {
+    use siderpy::prelude::*;
+    let seeds: Vec<&str> = seeds.split(',').collect();
+    let cluster = siderpy::cluster::RedisCluster::new(&seeds).map_err(err)?;
+    let keys = Arc::new(cluster_keys(sizes));
+    for k in keys.iter().take(WARM_UP_KEYS) {
+        check_len(cluster.get(k.as_str()).await.map_err(err)?.as_deref(), 3)?;
+    }
+    let out = match w {
+        Workload::ClusterConc50Get => {
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..sizes.conc_tasks)
+                .map(|task| {
+                    let (cluster, keys, sizes) = (cluster.clone(), Arc::clone(&keys), *sizes);
+                    tokio::spawn(async move {
+                        for j in 0..sizes.conc_per_task {
+                            let v = cluster.get(keys[conc_key(&sizes, task, j)].as_str()).await.map_err(err)?;
+                            check_len(v.as_deref(), 3)?;
+                        }
+                        R::Ok(())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.map_err(err)??;
+            }
+            rate(sizes.conc_tasks * sizes.conc_per_task, t)
+        }
+        Workload::ClusterPipeSet => {
+            // siderpy splits a cluster pipeline per node and sends the
+            // parts at once.
+            let t = Instant::now();
+            let mut p = cluster.pipe();
+            for start in (0..sizes.pipe_set).step_by(sizes.pipe_batch) {
+                for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
+                    p.set(format!("key:{i}"), i).queue();
+                }
+                for r in p.execute().await.map_err(err)? {
+                    r.map_err(err)?;
+                }
+            }
+            rate(sizes.pipe_set, t)
+        }
+        _ => return Err(format!("{w:?} is not a cluster workload")),
+    };
+    cluster.close().await;
+    Ok(out)
+}
+
+async fn redis_rs_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outcome> {
+    use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+    let client = redis::cluster::ClusterClient::new(seeds.split(',').collect::<Vec<_>>()).map_err(err)?;
+    let mut con = client.get_async_connection().await.map_err(err)?;
+    let keys = Arc::new(cluster_keys(sizes));
+    for k in keys.iter().take(WARM_UP_KEYS) {
+        let v: Option<Vec<u8>> = redis::cmd("GET").arg(k).query_async(&mut con).await.map_err(err)?;
+        check_len(v.as_deref(), 3)?;
+    }
+    let out = match w {
+        Workload::ClusterConc50Get => {
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..sizes.conc_tasks)
+                .map(|task| {
+                    let (mut con, keys, sizes) = (con.clone(), Arc::clone(&keys), *sizes);
+                    tokio::spawn(async move {
+                        for j in 0..sizes.conc_per_task {
+                            let v: Option<Vec<u8>> = redis::cmd("GET")
+                                .arg(&keys[conc_key(&sizes, task, j)])
+                                .query_async(&mut con)
+                                .await
+                                .map_err(err)?;
+                            check_len(v.as_deref(), 3)?;
+                        }
+                        R::Ok(())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.map_err(err)??;
+            }
+            rate(sizes.conc_tasks * sizes.conc_per_task, t)
+        }
+        Workload::ClusterPipeSet => {
+            // redis-rs's async cluster connection refuses a pipeline whose
+            // keys span slots (CrossSlot), so each batch is split here the
+            // way siderpy and fred split theirs: one pipeline per node, from
+            // the slot map read once before the clock, each sent with
+            // `route_pipeline` to its node, all at once.
+            let (owner, nodes) = redis_rs_slot_owners(&mut con).await?;
+            let t = Instant::now();
+            for start in (0..sizes.pipe_set).step_by(sizes.pipe_batch) {
+                // Per node: its pipeline, a slot it serves, how many commands.
+                let mut parts: Vec<Option<(redis::Pipeline, u16, usize)>> = (0..nodes).map(|_| None).collect();
+                for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
+                    let key = format!("key:{i}");
+                    let slot = key_slot(key.as_bytes());
+                    let part = parts[owner[usize::from(slot)]].get_or_insert_with(|| (redis::pipe(), slot, 0));
+                    part.0.cmd("SET").arg(key).arg(i);
+                    part.2 += 1;
+                }
+                let sent = parts.into_iter().flatten().map(|(p, slot, n)| {
+                    let mut con = con.clone();
+                    async move {
+                        let route = SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master));
+                        let replies = con.route_pipeline(p, 0, n, route).await.map_err(err)?;
+                        check_count(replies.iter().filter(|v| matches!(v, redis::Value::Okay)).count(), n)
+                    }
+                });
+                futures::future::try_join_all(sent).await?;
+            }
+            rate(sizes.pipe_set, t)
+        }
+        _ => return Err(format!("{w:?} is not a cluster workload")),
+    };
+    Ok(out)
+}
+
+/// For every slot, the index of the primary serving it (from `CLUSTER
+/// SLOTS`), and how many primaries there are.
+async fn redis_rs_slot_owners(con: &mut redis::cluster_async::ClusterConnection) -> R<(Vec<usize>, usize)> {
+    use redis::Value;
+    let reply: Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(con).await.map_err(err)?;
+    let mut owner = vec![usize::MAX; 16384];
+    let mut nodes: Vec<(Vec<u8>, i64)> = Vec::new();
+    let Value::Array(ranges) = reply else { return Err(format!("CLUSTER SLOTS said {reply:?}")) };
+    for range in ranges {
+        let bad = || format!("bad CLUSTER SLOTS entry {range:?}");
+        let Value::Array(fields) = &range else { return Err(bad()) };
+        let (Some(Value::Int(from)), Some(Value::Int(to)), Some(Value::Array(primary))) =
+            (fields.first(), fields.get(1), fields.get(2))
+        else {
+            return Err(bad());
+        };
+        let (Some(Value::BulkString(host)), Some(Value::Int(port))) = (primary.first(), primary.get(1)) else {
+            return Err(bad());
+        };
+        let node = match nodes.iter().position(|n| n.0 == *host && n.1 == *port) {
+            Some(n) => n,
+            None => {
+                nodes.push((host.clone(), *port));
+                nodes.len() - 1
+            }
+        };
+        for slot in *from..=*to {
+            *owner.get_mut(slot as usize).ok_or_else(bad)? = node;
+        }
+    }
+    if owner.contains(&usize::MAX) {
+        return Err("CLUSTER SLOTS leaves slots unserved".into());
+    }
+    Ok((owner, nodes.len()))
+}
+
+/// The hash slot of a key without a `{hash tag}` (as the benchmark's keys
+/// are): CRC16-XMODEM of the key, mod 16,384. For splitting redis-rs's
+/// pipelines per node; a wrong slot would come back as `MOVED` errors,
+/// which fail the run.
+fn key_slot(key: &[u8]) -> u16 {
+    const TABLE: [u16; 256] = {
+        let mut table = [0u16; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = (i as u16) << 8;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
+        }
+        table
+    };
+    let crc = key.iter().fold(0u16, |crc, &b| (crc << 8) ^ TABLE[usize::from((crc >> 8) as u8 ^ b)]);
+    crc & 0x3fff
+}
+
+async fn fred_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outcome> {
+    use fred::prelude::*;
+    let hosts: Vec<(String, u16)> = seeds.split(',').map(crate::host_port).collect();
+    let config = Config { server: ServerConfig::new_clustered(hosts), ..Default::default() };
+    let client = Builder::from_config(config).build().map_err(err)?;
+    client.init().await.map_err(err)?;
+    let keys = Arc::new(cluster_keys(sizes));
+    for k in keys.iter().take(WARM_UP_KEYS) {
+        let v: Option<Bytes> = client.get(k.as_str()).await.map_err(err)?;
+        check_len(v.as_deref(), 3)?;
+    }
+    let out = match w {
+        Workload::ClusterConc50Get => {
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..sizes.conc_tasks)
+                .map(|task| {
+                    let (client, keys, sizes) = (client.clone(), Arc::clone(&keys), *sizes);
+                    tokio::spawn(async move {
+                        for j in 0..sizes.conc_per_task {
+                            let v: Option<Bytes> =
+                                client.get(keys[conc_key(&sizes, task, j)].as_str()).await.map_err(err)?;
+                            check_len(v.as_deref(), 3)?;
+                        }
+                        R::Ok(())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.map_err(err)??;
+            }
+            rate(sizes.conc_tasks * sizes.conc_per_task, t)
+        }
+        Workload::ClusterPipeSet => {
+            // fred sends each command of a pipeline to its own node.
+            let t = Instant::now();
+            for start in (0..sizes.pipe_set).step_by(sizes.pipe_batch) {
+                let p = client.pipeline();
+                for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
+                    let () = p.set(format!("key:{i}"), i as i64, None, None, false).await.map_err(err)?;
+                }
+                let _: Vec<fred::types::Value> = p.all().await.map_err(err)?;
+            }
+            rate(sizes.pipe_set, t)
+        }
+        _ => return Err(format!("{w:?} is not a cluster workload")),
+    };
+    let _ = client.quit().await;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_slot_agrees_with_siderpy() {
+        for key in ["", "a", "key:0", "key:199999", "bench:c:42", "123456789"] {
+            assert_eq!(super::key_slot(key.as_bytes()), siderpy::cluster::key_slot(key.as_bytes()), "{key}");
+        }
+    }
 }

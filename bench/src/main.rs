@@ -1,17 +1,21 @@
 //! Throughput and memory benchmark of siderpy against redis-rs, fred and
-//! `redis-benchmark`, on one throwaway `redis-server` over loopback.
+//! `redis-benchmark`, on one throwaway `redis-server` over loopback, and
+//! on a throwaway Redis Cluster of three primaries for the `cluster_*`
+//! workloads.
 //!
 //! Every workload runs for every client interleaved (A B C R A B C R ...)
 //! over several rounds, so that the noise of a shared machine hits all of
 //! them alike; the table shows each client's median. See `README.md`.
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 
 mod clients;
+mod server;
+
+use server::{Cluster, Server};
 
 /// The clients compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,18 +50,24 @@ pub enum Workload {
     Get1MiB,
     Mget1000,
     PubSub1M,
+    /// `conc50_get` on a Redis Cluster, keys spread over every slot.
+    ClusterConc50Get,
+    /// `pipe_set` on a Redis Cluster: each pipeline's keys span every node.
+    ClusterPipeSet,
     /// Connect and send one small GET: the baseline for peak RSS.
     Idle,
 }
 
 impl Workload {
-    const ALL: [Workload; 6] = [
+    const ALL: [Workload; 8] = [
         Workload::SeqGet,
         Workload::PipeSet,
         Workload::Conc50Get,
         Workload::Get1MiB,
         Workload::Mget1000,
         Workload::PubSub1M,
+        Workload::ClusterConc50Get,
+        Workload::ClusterPipeSet,
     ];
 
     fn name(self) -> &'static str {
@@ -68,6 +78,8 @@ impl Workload {
             Workload::Get1MiB => "get_1MiB",
             Workload::Mget1000 => "mget_1000",
             Workload::PubSub1M => "pubsub_1M",
+            Workload::ClusterConc50Get => "cluster_conc50_get",
+            Workload::ClusterPipeSet => "cluster_pipe_set",
             Workload::Idle => "idle",
         }
     }
@@ -76,8 +88,20 @@ impl Workload {
         Workload::ALL.into_iter().chain([Workload::Idle]).find(|w| w.name().eq_ignore_ascii_case(s))
     }
 
+    /// Whether it runs against the cluster rather than the single server.
+    fn is_cluster(self) -> bool {
+        matches!(self, Workload::ClusterConc50Get | Workload::ClusterPipeSet)
+    }
+
     /// The `redis-benchmark` run with matching settings, if there is one.
     fn reference(self, sizes: &Sizes) -> Option<Vec<String>> {
+        if self.is_cluster() {
+            let single = match self {
+                Workload::ClusterConc50Get => Workload::Conc50Get,
+                _ => Workload::PipeSet,
+            };
+            return single.reference(sizes).map(|args| [vec!["--cluster".to_string()], args].concat());
+        }
         let args: Vec<String> = match self {
             Workload::SeqGet => {
                 vec!["-t".into(), "get".into(), "-n".into(), sizes.seq_get.to_string(), "-c".into(), "1".into()]
@@ -120,6 +144,8 @@ pub struct Sizes {
     pub mget_keys: usize,
     pub pubsub_msgs: usize,
     pub pubsub_batch: usize,
+    /// How many keys `cluster_conc50_get` reads, round-robin.
+    pub cluster_keys: usize,
 }
 
 impl Sizes {
@@ -149,6 +175,7 @@ impl Sizes {
             mget_keys: 1_000,
             pubsub_msgs: 1_000_000,
             pubsub_batch: 1_000,
+            cluster_keys: 10_000,
         }
     }
 
@@ -173,6 +200,12 @@ pub fn mget_keys(sizes: &Sizes) -> Vec<String> {
     (0..sizes.mget_keys).map(|i| format!("bench:m:{i}")).collect()
 }
 
+/// The keys `cluster_conc50_get` reads (no hash tag: they hash to slots all
+/// over the cluster), each holding a 3-byte value.
+pub fn cluster_keys(sizes: &Sizes) -> Vec<String> {
+    (0..sizes.cluster_keys).map(|i| format!("bench:c:{i}")).collect()
+}
+
 /// What one run of a workload measured.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -186,6 +219,8 @@ pub struct Outcome {
 
 struct Options {
     url: Option<String>,
+    /// Seed URLs of an existing cluster, comma-separated.
+    cluster_url: Option<String>,
     rounds: usize,
     quick: bool,
     clients: Vec<Client>,
@@ -201,10 +236,11 @@ struct Options {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: siderpy-bench [--url redis://HOST:PORT] [--rounds N] [--quick] [--only CLIENT[,CLIENT]] \
-         [--workload NAME[,NAME]] [--no-rss] [--no-reference] [--fred-broadcast-capacity N] [--scale F] [--verbose]\n\
+        "usage: siderpy-bench [--url redis://HOST:PORT] [--cluster-url redis://HOST:PORT[,redis://HOST:PORT]] \
+         [--rounds N] [--quick] [--only CLIENT[,CLIENT]] [--workload NAME[,NAME]] [--no-rss] [--no-reference] [--fred-broadcast-capacity N] [--scale F] [--verbose]\n\
          clients: siderpy, redis-rs, fred\n\
-         workloads: seq_get, pipe_set, conc50_get, get_1MiB, mget_1000, pubsub_1M (and idle, for --child)"
+         workloads: seq_get, pipe_set, conc50_get, get_1MiB, mget_1000, pubsub_1M, cluster_conc50_get, \
+         cluster_pipe_set (and idle, for --child)"
     );
     std::process::exit(2)
 }
@@ -212,6 +248,7 @@ fn usage() -> ! {
 fn parse_args() -> Options {
     let mut o = Options {
         url: None,
+        cluster_url: None,
         rounds: 5,
         quick: false,
         clients: Client::ALL.to_vec(),
@@ -229,6 +266,7 @@ fn parse_args() -> Options {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
             "--url" => o.url = Some(value()),
+            "--cluster-url" => o.cluster_url = Some(value()),
             "--rounds" => rounds = Some(value().parse().unwrap_or_else(|_| usage())),
             "--quick" => o.quick = true,
             "--only" => o.clients = value().split(',').map(|c| Client::parse(c).unwrap_or_else(|| usage())).collect(),
@@ -251,57 +289,6 @@ fn parse_args() -> Options {
     o
 }
 
-/// A `redis-server` of our own on a free loopback port, stopped on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Server {
-    fn start() -> Result<Server, String> {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-        let dir = std::env::temp_dir().join(format!("siderpy-bench-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--client-output-buffer-limit", "pubsub 0 0 0", "--protected-mode", "yes"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start redis-server (is it installed?): {e}"))?;
-        let server = Server { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if ping(port) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err("redis-server did not answer PING within 10 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn ping(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let mut buf = [0u8; 7];
-    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// Host and port of a `redis://host:port...` URL, for `redis-benchmark`.
 fn host_port(url: &str) -> (String, u16) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -313,9 +300,10 @@ fn host_port(url: &str) -> (String, u16) {
     }
 }
 
-/// Runs `redis-benchmark` with `args` and returns its requests per second.
+/// Runs `redis-benchmark` with `args` and returns its requests per second;
+/// `url` may be a cluster's comma-separated seeds (the first one is used).
 fn redis_benchmark(url: &str, args: &[String]) -> Result<f64, String> {
-    let (host, port) = host_port(url);
+    let (host, port) = host_port(url.split(',').next().unwrap_or(url));
     let out = Command::new("redis-benchmark")
         .args(["-h", &host, "-p", &port.to_string(), "-d", "3", "--csv"])
         .args(args)
@@ -360,6 +348,22 @@ async fn setup(url: &str, sizes: &Sizes) -> Result<(), String> {
         r.map_err(|e| e.to_string())?;
     }
     redis.close().await;
+    Ok(())
+}
+
+/// Writes the keys the cluster workloads read.
+async fn setup_cluster(seeds: &str, sizes: &Sizes) -> Result<(), String> {
+    use siderpy::prelude::*;
+    let seeds: Vec<&str> = seeds.split(',').collect();
+    let cluster = siderpy::cluster::RedisCluster::new(&seeds).map_err(|e| e.to_string())?;
+    let mut p = cluster.pipe();
+    for k in cluster_keys(sizes) {
+        p.set(k, "abc").queue();
+    }
+    for r in p.execute().await.map_err(|e| e.to_string())? {
+        r.map_err(|e| e.to_string())?;
+    }
+    cluster.close().await;
     Ok(())
 }
 
@@ -423,8 +427,9 @@ fn cpu_seconds() -> f64 {
 
 /// `--child`: one run of one workload for one client, then its peak RSS.
 fn child(o: &Options, sizes: &Sizes) {
-    let url = o.url.clone().unwrap_or_else(|| usage());
     let (&[client], &[workload]) = (&o.clients[..], &o.workloads[..]) else { usage() };
+    let url = if workload.is_cluster() { o.cluster_url.clone() } else { o.url.clone() };
+    let url = url.unwrap_or_else(|| usage());
     let rt = runtime();
     let result = run_on(&rt, client, workload, &url, sizes, o.fred_broadcast_capacity).map(|(out, _)| out);
     match result {
@@ -502,21 +507,33 @@ fn main() {
     if o.child {
         return child(&o, &sizes);
     }
-    let server = match &o.url {
-        Some(_) => None,
-        None => match Server::start() {
+    // Which deployments the chosen workloads need: the single server, the
+    // cluster, or both. Each one is a throwaway one unless given by URL.
+    let needs = |cluster: bool| o.workloads.iter().any(|&w| w != Workload::Idle && w.is_cluster() == cluster);
+    let server = match (&o.url, needs(false)) {
+        (None, true) => match Server::start() {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("error: {e}");
                 std::process::exit(1);
             }
         },
+        _ => None,
     };
-    let url = match (&o.url, &server) {
-        (Some(u), _) => u.clone(),
-        (None, Some(s)) => format!("redis://127.0.0.1:{}/0", s.port),
-        (None, None) => unreachable!(),
+    let cluster = match (&o.cluster_url, needs(true)) {
+        (None, true) => match Cluster::start() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: starting the cluster: {e}");
+                drop(server);
+                std::process::exit(1);
+            }
+        },
+        _ => None,
     };
+    let url = o.url.clone().or_else(|| server.as_ref().map(|s| format!("{}/0", s.url()))).unwrap_or_default();
+    let cluster_url = o.cluster_url.clone().or_else(|| cluster.as_ref().map(Cluster::seeds)).unwrap_or_default();
+    let target = |w: Workload| if w.is_cluster() { &cluster_url } else { &url };
     if o.url.is_some() && o.workloads.contains(&Workload::PubSub1M) {
         eprintln!(
             "note: pubsub_1M needs the server to run with `client-output-buffer-limit pubsub 0 0 0`, \
@@ -528,16 +545,27 @@ fn main() {
         eprintln!("note: redis-benchmark not found: its column is skipped");
     }
     let rt = runtime();
-    if let Err(e) = rt.block_on(setup(&url, &sizes)) {
+    let written = rt.block_on(async {
+        if needs(false) {
+            setup(&url, &sizes).await?;
+        }
+        if needs(true) {
+            setup_cluster(&cluster_url, &sizes).await?;
+        }
+        Ok::<_, String>(())
+    });
+    if let Err(e) = written {
         eprintln!("error: setting up keys: {e}");
+        drop((server, cluster));
         std::process::exit(1);
     }
 
-    println!(
-        "# siderpy-bench: {} round(s){}, one redis-server on loopback",
-        o.rounds,
-        if o.quick { " (quick)" } else { "" }
-    );
+    let on = match (needs(false), needs(true)) {
+        (true, true) => "one redis-server and a Redis Cluster",
+        (false, true) => "a Redis Cluster",
+        _ => "one redis-server",
+    };
+    println!("# siderpy-bench: {} round(s){}, {on} on loopback", o.rounds, if o.quick { " (quick)" } else { "" });
     println!();
     // Per workload, per column: the rates of every round.
     let mut results: BTreeMap<Workload, BTreeMap<&'static str, Vec<f64>>> = BTreeMap::new();
@@ -550,7 +578,7 @@ fn main() {
         }
         for round in 0..o.rounds {
             for &c in &o.clients {
-                let out = run_on(&rt, c, w, &url, &sizes, o.fred_broadcast_capacity);
+                let out = run_on(&rt, c, w, target(w), &sizes, o.fred_broadcast_capacity);
                 match out {
                     Ok((out, cpu)) => {
                         cpu_per_op.entry(w).or_default().entry(c.name()).or_default().push(cpu * 1e6);
@@ -569,7 +597,7 @@ fn main() {
                 }
             }
             if let (true, Some(args)) = (reference, w.reference(&sizes)) {
-                match redis_benchmark(&url, &args) {
+                match redis_benchmark(target(w), &args) {
                     Ok(rps) => {
                         if o.verbose {
                             eprintln!("{} round {round} redis-benchmark: {rps:.0}/s", w.name());
@@ -684,7 +712,7 @@ fn main() {
             }
         }
     }
-    drop(server);
+    drop((server, cluster));
     // For CI: siderpy failing a workload (an error, a lost message) fails
     // the run; the other clients' failures are only reported.
     if failures.keys().any(|&(_, c)| c == "siderpy") {
