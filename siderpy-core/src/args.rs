@@ -348,19 +348,30 @@ impl CmdArgs {
     /// anything else, the list ends where that begins.
     pub fn words(&self) -> Vec<&[u8]> {
         let mut words = Vec::with_capacity(self.len());
-        let mut segs: Vec<&Seg> = self.segs.as_slice().iter().collect();
-        if !self.ordered {
-            segs.sort_by_key(|s| s.slot); // stable, as `write_frame`
-        }
-        for s in segs {
-            let mut rest = &self.buf[s.start as usize..s.end as usize];
-            for _ in 0..s.count {
-                let Some((word, after)) = bulk(rest) else { return words };
-                words.push(word);
-                rest = after;
-            }
+        for part in self.parts_in_order() {
+            words.extend(Words(part));
         }
         words
+    }
+
+    /// The bulk string at `index` as sent (0 is the name's first word),
+    /// without listing the others: what routing a one-key command needs.
+    pub(crate) fn word(&self, index: usize) -> Option<&[u8]> {
+        if self.ordered {
+            // The buffer holds the segments back to back, as sent.
+            return Words(&self.buf).nth(index);
+        }
+        self.words().get(index).copied()
+    }
+
+    /// The segments' bytes in the order they are sent.
+    fn parts_in_order(&self) -> Vec<&[u8]> {
+        if self.ordered {
+            return vec![&self.buf[..]];
+        }
+        let mut segs: Vec<&Seg> = self.segs.as_slice().iter().collect();
+        segs.sort_by_key(|s| s.slot); // stable, as `write_frame`
+        segs.into_iter().map(|s| &self.buf[s.start as usize..s.end as usize]).collect()
     }
 
     /// Writes every argument (name included, if any) to `out` without the
@@ -406,6 +417,19 @@ fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     let body = &rest[nl + 1..];
     let end = len.checked_add(2).filter(|&end| end <= body.len())?;
     (&body[len..end] == b"\r\n").then(|| (&body[..len], &body[end..]))
+}
+
+/// The bulk strings of encoded arguments, one by one.
+struct Words<'a>(&'a [u8]);
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (word, rest) = bulk(self.0)?;
+        self.0 = rest;
+        Some(word)
+    }
 }
 
 #[cfg(test)]

@@ -269,6 +269,16 @@ impl Redis {
         reply
     }
 
+    /// [`request`](Self::request), taking the path of an ordinary command
+    /// on the open shared connection when it can (as awaiting a command
+    /// does), for executors built on `Redis` (the cluster's nodes).
+    pub(crate) async fn request_shared_first(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+        match self.try_send_shared(args, &opts) {
+            Some((rx, limit)) => await_reply(rx, limit).await,
+            None => self.request(args, opts).await,
+        }
+    }
+
     /// Whether the connection is as the settings made it: no transaction,
     /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
     /// connected. A pool hands out only clean clients.

@@ -92,7 +92,9 @@ struct Inner {
     /// refresh it once between them.
     epoch: std::sync::atomic::AtomicU64,
     refreshing: tokio::sync::Mutex<()>,
-    nodes: Mutex<HashMap<NodeAddr, Redis>>,
+    /// One handle per node, shared by every caller (a clone of a `Redis`
+    /// would make a handle of its own, with its own state, per command).
+    nodes: Mutex<HashMap<NodeAddr, Arc<Redis>>>,
     settings: Settings,
 }
 
@@ -232,7 +234,7 @@ impl RedisCluster {
         let mut addrs: Vec<&NodeAddr> = topology.shards().iter().map(|s| &s.primary).collect();
         addrs.sort();
         addrs.dedup();
-        Ok(addrs.into_iter().map(|a| self.node(a)).collect())
+        Ok(addrs.into_iter().map(|a| Redis::clone(&self.node(a))).collect())
     }
 
     /// The client of the node serving `slot`'s primary (see [`key_slot`]).
@@ -243,7 +245,7 @@ impl RedisCluster {
     pub async fn node_for_slot(&self, slot: u16) -> Result<Redis> {
         let topology = self.current_topology().await?;
         let shard = topology.shard(slot).ok_or_else(|| unserved(slot))?;
-        Ok(self.node(&shard.primary))
+        Ok(Redis::clone(&self.node(&shard.primary)))
     }
 
     /// Re-reads the cluster's layout now. The client does this by itself
@@ -258,7 +260,7 @@ impl RedisCluster {
 
     /// Closes every node's connections; the next command reconnects.
     pub async fn close(&self) {
-        let nodes: Vec<Redis> = self.nodes().values().cloned().collect();
+        let nodes: Vec<Arc<Redis>> = self.nodes().values().cloned().collect();
         for node in nodes {
             node.close().await;
         }
@@ -290,19 +292,19 @@ impl RedisCluster {
         self.refresh(self.epoch()).await
     }
 
-    fn nodes(&self) -> std::sync::MutexGuard<'_, HashMap<NodeAddr, Redis>> {
+    fn nodes(&self) -> std::sync::MutexGuard<'_, HashMap<NodeAddr, Arc<Redis>>> {
         self.inner.nodes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The client of the node at `addr` (made on first use; no I/O).
-    pub(crate) fn node(&self, addr: &NodeAddr) -> Redis {
+    pub(crate) fn node(&self, addr: &NodeAddr) -> Arc<Redis> {
         let mut nodes = self.nodes();
         if let Some(node) = nodes.get(addr) {
-            return node.clone();
+            return Arc::clone(node);
         }
         let tcp = Addr::Tcp { host: addr.host.clone(), port: addr.port };
-        let node = self.inner.client.clone().for_node(tcp, self.inner.settings.read_from_replicas).build();
-        nodes.insert(addr.clone(), node.clone());
+        let node = Arc::new(self.inner.client.clone().for_node(tcp, self.inner.settings.read_from_replicas).build());
+        nodes.insert(addr.clone(), Arc::clone(&node));
         node
     }
 
@@ -355,7 +357,7 @@ impl RedisCluster {
 
     /// Closes the clients of nodes that left the cluster.
     fn forget_departed_nodes(&self, topology: &Topology) {
-        let departed: Vec<Redis> = {
+        let departed: Vec<Arc<Redis>> = {
             let mut nodes = self.nodes();
             let gone: Vec<NodeAddr> = nodes
                 .keys()
@@ -388,11 +390,7 @@ impl RedisCluster {
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         match route(args, opts.info, self.inner.settings.split_multi_key)? {
             Route::Slot { slot, read_only } => self.request_slot(slot, read_only, args, opts).await,
-            Route::AnyPrimary => {
-                let topology = self.current_topology().await?;
-                let primary = &topology.shards()[0].primary;
-                self.node(primary).request(args, opts).await
-            }
+            Route::AnyPrimary => self.any_primary().await?.request(args, opts).await,
             Route::FanOut { every_node, policy } => {
                 let topology = self.current_topology().await?;
                 let addrs: Vec<NodeAddr> = if every_node {
@@ -416,6 +414,13 @@ impl RedisCluster {
         }
     }
 
+    /// A primary, for commands that any node serves alike.
+    async fn any_primary(&self) -> Result<Arc<Redis>> {
+        let topology = self.current_topology().await?;
+        let shard = topology.shards().first().ok_or_else(|| Error::Cluster("no primary is known".into()))?;
+        Ok(self.node(&shard.primary))
+    }
+
     /// Runs `futures` on tasks of their own, so nodes are asked in
     /// parallel; returns their outputs in order.
     async fn concurrently<F>(&self, futures: impl Iterator<Item = F>) -> Vec<Result<Value>>
@@ -434,14 +439,19 @@ impl RedisCluster {
     /// replica reads on and a read-only command, one of its nodes in turn.
     async fn node_addr_for(&self, slot: u16, read_only: bool) -> Result<NodeAddr> {
         let topology = self.current_topology().await?;
+        self.pick(&topology, slot, read_only).cloned()
+    }
+
+    /// [`node_addr_for`](Self::node_addr_for) in a layout already at hand.
+    fn pick<'t>(&self, topology: &'t Topology, slot: u16, read_only: bool) -> Result<&'t NodeAddr> {
         let shard = topology.shard(slot).ok_or_else(|| unserved(slot))?;
         if read_only && self.inner.settings.read_from_replicas && !shard.replicas.is_empty() {
             let turn = next_turn() % (shard.replicas.len() + 1);
             if let Some(replica) = shard.replicas.get(turn) {
-                return Ok(replica.clone());
+                return Ok(replica);
             }
         }
-        Ok(shard.primary.clone())
+        Ok(&shard.primary)
     }
 
     /// Sends a command to the node serving `slot`, following redirections
@@ -469,7 +479,7 @@ impl RedisCluster {
             let attempt_result = match node.connection().await {
                 Err(e) => Attempt::Unreachable(e),
                 Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
-                Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
+                Ok(_) => Attempt::of(node.request_shared_first(args, opts).await, &addr.host),
             };
             let last_error = match attempt_result {
                 Attempt::Done(Err(e)) if e.is_connection_error() => {

@@ -1,8 +1,6 @@
 //! Pipelines and transactions on a cluster: split per node, sent
 //! concurrently, put back in order.
 
-use std::collections::HashMap;
-
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
@@ -39,20 +37,25 @@ impl RedisCluster {
     /// Sends a pipeline's commands, each node's share as one batch, and
     /// returns the replies in the order queued (error replies included).
     pub(crate) async fn pipeline_batch(&self, commands: Vec<Queued>) -> Result<Vec<Value>> {
-        let mut by_node: HashMap<NodeAddr, Vec<usize>> = HashMap::new();
+        let topology = self.current_topology().await?;
+        // A cluster has few nodes: a list beats hashing addresses.
+        let mut by_node: Vec<(&NodeAddr, Vec<usize>)> = Vec::new();
         // Commands that are not for one slot (fan-out, any node) run alone.
         let mut alone = Vec::new();
         for (i, (args, info)) in commands.iter().enumerate() {
-            match route(args, *info, false)? {
-                Route::Slot { slot, read_only } => {
-                    by_node.entry(self.node_addr_for(slot, read_only).await?).or_default().push(i)
-                }
-                _ => alone.push(i),
+            let Route::Slot { slot, read_only } = route(args, *info, false)? else {
+                alone.push(i);
+                continue;
+            };
+            let addr = self.pick(&topology, slot, read_only)?;
+            match by_node.iter_mut().find(|(a, _)| *a == addr) {
+                Some((_, indices)) => indices.push(i),
+                None => by_node.push((addr, vec![i])),
             }
         }
         let commands = std::sync::Arc::new(commands);
         let batches = by_node.into_iter().map(|(addr, indices)| {
-            let (node, commands) = (self.node(&addr), std::sync::Arc::clone(&commands));
+            let (node, commands, addr) = (self.node(addr), std::sync::Arc::clone(&commands), addr.clone());
             tokio::spawn(async move {
                 let mut frames = BytesMut::new();
                 let mut blocking = false;
@@ -131,7 +134,7 @@ impl RedisCluster {
             let seen = self.epoch();
             let node = match slot {
                 Some(slot) => self.node(&self.node_addr_for(slot, false).await?),
-                None => self.primaries().await?.swap_remove(0),
+                None => self.any_primary().await?,
             };
             let result = send_batch(&node, &frames, commands.len(), false, true).await;
             let moved = match &result {

@@ -4,7 +4,7 @@
 use crate::args::CmdArgs;
 use crate::command::CommandInfo;
 use crate::error::{Error, Result, ServerError};
-use crate::keys::{self, RequestPolicy, ResponsePolicy};
+use crate::keys::{self, BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
 use crate::value::Value;
 
 use super::slot::key_slot;
@@ -87,6 +87,9 @@ const CONNECTION_STATE: &[&str] = &[
 /// policy. Keys in different slots are [`Error::CrossSlot`], unless `split`
 /// allows cutting the command per slot.
 pub(crate) fn route(args: &CmdArgs, info: Option<&'static CommandInfo>, split: bool) -> Result<Route> {
+    if let Some(route) = info.and_then(|info| one_key_route(info, args)) {
+        return Ok(route);
+    }
     let words = args.words();
     let Some(info) = keys::resolve(info, &words) else { return Ok(Route::AnyPrimary) };
     if CONNECTION_STATE.contains(&info.name) {
@@ -121,6 +124,16 @@ pub(crate) fn route(args: &CmdArgs, info: Option<&'static CommandInfo>, split: b
         // Multi-shard commands without keys are arity errors: any node says so.
         Some(RequestPolicy::MultiShard) | None => Route::AnyPrimary,
     })
+}
+
+/// The route of a command with one key at a fixed place (`GET`, `SET`,
+/// `INCR`...: most commands), found from that one argument.
+fn one_key_route(info: &CommandInfo, args: &CmdArgs) -> Option<Route> {
+    let [KeySpec { begin: BeginSearch::Index(index), find: FindKeys::Range { lastkey: 0, .. }, .. }] = info.keys else {
+        return None;
+    };
+    let key = args.word(usize::try_from(*index).ok()?)?;
+    Some(Route::Slot { slot: key_slot(key), read_only: info.readonly })
 }
 
 fn split_by_slot(info: &CommandInfo, words: &[&[u8]], positions: &[usize], merge: SplitMerge) -> Split {
