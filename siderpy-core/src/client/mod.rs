@@ -699,7 +699,7 @@ async fn await_reply(rx: oneshot::Receiver<Result<Value>>, limit: Option<Duratio
 
 /// Waits for what a connection hands back (one reply, or a batch's),
 /// within `limit` if there is one; error replies are left as they are.
-async fn await_batch<T>(rx: oneshot::Receiver<Result<T>>, limit: Option<Duration>) -> Result<T> {
+pub(crate) async fn await_batch<T>(rx: oneshot::Receiver<Result<T>>, limit: Option<Duration>) -> Result<T> {
     let delivered = match limit {
         Some(limit) => tokio::time::timeout(limit, rx).await.map_err(|_| Error::Timeout(Timeout::Read))?,
         None => rx.await,

@@ -4,12 +4,24 @@
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
+use crate::client::await_batch;
 use crate::command::{CallOptions, CommandInfo};
+use crate::connection::Frames;
 use crate::error::{Error, Result};
 use crate::pipeline::{send_batch, Pipeline};
 use crate::value::Value;
 
 use super::{redirect, route, NodeAddr, RedisCluster, Route};
+
+/// One node's share of a pipeline, once handed over.
+enum Batch {
+    /// Queued on the node's shared connection; the replies will come here.
+    Queued(tokio::sync::oneshot::Receiver<Result<Vec<Value>>>),
+    /// Already sent and answered (a share with a blocking command).
+    Done(Result<Vec<Value>>),
+    /// The node could not be reached; nothing was sent.
+    Unreachable,
+}
 
 /// A queued command and what the spec says of it.
 type Queued = (CmdArgs, Option<&'static CommandInfo>);
@@ -53,41 +65,50 @@ impl RedisCluster {
                 None => by_node.push((addr, vec![i])),
             }
         }
-        let commands = std::sync::Arc::new(commands);
-        let batches = by_node.into_iter().map(|(addr, indices)| {
-            let (node, commands, addr) = (self.node(addr), std::sync::Arc::clone(&commands), addr.clone());
-            tokio::spawn(async move {
-                let mut frames = BytesMut::new();
-                let mut blocking = false;
-                for &i in &indices {
-                    let (args, info) = &commands[i];
-                    args.write_frame(&mut frames);
-                    blocking |= info.is_some_and(|i| i.blocking);
-                }
-                // Unreachable: nothing sent; each command is retried alone.
-                let replies = match node.connection().await {
-                    Ok(_) => Some(send_batch(&node, &frames, indices.len(), blocking, false).await),
-                    Err(_) => None,
-                };
-                (addr, indices, replies)
-            })
-        });
-        let handles: Vec<_> = batches.collect();
-        let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
+        // Every node's share is queued on its connection before any reply
+        // is awaited: the nodes work at once, with no task per node.
+        let mut queued = Vec::with_capacity(by_node.len());
         let mut again = alone;
-        for handle in handles {
-            let (addr, indices, batch) =
-                handle.await.map_err(|e| Error::Cluster(format!("a node's pipeline task failed: {e}")))?;
-            match batch {
-                Some(batch) => {
-                    for (i, reply) in indices.into_iter().zip(batch?) {
-                        match &reply {
-                            Value::Error(e) if redirect(e, &addr.host).is_some() => again.push(i),
-                            _ => replies[i] = Some(reply),
-                        }
-                    }
+        let mut frames = BytesMut::new();
+        for (addr, indices) in by_node {
+            frames.clear();
+            let mut blocking = false;
+            for &i in &indices {
+                let (args, info) = &commands[i];
+                args.write_frame(&mut frames);
+                blocking |= info.is_some_and(|i| i.blocking);
+            }
+            let node = self.node(addr);
+            let reply = if blocking {
+                // On a side connection of its own, as on a single server.
+                Batch::Done(send_batch(&node, &frames, indices.len(), true, false).await)
+            } else {
+                match node.connection().await {
+                    Ok(conn) => match conn.send_frames(Frames { parts: &[&frames], n: indices.len() }) {
+                        Ok(rx) => Batch::Queued(rx),
+                        Err(_) => Batch::Unreachable,
+                    },
+                    Err(_) => Batch::Unreachable,
                 }
-                None => again.extend(indices),
+            };
+            queued.push((addr, indices, reply));
+        }
+        let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
+        for (addr, indices, batch) in queued {
+            let batch = match batch {
+                Batch::Queued(rx) => await_batch(rx, None).await,
+                Batch::Done(replies) => replies,
+                // Nothing was sent: each command is retried alone.
+                Batch::Unreachable => {
+                    again.extend(indices);
+                    continue;
+                }
+            };
+            for (i, reply) in indices.into_iter().zip(batch?) {
+                match &reply {
+                    Value::Error(e) if redirect(e, &addr.host).is_some() => again.push(i),
+                    _ => replies[i] = Some(reply),
+                }
             }
         }
         // Redirected (or unreachable) commands, one by one in the order
