@@ -256,6 +256,21 @@ async fn shard_channels_reach_their_subscriber_and_follow_a_moved_slot() {
     expected.sort();
     assert_eq!(got, expected);
 
+    // Ordinary channels and patterns hear what is published on any node.
+    subscriber.subscribe(["news"]).await.unwrap();
+    subscriber.psubscribe(["alerts:*"]).await.unwrap();
+    for port in cluster.primary_ports().await {
+        let admin = cluster.admin(port);
+        let _: i64 = admin.execute_cmd("PUBLISH", ("news", format!("from {port}"))).returning().await.unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(5), subscriber.recv()).await.unwrap().unwrap();
+        assert_eq!((&m.channel[..], m.payload), (&b"news"[..], format!("from {port}").into()));
+    }
+    redis.publish("alerts:disk", "full").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), subscriber.recv()).await.unwrap().unwrap();
+    assert_eq!((m.pattern.as_deref(), &m.payload[..]), (Some(&b"alerts:*"[..]), &b"full"[..]));
+    subscriber.unsubscribe(["news"]).await.unwrap();
+    subscriber.punsubscribe(["alerts:*"]).await.unwrap();
+
     // Move one channel's slot: the subscription follows it.
     let slot = key_slot(b"orders:{eu}");
     let from = cluster.primary_for_slot(slot).await;

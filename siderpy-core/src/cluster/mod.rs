@@ -416,9 +416,13 @@ impl RedisCluster {
 
     /// A primary, for commands that any node serves alike.
     async fn any_primary(&self) -> Result<Arc<Redis>> {
+        Ok(self.node(&self.any_primary_addr().await?))
+    }
+
+    async fn any_primary_addr(&self) -> Result<NodeAddr> {
         let topology = self.current_topology().await?;
         let shard = topology.shards().first().ok_or_else(|| Error::Cluster("no primary is known".into()))?;
-        Ok(self.node(&shard.primary))
+        Ok(shard.primary.clone())
     }
 
     /// Runs `futures` on tasks of their own, so nodes are asked in

@@ -17,8 +17,10 @@ use super::{key_slot, redirect, NodeAddr, Redirect, RedisCluster};
 /// A subscriber to shard channels across a cluster: made by
 /// [`RedisCluster::pubsub`].
 ///
-/// Each channel is subscribed (`SSUBSCRIBE`) on the primary serving its
-/// slot; messages from every node arrive in one [`PubSubQueue`]. When a
+/// Each shard channel is subscribed (`SSUBSCRIBE`) on the primary serving
+/// its slot; ordinary channels and patterns (`SUBSCRIBE`, `PSUBSCRIBE`),
+/// which the cluster passes to every node, on one node. Messages from every
+/// node arrive in one [`PubSubQueue`]. When a
 /// slot moves to another node, the server drops its channels' subscriptions
 /// and this subscriber subscribes them again where the slot went, by
 /// itself. A node's connection failing (a primary lost before failover)
@@ -45,13 +47,16 @@ struct Shared {
     /// channels there (shared, not cloned: a clone of a handle has its own
     /// pub/sub state).
     handles: Mutex<HashMap<NodeAddr, Arc<Redis>>>,
+    /// The node holding the ordinary channels and patterns, once chosen.
+    classic: Mutex<Option<NodeAddr>>,
 }
 
 impl ClusterPubSub {
     pub(super) fn new(cluster: RedisCluster) -> Self {
         let queue = PubSubQueue::new(cluster.inner.client.queue_bound());
         let moves = queue.follow_moved_shards();
-        let shared = Arc::new(Shared { cluster, queue, handles: Mutex::new(HashMap::new()) });
+        let shared =
+            Arc::new(Shared { cluster, queue, handles: Mutex::new(HashMap::new()), classic: Mutex::new(None) });
         tokio::spawn(follow_moves(Arc::downgrade(&shared), moves));
         ClusterPubSub { shared }
     }
@@ -73,6 +78,40 @@ impl ClusterPubSub {
         self.shared.send("SUNSUBSCRIBE", channel_list(channels)).await
     }
 
+    /// Subscribes to ordinary `channels`. A cluster passes what is
+    /// published to them to every node, so one node serves them all.
+    ///
+    /// # Errors
+    /// The node refused, or could not be reached.
+    pub async fn subscribe<A: Args>(&self, channels: A) -> Result<()> {
+        self.shared.send_to_one("SUBSCRIBE", channel_list(channels)).await
+    }
+
+    /// Subscribes to channels matching `patterns`, as
+    /// [`subscribe`](Self::subscribe) does.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn psubscribe<A: Args>(&self, patterns: A) -> Result<()> {
+        self.shared.send_to_one("PSUBSCRIBE", channel_list(patterns)).await
+    }
+
+    /// Unsubscribes from ordinary `channels` (all of them when empty).
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn unsubscribe<A: Args>(&self, channels: A) -> Result<()> {
+        self.shared.send_to_one("UNSUBSCRIBE", channel_list(channels)).await
+    }
+
+    /// Unsubscribes from `patterns` (all of them when empty).
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub async fn punsubscribe<A: Args>(&self, patterns: A) -> Result<()> {
+        self.shared.send_to_one("PUNSUBSCRIBE", channel_list(patterns)).await
+    }
+
     /// Waits for the next message from any node.
     ///
     /// # Errors
@@ -88,6 +127,23 @@ impl ClusterPubSub {
 }
 
 impl Shared {
+    /// Sends an ordinary (un)subscribe to the node that holds this
+    /// subscriber's ordinary channels: the first one it used, or a primary.
+    async fn send_to_one(&self, command: &str, channels: Vec<Bytes>) -> Result<()> {
+        let existing = self.classic.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let addr = match existing {
+            Some(addr) => addr,
+            None => {
+                let addr = self.cluster.any_primary_addr().await?;
+                self.classic.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(addr).clone()
+            }
+        };
+        let mut args = CmdArgs::with_name(command);
+        args.multiple(1, None, &channels);
+        let opts = CallOptions { info: crate::commands::command_info(command), timeout: None };
+        self.handle(&addr).request(&args, opts).await.map(drop)
+    }
+
     /// Sends `command` for `channels`, one command per slot, each to the
     /// primary serving it, following redirections.
     async fn send(&self, command: &str, channels: Vec<Bytes>) -> Result<()> {
