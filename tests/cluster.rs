@@ -149,6 +149,12 @@ async fn a_slot_migrating_under_load_is_followed_through_ask_and_moved() {
                     let fresh = format!("{key}:{t}:{i}");
                     redis.set(&fresh, i).await.unwrap_or_else(|e| panic!("SET {fresh} failed: {e}"));
                     redis.delete([&fresh]).await.unwrap_or_else(|e| panic!("DEL {fresh} failed: {e}"));
+                    // Two keys of the slot: while one has moved and the
+                    // other not, the source answers TRYAGAIN.
+                    let pair = [key, &keys[(t * 7 + i + 1) % keys.len()]];
+                    let both: Vec<Option<i64>> =
+                        redis.mget(pair).returning().await.unwrap_or_else(|e| panic!("MGET {pair:?} failed: {e}"));
+                    assert!(both.iter().all(Option::is_some), "MGET {pair:?} lost a key: {both:?}");
                     i += 1;
                 }
             })
@@ -170,6 +176,8 @@ async fn a_slot_migrating_under_load_is_followed_through_ask_and_moved() {
     // The calls went through both redirections, not around them.
     let stats: String = cluster.admin(to).execute_cmd("INFO", ["commandstats"]).returning().await.unwrap();
     assert!(stats.contains("cmdstat_asking:calls="), "no ASK was followed: {stats}");
+    let errors: String = cluster.admin(from).execute_cmd("INFO", ["errorstats"]).returning().await.unwrap();
+    assert!(errors.contains("errorstat_TRYAGAIN"), "no TRYAGAIN was met: {errors}");
     let mut total = 0;
     for k in &keys {
         total += redis.get(k).returning::<i64>().await.unwrap() as usize;
