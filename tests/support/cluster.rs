@@ -7,6 +7,7 @@
 //!
 //! ```ignore
 //! let cluster = TestCluster::start(3, 1).await;
+//! let secure = TestCluster::builder().password("pw").tls().start(3, 1).await;
 //! let slot = 1234;
 //! let owner = cluster.primary_for_slot(slot).await;
 //! let target = cluster.primary_ports().await.into_iter().find(|&p| p != owner).unwrap();
@@ -17,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,7 +27,7 @@ pub use siderpy::cluster::SLOTS;
 use siderpy::prelude::*;
 use siderpy::{FromValue, Redis};
 
-use super::{RedisServer, RedisServerBuilder};
+use super::{conf_quote, Pki, RedisServer, RedisServerBuilder};
 
 /// `cluster-node-timeout`: how long a node may not answer before it is
 /// suspected to have failed. Short, so failovers are quick; not so short that
@@ -214,32 +215,85 @@ pub struct TestCluster {
     /// What [`kill_primary`](Self::kill_primary) noted, by port.
     killed: HashMap<u16, Killed>,
     startup: Duration,
+    /// The default user's password, which the harness gives too.
+    password: Option<String>,
+    /// Whether the nodes listen for TLS only.
+    tls: bool,
 }
 
-impl TestCluster {
-    /// Starts `primaries` primaries (at least 3, as `redis-cli` requires)
-    /// with `replicas_per_primary` replicas each, and waits until every node
-    /// reports `cluster_state:ok`, all agree on the slot map and the nodes,
-    /// and every replica's link to its primary is up.
-    ///
-    /// # Panics
-    /// When the nodes do not start or the cluster does not form in time.
-    pub async fn start(primaries: usize, replicas_per_primary: usize) -> TestCluster {
+/// Settings of a [`TestCluster`]: what every node requires of its clients.
+#[derive(Debug, Clone, Default)]
+#[must_use = "call .start() to run the cluster"]
+pub struct TestClusterBuilder {
+    password: Option<String>,
+    users: Vec<(String, String)>,
+    tls: bool,
+}
+
+impl TestClusterBuilder {
+    /// Every node requires `password` of the default user (`requirepass`),
+    /// and replicas give it to their primary (`masterauth`).
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_owned());
+        self
+    }
+
+    /// Every node has an ACL user `name` allowed everything, with `password`.
+    pub fn acl_user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Every node listens for TLS only (`port 0`), and talks TLS on the
+    /// cluster bus and for replication; all share one CA, whose server
+    /// certificate is for `localhost` and `127.0.0.1`. Node ports are then
+    /// TLS ports; connect with [`TestCluster::tls_client_config`].
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// The settings of one node; `pki` is the cluster's CA when it is TLS.
+    fn node(&self, pki: Option<&Arc<Pki>>) -> RedisServerBuilder {
+        let mut node = node_builder();
+        if let Some(pw) = &self.password {
+            node = node.password(pw).config(&format!("masterauth {}", conf_quote(pw)));
+        }
+        for (name, pw) in &self.users {
+            node = node.user(name, pw);
+        }
+        if let Some(pki) = pki {
+            node = node.tls_only().tls_pki(Arc::clone(pki)).config("tls-cluster yes").config("tls-replication yes");
+        }
+        node
+    }
+
+    /// Starts the cluster as [`TestCluster::start`] does.
+    pub async fn start(self, primaries: usize, replicas_per_primary: usize) -> TestCluster {
         assert!(primaries >= 3, "redis-cli --cluster create needs at least 3 primaries, not {primaries}");
         let began = Instant::now();
         let count = primaries * (1 + replicas_per_primary);
+        let pki = self.tls.then(|| Arc::new(Pki::generate()));
+        let node = self.node(pki.as_ref());
         // `RedisServerBuilder::start` blocks its thread while the server
         // starts (and retries with fresh ports when one was taken): start
         // them side by side, off the runtime.
         let servers = tokio::task::spawn_blocking(move || {
             std::thread::scope(|s| {
-                let starting: Vec<_> = (0..count).map(|_| s.spawn(|| node_builder().start())).collect();
+                let starting: Vec<_> = (0..count).map(|_| s.spawn(|| node.clone().start())).collect();
                 starting.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
             })
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let mut cluster = TestCluster { servers, ids: HashMap::new(), killed: HashMap::new(), startup: Duration::ZERO };
+        let mut cluster = TestCluster {
+            servers,
+            ids: HashMap::new(),
+            killed: HashMap::new(),
+            startup: Duration::ZERO,
+            password: self.password,
+            tls: self.tls,
+        };
         for server in &cluster.servers {
             let id: String = cluster.query(server.port(), "CLUSTER", vec!["MYID"]).await;
             cluster.ids.insert(server.port(), id);
@@ -249,10 +303,37 @@ impl TestCluster {
         cluster.startup = began.elapsed();
         cluster
     }
+}
+
+impl TestCluster {
+    /// Starts `primaries` primaries (at least 3, as `redis-cli` requires)
+    /// with `replicas_per_primary` replicas each, and waits until every node
+    /// reports `cluster_state:ok`, all agree on the slot map and the nodes,
+    /// and every replica's link to its primary is up. No auth, no TLS: see
+    /// [`builder`](Self::builder) for those.
+    ///
+    /// # Panics
+    /// When the nodes do not start or the cluster does not form in time.
+    pub async fn start(primaries: usize, replicas_per_primary: usize) -> TestCluster {
+        TestCluster::builder().start(primaries, replicas_per_primary).await
+    }
+
+    /// Settings for a cluster whose nodes require a password, ACL users or TLS.
+    pub fn builder() -> TestClusterBuilder {
+        TestClusterBuilder::default()
+    }
 
     /// Runs `redis-cli --cluster create` on every node.
     async fn create(&self, replicas_per_primary: usize) {
         let mut cmd = tokio::process::Command::new(redis_cli_bin());
+        // In the environment rather than `-a`: not in the process list, and no warning.
+        match &self.password {
+            Some(pw) => cmd.env("REDISCLI_AUTH", pw),
+            None => cmd.env_remove("REDISCLI_AUTH"),
+        };
+        if self.tls {
+            cmd.arg("--tls").arg("--cacert").arg(self.servers[0].ca_cert_path());
+        }
         cmd.arg("--cluster").arg("create");
         cmd.args(self.servers.iter().map(|s| format!("127.0.0.1:{}", s.port())));
         cmd.arg("--cluster-replicas").arg(replicas_per_primary.to_string()).arg("--cluster-yes");
@@ -281,7 +362,17 @@ impl TestCluster {
         self.servers.iter().map(RedisServer::port).collect()
     }
 
-    /// `redis://127.0.0.1:PORT` of every running node.
+    /// A rustls configuration trusting the CA of a [TLS](TestClusterBuilder::tls) cluster.
+    ///
+    /// # Panics
+    /// If the cluster was started without TLS.
+    pub fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
+        assert!(self.tls, "the cluster was started without .tls()");
+        self.servers[0].tls_client_config()
+    }
+
+    /// `redis://127.0.0.1:PORT` of every running node (`rediss://` with
+    /// [TLS](TestClusterBuilder::tls)), without credentials.
     pub fn seed_urls(&self) -> Vec<String> {
         self.servers.iter().filter(|s| s.is_running()).map(RedisServer::url).collect()
     }
@@ -318,8 +409,8 @@ impl TestCluster {
     /// The harness's own client of a node: bounded waits, so that a node that
     /// does not answer makes the harness fail rather than hang.
     fn client(&self, port: u16) -> Redis {
-        Redis::builder(&self.node(port).admin_url())
-            .expect("the admin URL is valid")
+        self.node(port)
+            .admin_builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Some(Duration::from_secs(10)))
             .build()
@@ -443,10 +534,14 @@ impl TestCluster {
         if keys.is_empty() {
             return 0;
         }
-        let mut args: Vec<Bytes> = ["127.0.0.1", &to.to_string(), "", "0", "5000", "REPLACE", "KEYS"]
+        let mut args: Vec<Bytes> = ["127.0.0.1", &to.to_string(), "", "0", "5000", "REPLACE"]
             .iter()
             .map(|a| Bytes::from(a.to_string()))
             .collect();
+        if let Some(pw) = &self.password {
+            args.extend([Bytes::from_static(b"AUTH"), Bytes::from(pw.clone())]);
+        }
+        args.push(Bytes::from_static(b"KEYS"));
         args.extend(keys.iter().cloned());
         let reply: String = self
             .client(from)

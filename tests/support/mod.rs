@@ -27,7 +27,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use siderpy::{Protocol, Redis};
+use siderpy::{Protocol, Redis, RedisBuilder};
 use tempfile::TempDir;
 
 /// How long a server may take to say it is ready.
@@ -103,6 +103,8 @@ pub struct Pki {
     server_key_pem: String,
     client_cert_der: CertificateDer<'static>,
     client_key_der: Vec<u8>,
+    client_cert_pem: String,
+    client_key_pem: String,
 }
 
 impl Pki {
@@ -147,6 +149,8 @@ impl Pki {
             server_key_pem: server_key.serialize_pem(),
             client_cert_der: client.der().clone(),
             client_key_der: client_key.serialize_der(),
+            client_cert_pem: client.pem(),
+            client_key_pem: client_key.serialize_pem(),
         }
     }
 
@@ -179,9 +183,14 @@ impl Pki {
         Arc::new(config)
     }
 
-    fn write_files(&self, dir: &Path) -> [PathBuf; 3] {
-        let files = [dir.join("ca.crt"), dir.join("server.crt"), dir.join("server.key")];
-        for (path, pem) in files.iter().zip([&self.ca_pem, &self.server_cert_pem, &self.server_key_pem]) {
+    /// The CA certificate, the server's certificate and key, and the
+    /// client's certificate and key, as PEM files in `dir`.
+    fn write_files(&self, dir: &Path) -> [PathBuf; 5] {
+        let names = ["ca.crt", "server.crt", "server.key", "client.crt", "client.key"];
+        let files = names.map(|n| dir.join(n));
+        let pems =
+            [&self.ca_pem, &self.server_cert_pem, &self.server_key_pem, &self.client_cert_pem, &self.client_key_pem];
+        for (path, pem) in files.iter().zip(pems) {
             fs::write(path, pem).expect("write a TLS file");
         }
         files
@@ -205,6 +214,10 @@ pub struct RedisServerBuilder {
     tls_auth_clients: bool,
     /// The names the server's certificate is for, when not the default.
     tls_names: Option<Vec<String>>,
+    /// A CA (and certificates) shared with other servers, instead of one of its own.
+    pki: Option<Arc<Pki>>,
+    /// TLS is the only listener: `port 0`.
+    tls_only: bool,
     cluster_bus: bool,
     extra: Vec<String>,
 }
@@ -250,6 +263,23 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Use `pki`'s CA and certificates, which other servers may share (so
+    /// that they trust each other, as cluster nodes must), instead of a CA
+    /// made for this server. Implies [`tls`](Self::tls).
+    pub fn tls_pki(mut self, pki: Arc<Pki>) -> Self {
+        self.tls = true;
+        self.pki = Some(pki);
+        self
+    }
+
+    /// Listen for TLS only (`port 0`): [`port`](RedisServer::port) and
+    /// [`url`](RedisServer::url) are then the TLS ones. Implies [`tls`](Self::tls).
+    pub fn tls_only(mut self) -> Self {
+        self.tls = true;
+        self.tls_only = true;
+        self
+    }
+
     /// Give the server a cluster bus port (`cluster-port`) of its own, a free
     /// port picked again with the TCP port on each attempt: the default, TCP
     /// port + 10000, can be taken or above 65535. Add `cluster-enabled yes`
@@ -271,9 +301,10 @@ impl RedisServerBuilder {
     /// When the server cannot start, with its log.
     pub fn start(self) -> RedisServer {
         let dir = tempfile::Builder::new().prefix("siderpy-redis").tempdir().expect("temporary directory");
-        let pki = self.tls.then(|| match &self.tls_names {
-            Some(names) => Pki::generate_for(&names.iter().map(String::as_str).collect::<Vec<_>>()),
-            None => Pki::generate(),
+        let pki = self.tls.then(|| match (&self.pki, &self.tls_names) {
+            (Some(shared), _) => Arc::clone(shared),
+            (None, Some(names)) => Arc::new(Pki::generate_for(&names.iter().map(String::as_str).collect::<Vec<_>>())),
+            (None, None) => Arc::new(Pki::generate()),
         });
         let tls_files = pki.as_ref().map(|p| p.write_files(dir.path()));
         let mut server = RedisServer {
@@ -284,8 +315,9 @@ impl RedisServerBuilder {
             port: 0,
             tls_port: None,
             cluster_port: None,
-            pki: pki.map(Arc::new),
+            pki,
             password: self.password.clone(),
+            tls_only: self.tls_only,
             started: Instant::now(),
         };
         let mut last_log = String::new();
@@ -301,7 +333,7 @@ impl RedisServerBuilder {
                     }
                 })
             };
-            server.tls_port = another_port(self.tls);
+            server.tls_port = if self.tls_only { Some(server.port) } else { another_port(self.tls) };
             server.cluster_port = another_port(self.cluster_bus);
             let text = self.conf_text(
                 server.dir.path(),
@@ -328,12 +360,12 @@ impl RedisServerBuilder {
         tls_port: Option<u16>,
         cluster_port: Option<u16>,
         socket: Option<&Path>,
-        tls: Option<&[PathBuf; 3]>,
+        tls: Option<&[PathBuf; 5]>,
     ) -> String {
         let path = |p: &Path| conf_quote(&p.display().to_string());
         let mut lines = vec![
             "bind 127.0.0.1".to_owned(),
-            format!("port {port}"),
+            format!("port {}", if self.tls_only { 0 } else { port }),
             "save \"\"".to_owned(),
             "appendonly no".to_owned(),
             "daemonize no".to_owned(),
@@ -351,11 +383,16 @@ impl RedisServerBuilder {
             lines.push(format!("requirepass {}", conf_quote(pw)));
         }
         lines.extend(self.acl.iter().cloned());
-        if let (Some(tls_port), Some([ca, cert, key])) = (tls_port, tls) {
+        if let (Some(tls_port), Some([ca, cert, key, client_cert, client_key])) = (tls_port, tls) {
             lines.push(format!("tls-port {tls_port}"));
             lines.push(format!("tls-ca-cert-file {}", path(ca)));
             lines.push(format!("tls-cert-file {}", path(cert)));
             lines.push(format!("tls-key-file {}", path(key)));
+            // What the server presents when it connects out over TLS (to its
+            // primary, or on a cluster bus, which always asks for a client
+            // certificate): the server certificate is for server auth only.
+            lines.push(format!("tls-client-cert-file {}", path(client_cert)));
+            lines.push(format!("tls-client-key-file {}", path(client_key)));
             lines.push(format!("tls-auth-clients {}", if self.tls_auth_clients { "yes" } else { "no" }));
         }
         if let Some(cluster_port) = cluster_port {
@@ -389,6 +426,7 @@ pub struct RedisServer {
     socket: Option<PathBuf>,
     pki: Option<Arc<Pki>>,
     password: Option<String>,
+    tls_only: bool,
     /// When the current process was spawned.
     started: Instant,
 }
@@ -410,7 +448,7 @@ impl RedisServer {
         RedisServer::builder().start()
     }
 
-    /// The TCP port.
+    /// The TCP port (the TLS port of a [TLS-only](RedisServerBuilder::tls_only) server).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -439,9 +477,11 @@ impl RedisServer {
         self.socket.as_deref().expect("the server was started without .unix_socket()")
     }
 
-    /// `redis://127.0.0.1:PORT`, with no credentials, db or query: append them.
+    /// `redis://127.0.0.1:PORT` (`rediss://` for a [TLS-only](RedisServerBuilder::tls_only)
+    /// server), with no credentials, db or query: append them.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls_only { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// `redis+unix:///path/to/redis.sock`.
@@ -462,6 +502,12 @@ impl RedisServer {
         self.pki.as_deref().expect("the server was started without .tls()")
     }
 
+    /// The file of the CA certificate, for `redis-cli --cacert`.
+    pub fn ca_cert_path(&self) -> PathBuf {
+        assert!(self.pki.is_some(), "the server was started without .tls()");
+        self.dir.path().join("ca.crt")
+    }
+
     /// A rustls configuration trusting the server's CA.
     pub fn tls_client_config(&self) -> Arc<rustls::ClientConfig> {
         self.pki().client_config()
@@ -476,14 +522,25 @@ impl RedisServer {
     /// A URL that authenticates as the default user when the server has a password.
     pub fn admin_url(&self) -> String {
         match &self.password {
-            Some(pw) => format!("redis://:{}@127.0.0.1:{}/0", percent_encode(pw), self.port),
+            Some(pw) => self.url().replacen("://", &format!("://:{}@", percent_encode(pw)), 1) + "/0",
             None => format!("{}/0", self.url()),
+        }
+    }
+
+    /// The settings of [`admin`](Self::admin): [`admin_url`](Self::admin_url),
+    /// trusting the server's CA when it listens for TLS only.
+    pub fn admin_builder(&self) -> RedisBuilder {
+        let builder = Redis::builder(&self.admin_url()).expect("the admin URL is valid");
+        if self.tls_only {
+            builder.tls(self.tls_client_config())
+        } else {
+            builder
         }
     }
 
     /// A client for checking and changing the server's state from a test.
     pub fn admin(&self) -> Redis {
-        Redis::new(&self.admin_url()).expect("the admin URL is valid")
+        self.admin_builder().build()
     }
 
     /// Whether the server's process runs (it may be [paused](Self::pause)).

@@ -317,6 +317,26 @@ mod tests {
     }
 
     #[test]
+    fn tls_clients_get_tls_ports() {
+        let with = |fields: &[(&str, i64)]| {
+            let mut node = vec![bulk("ip"), bulk("127.0.0.1"), bulk("role"), bulk("master")];
+            for (name, port) in fields {
+                node.extend([bulk(name), Value::Int(*port)]);
+            }
+            Value::Array(vec![shard(&[0, 16383], vec![Value::Array(node)])])
+        };
+        let port = |reply: Value, tls| Topology::from_shards(reply, tls, "h").unwrap().shard(0).unwrap().primary.port;
+        // `tls-cluster yes` with both listeners: each client its own kind.
+        let both = [("port", 7000), ("tls-port", 8000)];
+        assert_eq!(port(with(&both), true), 8000);
+        assert_eq!(port(with(&both), false), 7000);
+        // TLS only (`port 0`): no `port` field.
+        assert_eq!(port(with(&[("tls-port", 8000)]), true), 8000);
+        // `tls-cluster no`: the cluster knows no TLS port at all.
+        assert_eq!(port(with(&[("port", 7000)]), true), 7000);
+    }
+
+    #[test]
     fn reads_cluster_slots_and_fills_in_unknown_hosts() {
         let n = |host: &str, port| Value::Array(vec![bulk(host), Value::Int(port), bulk("id")]);
         let reply = Value::Array(vec![
