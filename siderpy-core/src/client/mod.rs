@@ -391,6 +391,18 @@ impl Redis {
         let conn = redis.connect("pubsub").await?;
         let commands = queue.lock().resubscribe_commands();
         conn.attach_pubsub(queue);
+        // Pinned before the subscriptions are confirmed: messages flow as
+        // soon as the first one is, and a caller who read one (and then
+        // unsubscribes, say) must find the connection it came on.
+        {
+            let mut pinned = Pinned::new(conn.clone(), false);
+            pinned.subscribed = true;
+            let old = handle.lock().unwrap_or_else(|p| p.into_inner()).pinned.replace(pinned);
+            if let Some(old) = old {
+                old.conn.detach_pubsub();
+                old.conn.close(Error::Closed("connection"));
+            }
+        }
         let subscribed = async {
             for (cmd, n) in &commands {
                 let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
@@ -401,17 +413,11 @@ impl Redis {
             Ok(())
         };
         if let Err(e) = subscribed.await {
-            // Not the handle's connection: its failure must not touch the queue.
+            handle.lock().unwrap_or_else(|p| p.into_inner()).pinned.take_if(|p| p.conn.same(&conn));
+            // The attempt failed, not the subscriptions: the queue stays as it is.
             conn.detach_pubsub();
             conn.close(Error::Closed("connection"));
             return Err(e);
-        }
-        let mut local = handle.lock().unwrap_or_else(|p| p.into_inner());
-        let mut pinned = Pinned::new(conn, false);
-        pinned.subscribed = true;
-        if let Some(old) = local.pinned.replace(pinned) {
-            old.conn.detach_pubsub();
-            old.conn.close(Error::Closed("connection"));
         }
         Ok(())
     }
