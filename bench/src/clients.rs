@@ -88,19 +88,7 @@ async fn siderpy_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
             }
             rate(sizes.seq_get, t)
         }
-        Workload::PipeSet => {
-            let t = Instant::now();
-            let mut p = redis.pipe();
-            for start in (0..sizes.pipe_set).step_by(sizes.pipe_batch) {
-                for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
-                    p.set(format!("key:{i}"), i).queue();
-                }
-                for r in p.execute().await.map_err(err)? {
-                    r.map_err(err)?;
-                }
-            }
-            rate(sizes.pipe_set, t)
-        }
+        Workload::PipeSet => siderpy_pipe_set(redis.pipe(), sizes).await?,
         Workload::Conc50Get => {
             let t = Instant::now();
             let tasks: Vec<_> = (0..sizes.conc_tasks)
@@ -174,6 +162,21 @@ async fn siderpy_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
     };
     redis.close().await;
     Ok(out)
+}
+
+/// `pipe_set` through a siderpy pipeline, on one server or a cluster alike.
+async fn siderpy_pipe_set(mut p: siderpy::Pipeline, sizes: &Sizes) -> R<Outcome> {
+    use siderpy::prelude::*;
+    let t = Instant::now();
+    for start in (0..sizes.pipe_set).step_by(sizes.pipe_batch) {
+        for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
+            p.set(format!("key:{i}"), i).queue();
+        }
+        for r in p.execute().await.map_err(err)? {
+            r.map_err(err)?;
+        }
+    }
+    Ok(rate(sizes.pipe_set, t))
 }
 
 fn check_len(v: Option<&[u8]>, want: usize) -> R<()> {
@@ -458,21 +461,8 @@ async fn siderpy_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outco
             }
             rate(sizes.conc_tasks * sizes.conc_per_task, t)
         }
-        Workload::ClusterPipeSet => {
-            // siderpy splits a cluster pipeline per node and sends the
-            // parts at once.
-            let t = Instant::now();
-            let mut p = cluster.pipe();
-            for start in (0..sizes.pipe_set).step_by(sizes.pipe_batch) {
-                for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
-                    p.set(format!("key:{i}"), i).queue();
-                }
-                for r in p.execute().await.map_err(err)? {
-                    r.map_err(err)?;
-                }
-            }
-            rate(sizes.pipe_set, t)
-        }
+        // siderpy splits a cluster pipeline per node and sends the parts at once.
+        Workload::ClusterPipeSet => siderpy_pipe_set(cluster.pipe(), sizes).await?,
         _ => return Err(format!("{w:?} is not a cluster workload")),
     };
     cluster.close().await;
@@ -525,7 +515,7 @@ async fn redis_rs_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outc
                 let mut parts: Vec<Option<(redis::Pipeline, u16, usize)>> = (0..nodes).map(|_| None).collect();
                 for i in start..(start + sizes.pipe_batch).min(sizes.pipe_set) {
                     let key = format!("key:{i}");
-                    let slot = key_slot(key.as_bytes());
+                    let slot = siderpy::cluster::key_slot(key.as_bytes());
                     let part = parts[owner[usize::from(slot)]].get_or_insert_with(|| (redis::pipe(), slot, 0));
                     part.0.cmd("SET").arg(key).arg(i);
                     part.2 += 1;
@@ -583,30 +573,6 @@ async fn redis_rs_slot_owners(con: &mut redis::cluster_async::ClusterConnection)
     Ok((owner, nodes.len()))
 }
 
-/// The hash slot of a key without a `{hash tag}` (as the benchmark's keys
-/// are): CRC16-XMODEM of the key, mod 16,384. For splitting redis-rs's
-/// pipelines per node; a wrong slot would come back as `MOVED` errors,
-/// which fail the run.
-fn key_slot(key: &[u8]) -> u16 {
-    const TABLE: [u16; 256] = {
-        let mut table = [0u16; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut crc = (i as u16) << 8;
-            let mut bit = 0;
-            while bit < 8 {
-                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-                bit += 1;
-            }
-            table[i] = crc;
-            i += 1;
-        }
-        table
-    };
-    let crc = key.iter().fold(0u16, |crc, &b| (crc << 8) ^ TABLE[usize::from((crc >> 8) as u8 ^ b)]);
-    crc & 0x3fff
-}
-
 async fn fred_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outcome> {
     use fred::prelude::*;
     let hosts: Vec<(String, u16)> = seeds.split(',').map(crate::host_port).collect();
@@ -655,14 +621,4 @@ async fn fred_cluster_run(w: Workload, seeds: &str, sizes: &Sizes) -> R<Outcome>
     };
     let _ = client.quit().await;
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn key_slot_agrees_with_siderpy() {
-        for key in ["", "a", "key:0", "key:199999", "bench:c:42", "123456789"] {
-            assert_eq!(super::key_slot(key.as_bytes()), siderpy::cluster::key_slot(key.as_bytes()), "{key}");
-        }
-    }
 }
