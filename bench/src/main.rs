@@ -323,6 +323,35 @@ fn redis_benchmark(url: &str, args: &[String]) -> Result<f64, String> {
     Err(format!("could not read redis-benchmark's output: {text:?}"))
 }
 
+/// The server's CPU time so far (`used_cpu_user` + `used_cpu_sys` of
+/// `INFO cpu`), in seconds; `None` if it cannot be read (a cluster, a
+/// password). With it the benchmark shows how much of each operation is the
+/// server's own work, which bounds what any client can reach.
+fn server_cpu_seconds(url: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    if url.contains(',') || url.contains('@') {
+        return None;
+    }
+    let (host, port) = host_port(url);
+    let mut s = std::net::TcpStream::connect((host.as_str(), port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+    s.write_all(b"*2\r\n$4\r\nINFO\r\n$3\r\ncpu\r\n").ok()?;
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    // The reply is one small bulk string: read until its fields are in.
+    while !text.contains("used_cpu_user:") || !text.ends_with("\r\n\r\n") {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let field = |name: &str| -> Option<f64> {
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
+    };
+    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+}
+
 fn have_redis_benchmark() -> bool {
     Command::new("redis-benchmark").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
@@ -401,16 +430,28 @@ fn run_on(
     url: &str,
     sizes: &Sizes,
     fred_capacity: Option<usize>,
-) -> Result<(Outcome, f64), String> {
+) -> Result<(Outcome, CpuPerOp), String> {
     let (url, sizes) = (url.to_string(), *sizes);
     let cpu = cpu_seconds();
+    let server_cpu = server_cpu_seconds(&url);
+    let target = url.clone();
     let out = rt.block_on(async move {
         tokio::spawn(async move { clients::run(client, w, &url, &sizes, fred_capacity).await })
             .await
             .map_err(|e| e.to_string())?
     })?;
-    let per_op = (cpu_seconds() - cpu) / out.ops.max(1) as f64;
-    Ok((out, per_op))
+    let ops = out.ops.max(1) as f64;
+    let client = (cpu_seconds() - cpu) / ops;
+    // Includes setting up the client's connection: a few commands.
+    let server = server_cpu.zip(server_cpu_seconds(&target)).map(|(a, b)| (b - a) / ops);
+    Ok((out, CpuPerOp { client, server }))
+}
+
+/// CPU seconds per operation of one run: the client's, and the server's
+/// when it could be read.
+struct CpuPerOp {
+    client: f64,
+    server: Option<f64>,
 }
 
 /// User plus system CPU time of the whole process so far, in seconds.
@@ -572,6 +613,8 @@ fn main() {
     let mut failures: BTreeMap<(Workload, &'static str), String> = BTreeMap::new();
     // Per workload, per client: CPU microseconds per operation, every round.
     let mut cpu_per_op: BTreeMap<Workload, BTreeMap<&'static str, Vec<f64>>> = BTreeMap::new();
+    // The same for the server's CPU while each client ran.
+    let mut server_cpu_per_op: BTreeMap<Workload, BTreeMap<&'static str, Vec<f64>>> = BTreeMap::new();
     for &w in &o.workloads {
         if w == Workload::Idle {
             continue;
@@ -581,7 +624,10 @@ fn main() {
                 let out = run_on(&rt, c, w, target(w), &sizes, o.fred_broadcast_capacity);
                 match out {
                     Ok((out, cpu)) => {
-                        cpu_per_op.entry(w).or_default().entry(c.name()).or_default().push(cpu * 1e6);
+                        cpu_per_op.entry(w).or_default().entry(c.name()).or_default().push(cpu.client * 1e6);
+                        if let Some(server) = cpu.server {
+                            server_cpu_per_op.entry(w).or_default().entry(c.name()).or_default().push(server * 1e6);
+                        }
                         if o.verbose {
                             eprintln!("{} round {round} {}: {:.0}/s {:?}", w.name(), c.name(), out.rate, out.failure);
                         }
@@ -650,25 +696,37 @@ fn main() {
         }
     }
 
-    println!();
-    println!("Client CPU time (user + system, all threads) per operation, in µs; median; lower is better:");
-    println!();
-    println!("| workload | siderpy | redis-rs | fred | redis-rs/siderpy | fred/siderpy |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for &w in &o.workloads {
-        let Some(per) = cpu_per_op.get(&w) else { continue };
-        let m = |c: &str| per.get(c).filter(|v| !v.is_empty()).map(|v| median(v));
-        let cell = |c: &str| m(c).map_or("—".to_string(), |v| format!("{v:.2}"));
-        println!(
-            "| {} | {} | {} | {} | {} | {} |",
-            w.name(),
-            cell("siderpy"),
-            cell("redis-rs"),
-            cell("fred"),
-            ratio(m("redis-rs"), m("siderpy")),
-            ratio(m("fred"), m("siderpy"))
-        );
-    }
+    let cpu_table = |title: &str, table: &BTreeMap<Workload, BTreeMap<&'static str, Vec<f64>>>| {
+        println!();
+        println!("{title}");
+        println!();
+        println!("| workload | siderpy | redis-rs | fred | redis-rs/siderpy | fred/siderpy |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for &w in &o.workloads {
+            let Some(per) = table.get(&w) else { continue };
+            let m = |c: &str| per.get(c).filter(|v| !v.is_empty()).map(|v| median(v));
+            let cell = |c: &str| m(c).map_or("—".to_string(), |v| format!("{v:.2}"));
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                w.name(),
+                cell("siderpy"),
+                cell("redis-rs"),
+                cell("fred"),
+                ratio(m("redis-rs"), m("siderpy")),
+                ratio(m("fred"), m("siderpy"))
+            );
+        }
+    };
+    cpu_table(
+        "Client CPU time (user + system, all threads) per operation, in µs; median; lower is better:",
+        &cpu_per_op,
+    );
+    cpu_table(
+        "Server CPU time (INFO cpu, user + system) per operation while each client ran, in µs; median \
+         (one server; a workload that keeps one batch in flight, as pipe_set does, cannot beat \
+         1 / (server time per operation) with any client):",
+        &server_cpu_per_op,
+    );
 
     println!();
     println!("Targets (median ratios of this run):");
