@@ -329,3 +329,40 @@ async fn bad_seeds_fail_clearly() {
         .build();
     assert!(matches!(redis.get("k").await, Err(Error::Io(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_follows_its_shard_channels_through_a_failover() {
+    let mut cluster = TestCluster::start(3, 1).await;
+    let redis = client(&cluster, Protocol::Resp3);
+    let (victim, key) = cluster.key_on_each_primary().await.swap_remove(0);
+    let channel = format!("events:{{{key}}}");
+    let subscriber = redis.pubsub();
+    subscriber.ssubscribe([&channel]).await.unwrap();
+    subscriber.subscribe(["news"]).await.unwrap();
+    assert_eq!(redis.spublish(&channel, "before").await.unwrap(), 1);
+    let m = tokio::time::timeout(Duration::from_secs(5), subscriber.recv()).await.unwrap().unwrap();
+    assert_eq!(&m.payload[..], b"before");
+
+    cluster.kill_primary(victim).await;
+    let promoted = cluster.wait_for_failover(victim).await;
+    assert_eq!(cluster.primary_for_slot(key_slot(key.as_bytes())).await, promoted);
+    // Once the subscriber is back on the promoted node, SPUBLISH reaches it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.spublish(&channel, "after").await.unwrap_or(0) != 1 {
+        assert!(Instant::now() < deadline, "the subscriber never came back to the channel's new primary");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m = tokio::time::timeout(Duration::from_secs(5), subscriber.recv()).await.unwrap().unwrap();
+    assert_eq!((&m.channel[..], &m.payload[..]), (channel.as_bytes(), &b"after"[..]));
+    // The ordinary channel still delivers, wherever it was held.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        redis.publish("news", "still here").await.unwrap();
+        match tokio::time::timeout(Duration::from_millis(200), subscriber.recv()).await {
+            Ok(Ok(m)) if &m.channel[..] == b"news" => break,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("the queue closed: {e}"),
+            Err(_) => assert!(Instant::now() < deadline, "no message on the ordinary channel after the failover"),
+        }
+    }
+}

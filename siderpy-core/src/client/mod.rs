@@ -422,6 +422,11 @@ impl Redis {
         Ok(())
     }
 
+    /// Whether this handle is subscribed on a connection that is still open.
+    pub(crate) fn has_live_pubsub(&self) -> bool {
+        Self::has_live_pubsub_connection(&self.local)
+    }
+
     /// Whether the handle is subscribed on a connection that is still open.
     pub(crate) fn has_live_pubsub_connection(handle: &Mutex<Local>) -> bool {
         let local = handle.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,7 @@
 //! [`ClusterPubSub`]: shard channels (`SSUBSCRIBE`) across a cluster, each
 //! subscribed on the node serving its slot, and followed when it moves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -23,8 +23,12 @@ use super::{key_slot, redirect, NodeAddr, Redirect, RedisCluster};
 /// node arrive in one [`PubSubQueue`]. When a
 /// slot moves to another node, the server drops its channels' subscriptions
 /// and this subscriber subscribes them again where the slot went, by
-/// itself. A node's connection failing (a primary lost before failover)
-/// closes the queue with the cause, as for a single server.
+/// itself. When a node's connection fails (a primary lost, and its replica
+/// promoted), its channels are subscribed again on whichever node serves
+/// them once the cluster has healed, retrying for a while
+/// ([`RESUBSCRIBE_ATTEMPTS`](crate::RESUBSCRIBE_ATTEMPTS) times); messages
+/// published in between are lost (Redis keeps none). Only when that fails
+/// does the queue close, with the cause.
 ///
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;
@@ -49,15 +53,24 @@ struct Shared {
     handles: Mutex<HashMap<NodeAddr, Arc<Redis>>>,
     /// The node holding the ordinary channels and patterns, once chosen.
     classic: Mutex<Option<NodeAddr>>,
+    /// Which shard channels are subscribed on which node, to subscribe them
+    /// again elsewhere when that node's connection fails.
+    placed: Mutex<HashMap<NodeAddr, HashSet<Bytes>>>,
 }
 
 impl ClusterPubSub {
     pub(super) fn new(cluster: RedisCluster) -> Self {
         let queue = PubSubQueue::new(cluster.inner.client.queue_bound());
         let moves = queue.follow_moved_shards();
-        let shared =
-            Arc::new(Shared { cluster, queue, handles: Mutex::new(HashMap::new()), classic: Mutex::new(None) });
-        tokio::spawn(follow_moves(Arc::downgrade(&shared), moves));
+        let failures = queue.watch_interruptions();
+        let shared = Arc::new(Shared {
+            cluster,
+            queue,
+            handles: Mutex::new(HashMap::new()),
+            classic: Mutex::new(None),
+            placed: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(follow(Arc::downgrade(&shared), moves, failures));
         ClusterPubSub { shared }
     }
 
@@ -166,7 +179,10 @@ impl Shared {
                 let addr = self.cluster.node_addr_for(slot, false).await?;
                 let handle = self.handle(&addr);
                 let error = match handle.request(&args, opts).await {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        self.place(&addr, &list, command == "SSUBSCRIBE");
+                        break;
+                    }
                     Err(Error::Redis(e)) => match redirect(&e, &addr.host) {
                         Some(Redirect::Moved { slot, to }) => {
                             self.cluster.note_moved(slot, &to);
@@ -189,6 +205,67 @@ impl Shared {
         Ok(())
     }
 
+    /// Records that `channels` are now subscribed on `addr` (or on no node).
+    fn place(&self, addr: &NodeAddr, channels: &[Bytes], subscribed: bool) {
+        let mut placed = self.placed.lock().unwrap_or_else(|p| p.into_inner());
+        for set in placed.values_mut() {
+            for ch in channels {
+                set.remove(ch);
+            }
+        }
+        if subscribed {
+            placed.entry(addr.clone()).or_default().extend(channels.iter().cloned());
+        }
+    }
+
+    /// After a node's pub/sub connection failed: forgets its handle, waits
+    /// for the cluster to serve its channels elsewhere and subscribes them
+    /// there.
+    async fn recover(&self) -> Result<()> {
+        let dead: Vec<NodeAddr> = {
+            let mut handles = self.handles.lock().unwrap_or_else(|p| p.into_inner());
+            let dead = handles.iter().filter(|(_, h)| !h.has_live_pubsub()).map(|(a, _)| a.clone()).collect();
+            handles.retain(|_, h| h.has_live_pubsub());
+            dead
+        };
+        let mut shards = Vec::new();
+        let mut classic = false;
+        for addr in &dead {
+            shards.extend(self.placed.lock().unwrap_or_else(|p| p.into_inner()).remove(addr).into_iter().flatten());
+            let mut chosen = self.classic.lock().unwrap_or_else(|p| p.into_inner());
+            if chosen.as_ref() == Some(addr) {
+                *chosen = None;
+                classic = true;
+            }
+        }
+        let (channels, patterns) = {
+            let q = self.queue.lock();
+            (q.channels.iter().cloned().collect::<Vec<_>>(), q.patterns.iter().cloned().collect::<Vec<_>>())
+        };
+        let mut pause = super::FIRST_BACKOFF * 4;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _ = self.cluster.refresh_topology().await;
+            let mut result = self.send("SSUBSCRIBE", shards.clone()).await;
+            if classic && result.is_ok() && !channels.is_empty() {
+                result = self.send_to_one("SUBSCRIBE", channels.clone()).await;
+            }
+            if classic && result.is_ok() && !patterns.is_empty() {
+                result = self.send_to_one("PSUBSCRIBE", patterns.clone()).await;
+            }
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= crate::pubsub::RESUBSCRIBE_ATTEMPTS => return Err(e),
+                Err(e) => {
+                    tracing::debug!(attempt, error = %e, "re-subscribing after a node failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
     /// The handle subscribed on the node at `addr`, made on first use: a
     /// connection of its own there, delivering to this subscriber's queue.
     fn handle(&self, addr: &NodeAddr) -> Arc<Redis> {
@@ -200,21 +277,33 @@ impl Shared {
     }
 }
 
-/// Subscribes again, where their slot went, to the shard channels the
-/// servers dropped. Ends with the subscriber.
-async fn follow_moves(shared: Weak<Shared>, moves: Arc<tokio::sync::Notify>) {
+/// Keeps the subscriptions where the cluster serves them: subscribes
+/// again, where their slot went, to the shard channels the servers dropped,
+/// and to the channels of a node whose connection failed. Ends with the
+/// subscriber.
+async fn follow(shared: Weak<Shared>, moves: Arc<tokio::sync::Notify>, failures: Arc<tokio::sync::Notify>) {
     loop {
-        moves.notified().await;
+        let failed = tokio::select! {
+            () = moves.notified() => false,
+            () = failures.notified() => true,
+        };
         let Some(shared) = shared.upgrade() else { return };
-        let moved = shared.queue.lock().take_moved_shards();
-        if moved.is_empty() {
-            continue;
-        }
-        tracing::debug!(channels = moved.len(), "shard channels moved; subscribing where their slots went");
-        let _ = shared.cluster.refresh_topology().await;
-        if let Err(e) = shared.send("SSUBSCRIBE", moved).await {
-            tracing::warn!(error = %e, "could not follow moved shard channels");
+        let result = if failed {
+            tracing::debug!("a node's pub/sub connection failed; subscribing its channels again");
+            shared.recover().await
+        } else {
+            let moved = shared.queue.lock().take_moved_shards();
+            if moved.is_empty() {
+                continue;
+            }
+            tracing::debug!(channels = moved.len(), "shard channels moved; subscribing where their slots went");
+            let _ = shared.cluster.refresh_topology().await;
+            shared.send("SSUBSCRIBE", moved).await
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not keep the cluster subscriptions");
             shared.queue.lock().force_close(Some(e));
+            return;
         }
     }
 }
