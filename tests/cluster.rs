@@ -328,6 +328,15 @@ async fn bad_seeds_fail_clearly() {
         .client(|c| c.connect_timeout(Duration::from_secs(1)))
         .build();
     assert!(matches!(redis.get("k").await, Err(Error::Io(_))));
+    // A seed that accepts and never answers: discovery gives up in time.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let seed = format!("redis://{}", silent.local_addr().unwrap());
+    let redis =
+        RedisCluster::builder(&[seed]).unwrap().client(|c| c.connect_timeout(Duration::from_millis(300))).build();
+    let started = Instant::now();
+    let err = redis.get("k").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

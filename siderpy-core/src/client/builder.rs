@@ -196,6 +196,17 @@ impl RedisBuilder {
         self
     }
 
+    /// Sets a connect timeout unless one was set.
+    pub(crate) fn default_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout.get_or_insert(timeout);
+        self
+    }
+
+    /// The connect timeout set, if any.
+    pub(crate) fn connect_timeout_setting(&self) -> Option<Duration> {
+        self.config.connect_timeout
+    }
+
     /// The text policy set, for executors that convert replies themselves.
     pub(crate) fn text(&self) -> TextPolicy {
         self.config.text

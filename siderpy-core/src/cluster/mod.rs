@@ -38,6 +38,12 @@ pub use slot::{key_slot, SLOTS};
 pub use topology::NodeAddr;
 use topology::Topology;
 
+/// The connect timeout of every node's client unless the settings give one
+/// (it also bounds each node's answer to `CLUSTER SHARDS`): a node that
+/// went away without refusing connections (a host gone, not a process)
+/// must not hold up discovery and retries for the system's TCP timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How many times one command may be redirected or retried before its
 /// last error is returned.
 pub const DEFAULT_MAX_ATTEMPTS: usize = 16;
@@ -127,7 +133,8 @@ pub struct RedisClusterBuilder {
 
 impl RedisClusterBuilder {
     /// The settings of every node's client (timeouts, TLS, RESP version...),
-    /// as for a [`Redis`]; they start from the first seed URL's.
+    /// as for a [`Redis`]; they start from the first seed URL's. Without a
+    /// connect timeout of their own they get [`DEFAULT_CONNECT_TIMEOUT`].
     pub fn client(mut self, settings: impl FnOnce(RedisBuilder) -> RedisBuilder) -> Self {
         self.client = settings(self.client);
         self
@@ -163,7 +170,7 @@ impl RedisClusterBuilder {
     pub fn build(self) -> RedisCluster {
         RedisCluster {
             inner: Arc::new(Inner {
-                client: self.client,
+                client: self.client.default_connect_timeout(DEFAULT_CONNECT_TIMEOUT),
                 seeds: self.seeds,
                 topology: RwLock::new(Arc::new(Topology::default())),
                 epoch: Default::default(),
@@ -343,7 +350,9 @@ impl RedisCluster {
     async fn fetch_topology(&self, addr: &NodeAddr) -> Result<Topology> {
         let node = self.node(addr);
         let tls = node.connection_info().tls;
-        let opts = CallOptions::default();
+        // Bounded like connecting: a node that accepts and never answers
+        // must not stall discovery.
+        let opts = CallOptions { info: None, timeout: self.inner.client.connect_timeout_setting() };
         match node.request(&CmdArgs::with_name("CLUSTER SHARDS"), opts).await {
             Ok(reply) => Topology::from_shards(reply, tls, &addr.host),
             // Servers before 7.0 have only CLUSTER SLOTS.
