@@ -407,14 +407,14 @@ impl RedisCluster {
                 } else {
                     dedup(topology.shards().iter().map(|s| s.primary.clone()).collect())
                 };
-                let replies = self.concurrently(addrs.into_iter().map(|addr| {
+                let replies = concurrently(addrs.into_iter().map(|addr| {
                     let (node, args) = (self.node(&addr), args.clone());
                     async move { node.request(&args, opts).await }
                 }));
                 route::merge(policy, replies.await)
             }
             Route::Split(split) => {
-                let replies = self.concurrently(split.parts.iter().map(|(slot, keys)| {
+                let replies = concurrently(split.parts.iter().map(|(slot, keys)| {
                     let (cluster, slot, part) = (self.clone(), *slot, split.command(args, keys));
                     async move { cluster.request_slot(slot, false, &part, opts).await }
                 }));
@@ -432,20 +432,6 @@ impl RedisCluster {
         let topology = self.current_topology().await?;
         let shard = topology.shards().first().ok_or_else(|| Error::Cluster("no primary is known".into()))?;
         Ok(shard.primary.clone())
-    }
-
-    /// Runs `futures` on tasks of their own, so nodes are asked in
-    /// parallel; returns their outputs in order.
-    async fn concurrently<F>(&self, futures: impl Iterator<Item = F>) -> Vec<Result<Value>>
-    where
-        F: Future<Output = Result<Value>> + Send + 'static,
-    {
-        let handles: Vec<_> = futures.map(tokio::spawn).collect();
-        let mut out = Vec::with_capacity(handles.len());
-        for h in handles {
-            out.push(h.await.unwrap_or_else(|e| Err(Error::Cluster(format!("a node's task failed: {e}")))));
-        }
-        out
     }
 
     /// The node that serves `slot` for this command: its primary, or with
@@ -584,6 +570,20 @@ async fn ask(node: &Redis, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         Some(v) => Ok(v),
         None => Err(Error::protocol("ASKING batch lost a reply")),
     }
+}
+
+/// Runs `futures` on tasks of their own, so nodes are asked in parallel;
+/// returns their outputs in order.
+async fn concurrently<F>(futures: impl Iterator<Item = F>) -> Vec<Result<Value>>
+where
+    F: Future<Output = Result<Value>> + Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.unwrap_or_else(|e| Err(Error::Cluster(format!("a node's task failed: {e}")))));
+    }
+    out
 }
 
 fn unserved(slot: u16) -> Error {
