@@ -338,8 +338,8 @@ async fn lists(pr: &mut Probe, redis: &Redis) {
     check!(pr, redis.lmove("l", "l2", LmoveWherefrom::Left, LmoveWhereto::Right), None);
     check!(pr, redis.rpoplpush("l2", "l"), Some(b("b")));
     check!(pr, redis.rpoplpush("nokey", "l"), None);
-    check!(pr, redis.lmpop(2, ["nokey", "l2"], LmpopWhere::Left).count(2), Some((b("l2"), bs(&["y", "x"]))));
-    check!(pr, redis.lmpop(1, ["nokey"], LmpopWhere::Left), None);
+    check!(pr, redis.lmpop(["nokey", "l2"], LmpopWhere::Left).count(2), Some((b("l2"), bs(&["y", "x"]))));
+    check!(pr, redis.lmpop(["nokey"], LmpopWhere::Left), None);
     check!(pr, redis.blpop(["nokey", "l"], 1.0), Some((b("l"), b("b"))));
     check!(pr, redis.brpop(["l"], 0.01), None);
     check!(pr, redis.rpush("l", ["a", "b", "c"]), 3);
@@ -348,8 +348,8 @@ async fn lists(pr: &mut Probe, redis: &Redis) {
     check!(pr, redis.blmove("nokey", "l2", BlmoveWherefrom::Right, BlmoveWhereto::Left, 0.01), None);
     check!(pr, redis.brpoplpush("l2", "l", 1.0), Some(b("z")));
     check!(pr, redis.brpoplpush("nokey", "l", 0.01), None);
-    check!(pr, redis.blmpop(1.0, 1, ["l"], BlmpopWhere::Right).count(3), Some((b("l"), bs(&["b", "a", "z"]))));
-    check!(pr, redis.blmpop(0.01, 1, ["l"], BlmpopWhere::Right), None);
+    check!(pr, redis.blmpop(1.0, ["l"], BlmpopWhere::Right).count(3), Some((b("l"), bs(&["b", "a", "z"]))));
+    check!(pr, redis.blmpop(0.01, ["l"], BlmpopWhere::Right), None);
 }
 
 async fn sets(pr: &mut Probe, redis: &Redis) {
@@ -368,8 +368,8 @@ async fn sets(pr: &mut Probe, redis: &Redis) {
     check!(pr, redis.sdiffstore("d", ["s", "t"]), 2);
     check!(pr, redis.sinterstore("i", ["s", "t"]), 2);
     check!(pr, redis.sunionstore("u", ["s", "t"]), 5);
-    check!(pr, redis.sintercard(2, ["s", "t"]), 2);
-    check!(pr, redis.sintercard(2, ["s", "t"]).limit(1), 1);
+    check!(pr, redis.sintercard(["s", "t"]), 2);
+    check!(pr, redis.sintercard(["s", "t"]).limit(1), 1);
     check!(pr, redis.smove("s", "t", "a"), true);
     check!(pr, redis.smove("s", "t", "a"), false);
     check!(pr, redis.srem("s", ["b", "zz"]), 1);
@@ -432,11 +432,11 @@ async fn sorted_sets(pr: &mut Probe, redis: &Redis) {
     check!(pr, redis.zadd("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")]), 3);
     check!(pr, redis.bzpopmin(["nokey", "z"], 1.0), Some((b("z"), b("a"), 1.0)));
     check!(pr, redis.bzpopmax(["nokey"], 0.01), None);
-    check!(pr, redis.zmpop(1, ["z"], ZmpopWhere::Min).count(2), Some((b("z"), scored(&[("b", 2.0), ("c", 3.0)]))));
-    check!(pr, redis.zmpop(1, ["z"], ZmpopWhere::Min), None);
+    check!(pr, redis.zmpop(["z"], ZmpopWhere::Min).count(2), Some((b("z"), scored(&[("b", 2.0), ("c", 3.0)]))));
+    check!(pr, redis.zmpop(["z"], ZmpopWhere::Min), None);
     check!(pr, redis.zadd("z", [(1.0, "a"), (2.0, "b"), (3.0, "c")]), 3);
-    check!(pr, redis.bzmpop(1.0, 1, ["z"], BzmpopWhere::Max), Some((b("z"), scored(&[("c", 3.0)]))));
-    check!(pr, redis.bzmpop(0.01, 1, ["nokey"], BzmpopWhere::Max), None);
+    check!(pr, redis.bzmpop(1.0, ["z"], BzmpopWhere::Max), Some((b("z"), scored(&[("c", 3.0)]))));
+    check!(pr, redis.bzmpop(0.01, ["nokey"], BzmpopWhere::Max), None);
     check_that!(pr, redis.zrandmember("z"), |m| m.as_ref().is_some_and(|m| m == "a" || m == "b"));
     check!(pr, redis.zrandmember("nokey"), None);
     check!(pr, redis.zrem("z", ["a", "nomember"]), 1);
@@ -445,24 +445,24 @@ async fn sorted_sets(pr: &mut Probe, redis: &Redis) {
     check!(pr, redis.zremrangebyscore("z", 4.0, 4.0), 1);
     // z = b 2, c 3; z2 = b 2, x 5
     check!(pr, redis.zscan("z", 0), (0, scored(&[("b", 2.0), ("c", 3.0)])));
-    check!(pr, redis.zunion(2, ["z", "z2"]).withscores(), scored(&[("c", 3.0), ("b", 4.0), ("x", 5.0)]));
-    check!(pr, redis.zunion(2, ["z", "z2"]).aggregate_max(), bs(&["b", "c", "x"]));
-    check!(pr, redis.zinter(2, ["z", "z2"]), bs(&["b"]));
-    check!(pr, redis.zinter(2, ["z", "z2"]).weights([1, 3]).withscores(), scored(&[("b", 8.0)]));
-    check!(pr, redis.zdiff(2, ["z", "z2"]).withscores(), scored(&[("c", 3.0)]));
-    check!(pr, redis.zdiff(2, ["z", "z2"]), bs(&["c"]));
-    check!(pr, redis.zunionstore("out", 2, ["z", "z2"]), 3);
-    check!(pr, redis.zinterstore("out", 2, ["z", "z2"]).weights([1, 2]), 1);
+    check!(pr, redis.zunion(["z", "z2"]).withscores(), scored(&[("c", 3.0), ("b", 4.0), ("x", 5.0)]));
+    check!(pr, redis.zunion(["z", "z2"]).aggregate_max(), bs(&["b", "c", "x"]));
+    check!(pr, redis.zinter(["z", "z2"]), bs(&["b"]));
+    check!(pr, redis.zinter(["z", "z2"]).weights([1, 3]).withscores(), scored(&[("b", 8.0)]));
+    check!(pr, redis.zdiff(["z", "z2"]).withscores(), scored(&[("c", 3.0)]));
+    check!(pr, redis.zdiff(["z", "z2"]), bs(&["c"]));
+    check!(pr, redis.zunionstore("out", ["z", "z2"]), 3);
+    check!(pr, redis.zinterstore("out", ["z", "z2"]).weights([1, 2]), 1);
     check!(pr, redis.zscore("out", "b"), Some(6.0));
-    check!(pr, redis.zdiffstore("out", 2, ["z", "z2"]), 1);
-    check!(pr, redis.zintercard(2, ["z", "z2"]), 1);
-    check!(pr, redis.zintercard(2, ["z", "nokey"]).limit(5), 0);
+    check!(pr, redis.zdiffstore("out", ["z", "z2"]), 1);
+    check!(pr, redis.zintercard(["z", "z2"]), 1);
+    check!(pr, redis.zintercard(["z", "nokey"]).limit(5), 0);
 
     // Fractional increments and weights (the spec types them `integer`;
     // the macro knows better) and exclusive score bounds.
     check!(pr, redis.zincrby("z", 0.5, "b"), 2.5);
     check!(pr, redis.zcount("z", siderpy::Exclusive(2.5), f64::INFINITY), 1);
-    check!(pr, redis.zinterstore("out", 2, ["z", "z2"]).weights([0.5, 1.0]), 1);
+    check!(pr, redis.zinterstore("out", ["z", "z2"]).weights([0.5, 1.0]), 1);
     check!(pr, redis.zscore("out", "b"), Some(3.25));
 }
 
@@ -834,19 +834,19 @@ async fn scripting(pr: &mut Probe, redis: &Redis, url: &str) {
     check!(pr, redis.set("k", "v"), true);
     check!(
         pr,
-        redis.eval("return {1, 'two', KEYS[1], ARGV[1]}", 1).key(["key"]).arg(["arg"]),
+        redis.eval("return {1, 'two', KEYS[1], ARGV[1]}").key(["key"]).arg(["arg"]),
         Value::Array(vec![Value::Int(1), bulk("two"), bulk("key"), bulk("arg")])
     );
-    check!(pr, redis.eval("return redis.call('GET', KEYS[1])", 1).key(["nokey"]), Value::Nil);
-    check!(pr, redis.eval_ro("return redis.call('GET', KEYS[1])", 1).key(["k"]), bulk("v"));
+    check!(pr, redis.eval("return redis.call('GET', KEYS[1])").key(["nokey"]), Value::Nil);
+    check!(pr, redis.eval_ro("return redis.call('GET', KEYS[1])").key(["k"]), bulk("v"));
     let sha = call!(pr, redis.script_load("return 42"));
     assert_eq!(sha.len(), 40, "SCRIPT LOAD: {sha}");
-    check!(pr, redis.evalsha(&sha, 0), Value::Int(42));
-    check!(pr, redis.evalsha_ro(&sha, 0), Value::Int(42));
+    check!(pr, redis.evalsha(&sha), Value::Int(42));
+    check!(pr, redis.evalsha_ro(&sha), Value::Int(42));
     check!(pr, redis.script_exists([sha.as_str(), "0000000000000000000000000000000000000000"]), vec![true, false]);
     check!(pr, redis.script_debug(ScriptDebugMode::No), ());
     let busy = Redis::new(url).unwrap();
-    let spinning = tokio::spawn(async move { busy.eval("while true do end", 0).await });
+    let spinning = tokio::spawn(async move { busy.eval("while true do end").await });
     kill_busy_script!(pr, spinning, redis.script_kill());
     check!(pr, redis.script_flush(), ());
     check!(pr, redis.script_flush().sync(), ());
@@ -859,8 +859,8 @@ async fn scripting(pr: &mut Probe, redis: &Redis, url: &str) {
         return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
     check!(pr, redis.function_load(library), "probelib");
     check!(pr, redis.function_load(library).replace(), "probelib");
-    check!(pr, redis.fcall("echo_arg", 0).arg(["hi"]), bulk("hi"));
-    check!(pr, redis.fcall_ro("get_key", 1).key(["k"]), bulk("v"));
+    check!(pr, redis.fcall("echo_arg").arg(["hi"]), bulk("hi"));
+    check!(pr, redis.fcall_ro("get_key").key(["k"]), bulk("v"));
     check_that!(pr, redis.function_list(), |libs| {
         libs.len() == 1
             && text(&libs[0]["library_name"]) == "probelib"
@@ -879,12 +879,12 @@ async fn scripting(pr: &mut Probe, redis: &Redis, url: &str) {
     check!(pr, redis.function_delete("probelib"), ());
     if let Some(dump) = dump {
         check!(pr, redis.function_restore(dump).replace(), ());
-        check!(pr, redis.fcall("echo_arg", 0).arg(["restored"]), bulk("restored"));
+        check!(pr, redis.fcall("echo_arg").arg(["restored"]), bulk("restored"));
     }
     let spinlib = "#!lua name=spinlib\nredis.register_function('spin', function(keys, args) while true do end end)";
     check!(pr, redis.function_load(spinlib), "spinlib");
     let busy = Redis::new(url).unwrap();
-    let spinning = tokio::spawn(async move { busy.fcall("spin", 0).await });
+    let spinning = tokio::spawn(async move { busy.fcall("spin").await });
     kill_busy_script!(pr, spinning, redis.function_kill());
     check!(pr, redis.function_flush(), ());
     check!(pr, redis.function_flush().async_(), ());

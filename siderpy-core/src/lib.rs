@@ -81,6 +81,19 @@ pub mod __private {
         1
     }
 
+    /// Writes how many arguments `write` writes, then those arguments (a
+    /// `numkeys` and its keys); returns how many bulk strings in all.
+    pub fn write_counted(buf: &mut BytesMut, write: impl FnOnce(&mut BytesMut) -> u32) -> u32 {
+        let start = buf.len();
+        let n = write(buf);
+        let written = buf.len();
+        crate::resp::write_bulk(buf, itoa::Buffer::new().format(n).as_bytes());
+        // The count goes first: moved in place before what it counts.
+        let count = buf.len() - written;
+        buf[start..].rotate_right(count);
+        n + 1
+    }
+
     /// Writes raw arguments; returns how many bulk strings.
     pub fn write_args(buf: &mut BytesMut, args: impl Args) -> u32 {
         let mut tmp = CmdArgs::default();

@@ -164,7 +164,7 @@ fn more_shapes() {
         Capture.migrate("h", 6379, MigrateKeyOrEmptyString::EmptyString, 0, 5000).keys(["a", "b"]).auth2("u", "p");
     assert_eq!(sent(cmd), cli("MIGRATE h 6379 \"\" 0 5000 AUTH2 u p KEYS a b"));
     // Tokened optional oneof members carry the oneof's token.
-    assert_eq!(sent(Capture.zunion(2, ["a", "b"]).aggregate_max()), cli("ZUNION 2 a b AGGREGATE MAX"));
+    assert_eq!(sent(Capture.zunion(["a", "b"]).aggregate_max()), cli("ZUNION 2 a b AGGREGATE MAX"));
     assert_eq!(sent(Capture.client_list().type_pubsub().id([1, 2])), cli("CLIENT LIST TYPE PUBSUB ID 1 2"));
     // Optional pieces inside an optional block.
     let cmd = Capture.xpending("s", "g").filters(Some(10), "-", "+", 5, Some("bob".into()));

@@ -51,6 +51,29 @@ const UNNAMED_VARIANT: &str = "Empty";
 const UNNAMED_PARAM: &str = "value";
 const UNNAMED_SETTER: &str = "arg";
 
+/// The spec name of an argument that says how many keys follow
+/// (`ZUNION numkeys key [key ...]`). It is never a parameter: the count is
+/// written from the keys given.
+const NUMKEYS: &str = "numkeys";
+
+/// What the count is when optional keys are not given (`EVAL script 0`).
+const NO_KEYS: &str = "0";
+
+/// Whether `args[i]` is a count of the keys right after it: an `integer`
+/// named `numkeys`, always given, followed by a `multiple` key argument.
+fn counts_keys(args: &[Arg], i: usize) -> bool {
+    let (Some(n), Some(keys)) = (args.get(i), args.get(i + 1)) else { return false };
+    n.name == NUMKEYS
+        && n.kind == ArgKind::Integer
+        && !n.optional
+        && !n.multiple
+        && n.token.is_none()
+        && keys.kind == ArgKind::Key
+        && keys.multiple
+        && !keys.multiple_token
+        && keys.token.is_none()
+}
+
 /// The typed API for a whole spec.
 #[derive(Debug, Clone, Default)]
 pub struct Api {
@@ -180,6 +203,9 @@ pub enum Write {
         src: String,
         body: Box<Write>,
     },
+    /// How many arguments `body` writes, then those arguments (`numkeys`
+    /// and the keys it counts).
+    Counted(Box<Write>),
 }
 
 impl Write {
@@ -487,6 +513,37 @@ impl Builder<'_> {
             Some(args) => {
                 for (i, a) in args.iter().enumerate() {
                     let slot = u16::try_from(i + 1).unwrap_or(u16::MAX);
+                    // Keys after their count are written with it, in its slot.
+                    if i > 0 && counts_keys(args, i - 1) {
+                        continue;
+                    }
+                    if counts_keys(args, i) {
+                        let keys = &args[i + 1];
+                        if keys.optional {
+                            // No keys is a count of 0; the keys' setter
+                            // replaces it with the count and the keys.
+                            writes.push((slot, Write::Token(NO_KEYS.into())));
+                            let setters = self.setters(keys, slot, &mut notes);
+                            drafts.extend(setters.into_iter().map(|mut d| {
+                                d.write = Write::Counted(Box::new(d.write));
+                                d.docs.push(String::new());
+                                d.docs.push(format!(
+                                    "Preceded by their count (`{NUMKEYS}`), computed from the keys given."
+                                ));
+                                d
+                            }));
+                            notes.push(format!(
+                                "`{NUMKEYS}` is not a parameter: it is computed from the keys given to their setter, and is `0` without them."
+                            ));
+                        } else {
+                            let (p, w) =
+                                self.params(keys, &mut taken).expect("a multiple key argument is always typed");
+                            params.extend(p);
+                            writes.push((slot, Write::Counted(Box::new(w))));
+                            notes.push(format!("`{NUMKEYS}` is not a parameter: it is computed from the keys given."));
+                        }
+                        continue;
+                    }
                     if a.optional {
                         drafts.extend(self.setters(a, slot, &mut notes));
                         continue;
@@ -994,6 +1051,80 @@ mod tests {
         assert_eq!(reply("LPOS", "rank"), None);
         assert_eq!(reply("ZRANDMEMBER", "options").as_deref(), Some("Vec<Bytes>"));
         assert_eq!(reply("ZRANDMEMBER", "options_withscores").as_deref(), Some("Vec<(Bytes, f64)>"));
+    }
+
+    #[test]
+    fn numkeys_is_counted_not_given() {
+        let api = bundled();
+        let counted = |w: &Write| matches!(w, Write::Counted(_));
+        let mut found: Vec<&str> = api
+            .commands
+            .iter()
+            .filter(|p| {
+                p.method.as_ref().is_some_and(|m| m.writes.iter().any(|(_, w)| counted(w)))
+                    || p.setters.iter().any(|s| counted(&s.write))
+            })
+            .map(|p| p.name.as_str())
+            .collect();
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            [
+                "BLMPOP",
+                "BZMPOP",
+                "EVAL",
+                "EVALSHA",
+                "EVALSHA_RO",
+                "EVAL_RO",
+                "FCALL",
+                "FCALL_RO",
+                "LMPOP",
+                "SINTERCARD",
+                "ZDIFF",
+                "ZDIFFSTORE",
+                "ZINTER",
+                "ZINTERCARD",
+                "ZINTERSTORE",
+                "ZMPOP",
+                "ZUNION",
+                "ZUNIONSTORE"
+            ]
+        );
+        for p in &api.commands {
+            let m = p.method.as_ref();
+            assert!(m.map_or(true, |m| m.params.iter().all(|p| p.ident != NUMKEYS)), "{}", p.name);
+        }
+
+        let zunion = plan(&api, "ZUNION").method.clone().unwrap();
+        let params: Vec<&str> = zunion.params.iter().map(|p| &p.ident[..]).collect();
+        assert_eq!(params, ["key"]);
+        assert!(matches!(&zunion.writes[..], [(1, Write::Counted(_))]), "{:?}", zunion.writes);
+        assert!(zunion.docs.iter().any(|d| d.contains("computed")));
+
+        let eval = plan(&api, "EVAL");
+        let m = eval.method.as_ref().unwrap();
+        let params: Vec<&str> = m.params.iter().map(|p| &p.ident[..]).collect();
+        assert_eq!(params, ["script"]);
+        assert_eq!(m.writes[1], (2, Write::Token(NO_KEYS.into())));
+        assert_eq!(setter_names(eval), ["key", "arg"]);
+        assert_eq!(eval.setters[0].slot, 2);
+        assert!(counted(&eval.setters[0].write));
+
+        // Found by shape, not by name: a command of a newer spec is counted
+        // too, and a `numkeys` before something else is left alone.
+        let api = api_for(
+            r#"{"X.MERGE": {"arguments": [{"name": "numkeys", "type": "integer"},
+                                          {"name": "key", "type": "key", "multiple": true}]},
+                "X.OTHER": {"arguments": [{"name": "numkeys", "type": "integer"},
+                                          {"name": "member", "type": "string", "multiple": true}]}}"#,
+            "{}",
+        )
+        .unwrap();
+        let merge = plan(&api, "X.MERGE").method.as_ref().unwrap();
+        assert_eq!(merge.params.len(), 1);
+        assert!(matches!(&merge.writes[..], [(1, Write::Counted(_))]));
+        let other = plan(&api, "X.OTHER").method.as_ref().unwrap();
+        assert_eq!(other.params[0], Param { ident: "numkeys".into(), ty: Ty::Int });
     }
 
     #[test]

@@ -42,6 +42,11 @@ except containers with no arguments of their own (`CLIENT`):
   optional block with one optional flag has a setter without and one with
   it (`.count(5)`, `.count_any(5)`). Optional pieces inside blocks are
   `Option`s or `bool`s.
+- **`numkeys`** (an `integer` so named, followed by `multiple` keys) is
+  never given: it is computed from the keys. `zunion([\"a\", \"b\"])`
+  sends `ZUNION 2 a b`; where the keys are optional, `0` is sent until
+  their setter gives some (`eval(script)` sends `EVAL script 0`,
+  `eval(script).key([\"k\"])` `EVAL script 1 k`).
 - A setter whose name `Cmd` already has (`name`, `returning`...) or that
   another setter of the command took gets `_arg` appended (then a number).
 - Arguments sent in any order are sent in the spec's order, tokens exactly
@@ -483,6 +488,16 @@ fn stmts(w: &Write) -> TokenStream {
             let src = ident(src);
             let body = stmts(body);
             quote!(if #src { #body })
+        }
+        Write::Counted(body) => {
+            let body = stmts(body);
+            quote! {
+                __n += crate::__private::write_counted(__buf, |__buf| {
+                    let mut __n = 0u32;
+                    #body
+                    __n
+                });
+            }
         }
     }
 }

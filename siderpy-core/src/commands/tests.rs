@@ -118,3 +118,41 @@ fn key_specs_and_policies_of_a_newer_spec() {
     let valkey = newer::command_info("VALKEY").unwrap();
     assert_eq!((valkey.keys, valkey.request_policy, valkey.response_policy), (&[][..], None, None));
 }
+
+/// `numkeys` is never given: the typed API counts the keys.
+mod numkeys {
+    use super::{sent, Capture};
+    use crate::types::LmpopWhere;
+    use crate::Commands as _;
+
+    #[test]
+    fn required_keys_are_counted() {
+        assert_eq!(sent(Capture.zunion(["a", "b"])), "*4 $6 ZUNION $1 2 $1 a $1 b ");
+        assert_eq!(
+            sent(Capture.zunion(vec!["a", "b", "c"]).aggregate_max()),
+            "*7 $6 ZUNION $1 3 $1 a $1 b $1 c $9 AGGREGATE $3 MAX "
+        );
+        let keys: &[&str] = &["l1", "l2"];
+        assert_eq!(
+            sent(Capture.lmpop(keys, LmpopWhere::Left).count(2)),
+            "*7 $5 LMPOP $1 2 $2 l1 $2 l2 $4 LEFT $5 COUNT $1 2 "
+        );
+        assert_eq!(sent(Capture.zunionstore("d", ["a"])), "*4 $11 ZUNIONSTORE $1 d $1 1 $1 a ");
+    }
+
+    #[test]
+    fn optional_keys_are_counted_and_default_to_none() {
+        assert_eq!(sent(Capture.eval("return 1")), "*3 $4 EVAL $8 return 1 $1 0 ");
+        assert_eq!(sent(Capture.eval("s").key(["a", "b"]).arg(["x"])), "*6 $4 EVAL $1 s $1 2 $1 a $1 b $1 x ");
+        // Given again, the keys replace the earlier ones, count and all.
+        assert_eq!(sent(Capture.eval("s").arg(["x"]).key(["a", "b"]).key(["c"])), "*5 $4 EVAL $1 s $1 1 $1 c $1 x ");
+        assert_eq!(sent(Capture.fcall("f")), "*3 $5 FCALL $1 f $1 0 ");
+        let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+        let mut want = String::from("*14 $5 FCALL $1 f $2 10 ");
+        for k in &keys {
+            want.push_str(&format!("$2 {k} "));
+        }
+        want.push_str("$1 v ");
+        assert_eq!(sent(Capture.fcall("f").arg(["v"]).key(keys)), want);
+    }
+}
