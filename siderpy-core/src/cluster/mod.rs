@@ -273,7 +273,12 @@ impl RedisCluster {
         }
     }
 
-    /// A pub/sub handle for shard channels (`SSUBSCRIBE`).
+    /// A subscriber for shard channels (`SSUBSCRIBE`), and ordinary
+    /// channels and patterns, across the cluster; see [`ClusterPubSub`].
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime: the subscriber starts a task that keeps its
+    /// subscriptions where the cluster serves them.
     pub fn pubsub(&self) -> ClusterPubSub {
         ClusterPubSub::new(self.clone())
     }
