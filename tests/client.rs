@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use siderpy::prelude::*;
 use siderpy::{Error, Protocol, Redis, Timeout, Value};
-use support::{client_info, wait_until, with_protocol, RedisServer};
+use support::{client, client_id, client_info, url, wait_until, with_protocol, RedisServer};
 
 protocol_tests!(
     commands_round_trip,
@@ -41,17 +41,8 @@ fn client_is_send_sync_and_cheap_to_share() {
     error::<Error>();
 }
 
-/// A client of `server`'s db 0 speaking `p`, with default settings.
-fn client(server: &RedisServer, p: Protocol) -> Redis {
-    Redis::new(&with_protocol(&format!("{}/0", server.url()), p)).unwrap()
-}
-
 fn builder(server: &RedisServer, p: Protocol) -> siderpy::RedisBuilder {
-    Redis::builder(&with_protocol(&format!("{}/0", server.url()), p)).unwrap()
-}
-
-async fn client_id(redis: &Redis) -> i64 {
-    redis.execute_cmd("CLIENT", ["ID"]).returning().await.expect("CLIENT ID")
+    Redis::builder(&url(server, p)).unwrap()
 }
 
 /// ECHOes a payload only this call uses and checks the reply is it.

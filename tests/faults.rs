@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use siderpy::prelude::*;
 use siderpy::{Error, Protocol, Redis, Timeout, Value};
-use support::{with_protocol, RedisServer};
+use support::{client, client_id, url, with_protocol, RedisServer};
 use tokio::task::JoinSet;
 
 protocol_tests!(
@@ -36,18 +36,6 @@ protocol_tests!(
 
 /// How long any one wait in these tests may take before it counts as a hang.
 const HANG: Duration = Duration::from_secs(10);
-
-fn url(server: &RedisServer, p: Protocol) -> String {
-    with_protocol(&format!("{}/0", server.url()), p)
-}
-
-fn client(server: &RedisServer, p: Protocol) -> Redis {
-    Redis::new(&url(server, p)).unwrap()
-}
-
-async fn client_id(redis: &Redis) -> i64 {
-    redis.execute_cmd("CLIENT", ["ID"]).returning().await.expect("CLIENT ID")
-}
 
 /// ECHOes `payload` and checks the reply is it; `Err` for any failure.
 async fn echo(redis: &Redis, payload: String) -> Result<(), Error> {

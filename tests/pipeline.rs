@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use siderpy::prelude::*;
-use siderpy::{Error, Protocol, Redis, Value};
-use support::{with_protocol, RedisServer};
+use siderpy::{Error, Protocol, Value};
+use support::{client, RedisServer};
 
 protocol_tests!(
     paused_and_resumed_pipeline_mode,
@@ -25,10 +25,6 @@ protocol_tests!(
     fifty_tasks_run_transactions_on_one_client,
     pipeline_with_a_blocking_command_does_not_stall_others,
 );
-
-fn client(server: &RedisServer, p: Protocol) -> Redis {
-    Redis::new(&with_protocol(&format!("{}/0", server.url()), p)).unwrap()
-}
 
 fn bulk(s: &str) -> Value {
     Value::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))

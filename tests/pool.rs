@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use siderpy::prelude::*;
 use siderpy::{Error, PooledRedis, Protocol, Redis, RedisPool, Timeout};
-use support::{client_info, wait_until, with_protocol, RedisServer};
+use support::{client_id, client_info, url, wait_until, RedisServer};
 
 protocol_tests!(
     clean_clients_are_reused_last_in_first_out,
@@ -37,16 +37,8 @@ fn pool_and_guard_are_send_sync_and_shareable() {
     sendable::<PooledRedis>();
 }
 
-fn url(server: &RedisServer, p: Protocol) -> String {
-    with_protocol(&format!("{}/0", server.url()), p)
-}
-
 fn pool(server: &RedisServer, p: Protocol, size: usize) -> RedisPool {
     RedisPool::builder(&url(server, p)).unwrap().size(size).build()
-}
-
-async fn client_id(redis: &Redis) -> i64 {
-    redis.execute_cmd("CLIENT", ["ID"]).returning().await.expect("CLIENT ID")
 }
 
 /// Connections the server accepted since it started.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use siderpy::prelude::*;
 use siderpy::{Error, Message, MessageKind, Protocol, PubSubQueue, Redis, TextPolicy, Value};
-use support::{with_protocol, RedisServer};
+use support::{client, url, with_protocol, RedisServer};
 
 protocol_tests!(
     channels_and_patterns_receive_published_messages,
@@ -28,14 +28,6 @@ protocol_tests!(
     the_client_is_a_stream_of_messages,
     resubscribes_after_a_restart_when_asked,
 );
-
-fn url(server: &RedisServer, p: Protocol) -> String {
-    with_protocol(&format!("{}/0", server.url()), p)
-}
-
-fn client(server: &RedisServer, p: Protocol) -> Redis {
-    Redis::new(&url(server, p)).unwrap()
-}
 
 /// A server that never disconnects a slow subscriber.
 fn server() -> RedisServer {

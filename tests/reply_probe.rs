@@ -30,7 +30,7 @@ use siderpy::types::{
     XtrimStrategy, ZmpopWhere,
 };
 use siderpy::{FromValue, Protocol, Redis, Value};
-use support::{with_protocol, RedisServer};
+use support::RedisServer;
 
 protocol_tests!(reply_probe);
 
@@ -214,7 +214,7 @@ async fn reply_probe(p: Protocol) {
         // A script busy for 20 ms can be killed (SCRIPT KILL, FUNCTION KILL).
         .config("busy-reply-threshold 20")
         .start();
-    let url = with_protocol(&format!("{}/0", server.url()), p);
+    let url = support::url(&server, p);
     let redis = Redis::new(&url).unwrap();
     let mut pr = Probe::new(p);
 

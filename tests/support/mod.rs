@@ -716,6 +716,22 @@ pub async fn client_info(redis: &Redis) -> std::collections::HashMap<String, Str
 }
 
 /// `url` asking for protocol `p` in its query (`protocol=2` or `protocol=3`).
+/// The URL of `server`'s db 0, speaking `p`.
+pub fn url(server: &RedisServer, p: Protocol) -> String {
+    with_protocol(&format!("{}/0", server.url()), p)
+}
+
+/// A client of `server`'s db 0 speaking `p`, with default settings.
+pub fn client(server: &RedisServer, p: Protocol) -> Redis {
+    Redis::new(&url(server, p)).unwrap()
+}
+
+/// The server's id for the connection `redis` sends ordinary commands on.
+pub async fn client_id(redis: &Redis) -> i64 {
+    use siderpy::prelude::*;
+    redis.execute_cmd("CLIENT", ["ID"]).returning().await.expect("CLIENT ID")
+}
+
 pub fn with_protocol(url: &str, p: Protocol) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     let n = match p {
