@@ -26,6 +26,11 @@ pub struct CommandInfo {
     /// The spec flags it `readonly`: a cluster client may send it to a
     /// replica when reading from replicas is on.
     pub readonly: bool,
+    /// The command acts on the connection it is sent on (`MULTI`, `WATCH`,
+    /// `SELECT`, the `SUBSCRIBE` family, `CLIENT REPLY`...): a method of
+    /// [`ConnectionCommands`](crate::ConnectionCommands) only, and refused by
+    /// a cluster client, whose node connections are shared.
+    pub connection_state: bool,
     /// The command's group in the spec (`string`, `list`, `server`...).
     pub group: &'static str,
     /// Where its keys are (the spec's `key_specs`), for routing in a

@@ -70,11 +70,8 @@ up in the spec by name.";
 /// Everything the macro emits for `api`; `spec_path` is the absolute path
 /// of the spec, included so that editing it rebuilds the crate.
 pub fn api(api: &Api, spec_path: &str) -> TokenStream {
-    let (conn, plain): (Vec<&Plan>, Vec<&Plan>) = api
-        .commands
-        .iter()
-        .filter(|p| p.method.is_some())
-        .partition(|p| p.method.as_ref().is_some_and(|m| m.connection));
+    let (conn, plain): (Vec<&Plan>, Vec<&Plan>) =
+        api.commands.iter().filter(|p| p.method.is_some()).partition(|p| p.connection);
     let methods = plain.iter().map(|p| method(p));
     let conn_methods = conn.iter().map(|p| method(p));
     let setters = api.commands.iter().filter(|p| !p.setters.is_empty()).map(setters);
@@ -88,11 +85,11 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
         }
         let enc = Literal::byte_string(&enc);
         let words = Literal::u32_unsuffixed(p.words.len() as u32);
-        let (blocking, readonly, group) = (p.blocking, p.readonly, &p.group);
+        let (blocking, readonly, connection, group) = (p.blocking, p.readonly, p.connection, &p.group);
         let keys = p.key_specs.iter().map(key_spec);
         let req = p.request_policy.map(|r| format_ident!("{}", format!("{r:?}")));
         let resp = p.response_policy.map(|r| format_ident!("{}", format!("{r:?}")));
-        quote!(#ty #name #enc #words #blocking #readonly #group [#(#keys),*] (#req) (#resp);)
+        quote!(#ty #name #enc #words #blocking #readonly #connection #group [#(#keys),*] (#req) (#resp);)
     });
     let all = api.commands.iter().map(|p| format_ident!("{}", p.kind));
     let generated = api.commands.iter().filter_map(|p| {
@@ -148,7 +145,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
             }
 
             macro_rules! __kinds {
-                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $group:literal
+                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $connection:literal $group:literal
                     [$($key:expr),*] ($($req:ident)?) ($($resp:ident)?);)*) => {$(
                     #[doc = ::core::concat!("The `", $name, "` command.")]
                     #[derive(::core::fmt::Debug)]
@@ -161,6 +158,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
                             words: $words,
                             blocking: $blocking,
                             readonly: $readonly,
+                            connection_state: $connection,
                             group: $group,
                             keys: &[$($key),*],
                             request_policy: __opt!($(crate::__private::RequestPolicy::$req)?),

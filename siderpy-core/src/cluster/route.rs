@@ -58,29 +58,11 @@ fn splittable(name: &str) -> Option<SplitMerge> {
     }
 }
 
-/// Commands whose effect is on the connection they are sent on: on a
-/// cluster client, whose node connections are shared, they would leak into
-/// other callers' commands.
-const CONNECTION_STATE: &[&str] = &[
-    "MULTI",
-    "EXEC",
-    "DISCARD",
-    "WATCH",
-    "UNWATCH",
-    "SELECT",
-    "RESET",
-    "MONITOR",
-    "SUBSCRIBE",
-    "PSUBSCRIBE",
-    "SSUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "SUNSUBSCRIBE",
-    "CLIENT REPLY",
-    "READONLY",
-    "READWRITE",
-    "ASKING",
-];
+/// Commands a cluster client sends by itself, as its redirections call for
+/// them; sent by a caller, they would change a node connection every other
+/// caller shares. (The spec's other connection-state commands are flagged
+/// in their `CommandInfo`.)
+const CLUSTER_CONNECTION_STATE: &[&str] = &["READONLY", "READWRITE", "ASKING"];
 
 /// The route of the command `args`, from what the spec says of it (`info`,
 /// looked up by name for `execute_cmd`): its keys' slot, else its request
@@ -92,7 +74,7 @@ pub(crate) fn route(args: &CmdArgs, info: Option<&'static CommandInfo>, split: b
     }
     let words = args.words();
     let Some(info) = keys::resolve(info, &words) else { return Ok(Route::AnyPrimary) };
-    if CONNECTION_STATE.contains(&info.name) {
+    if info.connection_state || CLUSTER_CONNECTION_STATE.contains(&info.name) {
         return Err(Error::Usage(format!(
             "{} changes the state of one connection, which a cluster client shares among callers: \
              use RedisCluster::transaction() for MULTI/EXEC, RedisCluster::pubsub() for shard channels, \
@@ -344,7 +326,14 @@ mod tests {
         assert_eq!(route_of(&["KEYS", "*"], false).unwrap(), Route::FanOut { every_node: false, policy: None });
         assert!(matches!(route_of(&["SCRIPT", "FLUSH"], false).unwrap(), Route::FanOut { every_node: true, .. }));
         assert!(matches!(route_of(&["SCAN", "0"], false), Err(Error::Usage(_))));
-        for shared_state in [&["MULTI"][..], &["WATCH", "k"], &["SUBSCRIBE", "ch"], &["select", "1"]] {
+        for shared_state in [
+            &["MULTI"][..],
+            &["WATCH", "k"],
+            &["SUBSCRIBE", "ch"],
+            &["select", "1"],
+            &["CLIENT", "REPLY", "OFF"],
+            &["READONLY"],
+        ] {
             assert!(matches!(route_of(shared_state, false), Err(Error::Usage(_))), "{shared_state:?}");
         }
     }
