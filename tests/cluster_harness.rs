@@ -12,9 +12,10 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use bytes::Bytes;
+use siderpy::cluster::key_slot;
 use siderpy::prelude::*;
 use siderpy::{Redis, Value};
-use support::cluster::{hash_slot, key_for_slot, keys_for_slot, node_builder, Role, TestCluster, SLOTS};
+use support::cluster::{key_for_slot, keys_for_slot, node_builder, Role, TestCluster, SLOTS};
 
 async fn cluster_info(redis: &Redis) -> String {
     redis.execute_cmd("CLUSTER", ["INFO"]).returning().await.expect("CLUSTER INFO")
@@ -106,7 +107,7 @@ async fn key_for_slot_agrees_with_cluster_keyslot() {
     };
     for slot in [0, 1, 42, 866, 5460, 5461, 8192, 12182, 16383] {
         let key = key_for_slot(slot);
-        assert_eq!(hash_slot(key.as_bytes()), slot);
+        assert_eq!(key_slot(key.as_bytes()), slot);
         assert_eq!(keyslot(key).await, slot);
         let keys = keys_for_slot(slot, 3);
         assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 3, "{keys:?}");
@@ -128,10 +129,10 @@ async fn key_for_slot_agrees_with_cluster_keyslot() {
         "",
         "\u{e9}t\u{e9}",
     ] {
-        assert_eq!(hash_slot(key.as_bytes()), keyslot(key.to_owned()).await, "{key:?}");
+        assert_eq!(key_slot(key.as_bytes()), keyslot(key.to_owned()).await, "{key:?}");
     }
-    assert_eq!(hash_slot(b"123456789"), 12739); // CRC16-XMODEM check value 0x31C3 % 16384
-    assert_eq!(hash_slot(b"{user1000}.following"), hash_slot(b"user1000"));
+    assert_eq!(key_slot(b"123456789"), 12739); // CRC16-XMODEM check value 0x31C3 % 16384
+    assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
 }
 
 #[tokio::test]

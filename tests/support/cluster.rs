@@ -68,12 +68,6 @@ pub fn node_builder() -> RedisServerBuilder {
 // ---------------------------------------------------------------------------
 // Hash slots
 
-/// The hash slot of `key`: the client's own [`key_slot`], which the
-/// harness's tests check against the server's `CLUSTER KEYSLOT`.
-pub fn hash_slot(key: &[u8]) -> u16 {
-    key_slot(key)
-}
-
 /// For every slot, the first of `k0`, `k1`, `k2`... that hashes to it.
 fn slot_keys() -> &'static [String] {
     static KEYS: OnceLock<Vec<String>> = OnceLock::new();
@@ -82,7 +76,7 @@ fn slot_keys() -> &'static [String] {
         let mut missing = SLOTS as usize;
         for n in 0u64.. {
             let key = format!("k{n}");
-            let slot = &mut keys[hash_slot(key.as_bytes()) as usize];
+            let slot = &mut keys[key_slot(key.as_bytes()) as usize];
             if slot.is_none() {
                 *slot = Some(key);
                 missing -= 1;

@@ -89,14 +89,20 @@ impl Topology {
     /// Records that `slot` moved to the primary at `addr` (a `MOVED`
     /// redirection), until the next refresh tells the whole story.
     pub(crate) fn moved(&mut self, slot: u16, addr: &NodeAddr) {
-        let index = match self.shards.iter().position(|s| &s.primary == addr) {
-            Some(i) => i,
+        let index = self.index_of(addr, || Shard { primary: addr.clone(), replicas: Vec::new() });
+        self.slots[usize::from(slot)] = index;
+    }
+
+    /// The index of the shard whose primary is `primary`, adding `new()` if
+    /// there is none.
+    fn index_of(&mut self, primary: &NodeAddr, new: impl FnOnce() -> Shard) -> u16 {
+        match self.shards.iter().position(|s| &s.primary == primary) {
+            Some(i) => i as u16,
             None => {
-                self.shards.push(Shard { primary: addr.clone(), replicas: Vec::new() });
-                self.shards.len() - 1
+                self.shards.push(new());
+                (self.shards.len() - 1) as u16
             }
-        };
-        self.slots[usize::from(slot)] = index as u16;
+        }
     }
 
     fn assign(&mut self, range: (i64, i64), shard: Shard) -> Result<()> {
@@ -104,15 +110,10 @@ impl Topology {
         if !(0..i64::from(SLOTS)).contains(&start) || !(start..i64::from(SLOTS)).contains(&end) {
             return Err(Error::protocol(format!("cluster topology names slots {start}-{end}")));
         }
-        let index = match self.shards.iter().position(|s| s.primary == shard.primary) {
-            Some(i) => i,
-            None => {
-                self.shards.push(shard);
-                self.shards.len() - 1
-            }
-        };
+        let primary = shard.primary.clone();
+        let index = self.index_of(&primary, || shard);
         for slot in start..=end {
-            self.slots[slot as usize] = index as u16;
+            self.slots[slot as usize] = index;
         }
         Ok(())
     }
