@@ -269,16 +269,6 @@ impl Redis {
         reply
     }
 
-    /// [`request`](Self::request), taking the path of an ordinary command
-    /// on the open shared connection when it can (as awaiting a command
-    /// does), for executors built on `Redis` (the cluster's nodes).
-    pub(crate) async fn request_shared_first(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
-        match self.try_send_shared(args, &opts) {
-            Some((rx, limit)) => await_reply(rx, limit).await,
-            None => self.request(args, opts).await,
-        }
-    }
-
     /// Whether the connection is as the settings made it: no transaction,
     /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
     /// connected. A pool hands out only clean clients.
@@ -701,7 +691,7 @@ fn lock_idle(m: &Mutex<Vec<Connection>>) -> std::sync::MutexGuard<'_, Vec<Connec
 }
 
 /// Waits for one reply; a top-level error reply becomes `Error::Redis`.
-async fn await_reply(rx: oneshot::Receiver<Result<Value>>, limit: Option<Duration>) -> Result<Value> {
+pub(crate) async fn await_reply(rx: oneshot::Receiver<Result<Value>>, limit: Option<Duration>) -> Result<Value> {
     match await_batch(rx, limit).await? {
         Value::Error(e) => Err(Error::Redis(e)),
         v => Ok(v),

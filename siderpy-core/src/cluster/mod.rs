@@ -24,7 +24,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
-use crate::client::{Redis, RedisBuilder};
+use crate::client::{await_reply, Redis, RedisBuilder};
 use crate::command::{CallOptions, Cmd, Executor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
@@ -478,12 +478,17 @@ impl RedisCluster {
                 None => (self.node_addr_for(slot, read_only).await?, false),
             };
             let node = self.node(&addr);
-            // Connecting first tells an unreachable node (nothing sent: safe
-            // to retry elsewhere) from a failure in flight (it may have run).
-            let attempt_result = match node.connection().await {
-                Err(e) => Attempt::Unreachable(e),
-                Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
-                Ok(_) => Attempt::of(node.request_shared_first(args, opts).await, &addr.host),
+            // Queued on the node's open shared connection, as awaiting a
+            // command on a `Redis` does; otherwise connecting first tells an
+            // unreachable node (nothing sent) from a failure in flight.
+            let queued = if asking { None } else { node.try_send_shared(args, &opts) };
+            let attempt_result = match queued {
+                Some((rx, limit)) => Attempt::of(await_reply(rx, limit).await, &addr.host),
+                None => match node.connection().await {
+                    Err(e) => Attempt::Unreachable(e),
+                    Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
+                    Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
+                },
             };
             let last_error = match attempt_result {
                 Attempt::Done(Err(e)) if e.is_connection_error() => {
