@@ -26,11 +26,12 @@ pub struct CommandInfo {
     /// The spec flags it `readonly`: a cluster client may send it to a
     /// replica when reading from replicas is on.
     pub readonly: bool,
-    /// The command acts on the connection it is sent on (`MULTI`, `WATCH`,
-    /// `SELECT`, the `SUBSCRIBE` family, `CLIENT REPLY`...): a method of
-    /// [`ConnectionCommands`](crate::ConnectionCommands) only, and refused by
-    /// a cluster client, whose node connections are shared.
-    pub connection_state: bool,
+    /// What the command does to the connection it is sent on (`MULTI`,
+    /// `SELECT`, `AUTH`, `CLIENT REPLY`...); [`Effect::None`] for most. Every
+    /// executor decides from it alone: see [`Effect`]. A command with an
+    /// effect is a method of [`ConnectionCommands`](crate::ConnectionCommands)
+    /// only.
+    pub effect: Effect,
     /// The command's group in the spec (`string`, `list`, `server`...).
     pub group: &'static str,
     /// Where its keys are (the spec's `key_specs`), for routing in a
@@ -43,6 +44,82 @@ pub struct CommandInfo {
     /// How a cluster combines its replies from several nodes (the spec's
     /// `response_policy` hint).
     pub response_policy: Option<ResponsePolicy>,
+}
+
+/// What a command does to the connection it is sent on, beyond its reply.
+///
+/// Emitted for every command into its [`CommandInfo`] from one table in the
+/// macro crate (the spec has no flag for it), and read by every executor;
+/// none keeps a list of command names of its own. What each does:
+///
+/// | effect | shared `Redis` | `dedicated()` handle | pool (awaited on it) | `Pipeline` | cluster |
+/// |---|---|---|---|---|---|
+/// | `Multi`, `Watch` (+ `EndTransaction`, `Unwatch`) | pins the handle to a connection of its own until `EXEC`/`DISCARD`/`UNWATCH` | runs; typed commands awaited inside `MULTI` give [`Error::Queued`](crate::Error::Queued) | refused | queued as sent (`transaction()` is the tool) | refused (`transaction()`) |
+/// | `Select` | refused (`db` setting, or `dedicated()`) | runs; the handle's db follows (a reconnect selects it again) | refused | refused unless on a dedicated handle | refused |
+/// | `Auth`, `Hello`, `SetName`, `Reset` | refused (`auth`, `protocol`, `client_name` settings, or `dedicated()`) | runs; the handle's user, protocol, name (all of them for `RESET`) follow | refused | refused unless on a dedicated handle | refused |
+/// | `ClientReply`, `Tracking`, `ReadOnly`, `Asking`, `Quit` | refused (`dedicated()`; `close()` for `QUIT`) | runs (`CLIENT REPLY OFF`/`SKIP`: replies are no longer awaited) | refused | refused | refused |
+/// | `Monitor` | refused ([`Redis::monitor`](crate::Redis::monitor)) | refused (`monitor()`) | refused | refused | refused |
+/// | `Subscribe`, `Unsubscribe` | moves the handle to a pub/sub connection of its own | the same | refused | refused (`subscribe` on the handle) | refused (`RedisCluster::pubsub`) |
+///
+/// Refusals are [`Error::Usage`](crate::Error::Usage), before anything is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Leaves the connection as it found it.
+    None,
+    /// `MULTI`: opens a transaction; what follows is queued until `EXEC`.
+    Multi,
+    /// `EXEC`, `DISCARD`: ends a transaction (and every `WATCH`).
+    EndTransaction,
+    /// `WATCH`: the next `EXEC` fails if a watched key changes.
+    Watch,
+    /// `UNWATCH`: forgets every `WATCH`.
+    Unwatch,
+    /// `SELECT`: changes the database.
+    Select,
+    /// `AUTH`: changes the user.
+    Auth,
+    /// `HELLO`: may change the protocol, the user and the name.
+    Hello,
+    /// `CLIENT SETNAME`: changes the connection's name.
+    SetName,
+    /// `RESET`: back to db 0, RESP2, the default user, no name, no
+    /// transaction, tracking or subscription.
+    Reset,
+    /// `CLIENT REPLY ON|OFF|SKIP`: the server stops answering.
+    ClientReply,
+    /// `CLIENT TRACKING`: the server sends invalidation messages.
+    Tracking,
+    /// `MONITOR`: every later frame is a monitor line, no reply.
+    Monitor,
+    /// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`: pub/sub mode.
+    Subscribe,
+    /// `UNSUBSCRIBE`, `PUNSUBSCRIBE`, `SUNSUBSCRIBE`.
+    Unsubscribe,
+    /// `READONLY`, `READWRITE`: whether a cluster replica serves reads.
+    ReadOnly,
+    /// `ASKING`: the next command may use a slot being imported.
+    Asking,
+    /// `QUIT`: the server closes the connection.
+    Quit,
+}
+
+impl Effect {
+    /// Whether the command leaves its connection as it found it.
+    pub fn is_none(self) -> bool {
+        self == Effect::None
+    }
+
+    /// Whether the command belongs to a transaction's bookkeeping (`MULTI`,
+    /// `EXEC`, `DISCARD`, `WATCH`, `UNWATCH`).
+    pub fn is_transaction(self) -> bool {
+        matches!(self, Effect::Multi | Effect::EndTransaction | Effect::Watch | Effect::Unwatch)
+    }
+
+    /// Whether the command (un)subscribes.
+    pub fn is_pubsub(self) -> bool {
+        matches!(self, Effect::Subscribe | Effect::Unsubscribe)
+    }
 }
 
 /// The command of `all` (sorted by name) called `name`, in any case and

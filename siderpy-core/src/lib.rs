@@ -28,7 +28,7 @@ mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
 pub use client::{Redis, RedisBuilder};
-pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+pub use command::{Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
 pub use commands::__GENERATED_METHODS;
 pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
@@ -46,7 +46,7 @@ pub use pool::deadpool;
 pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
-pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use pubsub::{Message, MessageKind, PubSubQueue, INVALIDATE_CHANNEL, RESUBSCRIBE_ATTEMPTS};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
@@ -58,7 +58,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, ToArg};
-    pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};
@@ -105,6 +105,13 @@ pub mod __private {
     pub fn execute_cmd<S, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
         let mut cmd_args = CmdArgs::with_name(name);
         args.push_to(&mut cmd_args);
-        Cmd::from_parts(sink, cmd_args, crate::commands::command_info(name))
+        let mut info = crate::commands::command_info(name);
+        // `("CLIENT", ("REPLY", "OFF"))` is `CLIENT REPLY`, with its effect:
+        // only a container (one word, no keys) can be followed by its
+        // subcommand.
+        if info.is_some_and(|i| i.words == 1 && i.keys.is_empty()) && cmd_args.len() > 1 {
+            info = crate::keys::resolve(info, &cmd_args.words());
+        }
+        Cmd::from_parts(sink, cmd_args, info)
     }
 }

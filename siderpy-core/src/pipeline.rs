@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use crate::args::CmdArgs;
 use crate::client::Redis;
 use crate::cluster::RedisCluster;
-use crate::command::{Cmd, CommandInfo, Executor, StatefulExecutor};
+use crate::command::{Cmd, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue};
 use crate::error::{Error, Result};
@@ -35,7 +35,13 @@ use crate::value::Value;
 /// is therefore atomic even on a connection shared by many tasks. A
 /// pipeline holding a blocking command runs on a connection of its own.
 ///
-/// Sending empties the pipeline, whatever the outcome, so it can be reused.
+/// A command that changes the state of its connection (its
+/// [`Effect`](crate::Effect) is not `None`: `SELECT`, `AUTH`, `RESET`...)
+/// or has no name makes the whole pipeline fail with [`Error::Usage`],
+/// nothing sent. `MULTI` ... `EXEC` (or `DISCARD`) in a plain pipeline is
+/// sent as it is, whole: a `MULTI` or `WATCH` the pipeline would leave open
+/// is refused the same way.
+///
 /// On a [`RedisCluster`] (made by its [`pipe`](RedisCluster::pipe)), the
 /// commands are split per node, each node's share is sent as one batch, all
 /// nodes at once, and the replies are put back in the order queued;
@@ -57,6 +63,20 @@ pub struct Pipeline {
     n: usize,
     blocking: bool,
     atomic: bool,
+    /// Why a queued command cannot be sent: the whole pipeline fails with
+    /// it, before anything is sent.
+    refused: Option<Error>,
+    /// A queued `MULTI` or `WATCH` not yet ended by a queued `EXEC`,
+    /// `DISCARD` (or `UNWATCH`): sent, it would be left open on the
+    /// connection.
+    open: Open,
+}
+
+/// What queued transaction commands leave open.
+#[derive(Debug, Default, Clone, Copy)]
+struct Open {
+    multi: bool,
+    watch: bool,
 }
 
 /// Where a pipeline is sent.
@@ -79,11 +99,23 @@ impl Pipeline {
     }
 
     fn with_target(target: Target, atomic: bool) -> Self {
-        Pipeline { target, frames: BytesMut::new(), commands: Vec::new(), n: 0, blocking: false, atomic }
+        Pipeline {
+            target,
+            frames: BytesMut::new(),
+            commands: Vec::new(),
+            n: 0,
+            blocking: false,
+            atomic,
+            refused: None,
+            open: Open::default(),
+        }
     }
 
     /// Adds an already built command; `.queue()` on a command calls this.
     pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
+        if self.refused.is_none() {
+            self.refused = args.check_name().err().or_else(|| info.and_then(|i| self.refusal(i)));
+        }
         self.blocking |= info.is_some_and(|i| i.blocking);
         match self.target {
             Target::Redis(_) => args.write_frame(&mut self.frames),
@@ -108,6 +140,44 @@ impl Pipeline {
         self.commands.clear();
         self.n = 0;
         self.blocking = false;
+        self.refused = None;
+        self.open = Open::default();
+    }
+
+    /// Why the command `info` cannot be queued, if it cannot; keeps track of
+    /// what transaction commands leave open. The batch runs on a connection
+    /// other callers share, and nothing would keep the client's idea of that
+    /// connection in step, so only `MULTI`...`EXEC` (and `WATCH` ended by
+    /// them) whole within a plain pipeline may be sent.
+    fn refusal(&mut self, info: &CommandInfo) -> Option<Error> {
+        let open = &mut self.open;
+        let tool = match info.effect {
+            Effect::None => return None,
+            Effect::Multi | Effect::EndTransaction | Effect::Watch | Effect::Unwatch if self.atomic => {
+                "a transaction() sends MULTI and EXEC itself"
+            }
+            Effect::Multi => {
+                open.multi = true;
+                return None;
+            }
+            Effect::Watch if !open.multi => {
+                open.watch = true;
+                return None;
+            }
+            Effect::EndTransaction => {
+                *open = Open::default();
+                return None;
+            }
+            Effect::Unwatch if !open.multi => {
+                open.watch = false;
+                return None;
+            }
+            Effect::Watch | Effect::Unwatch => return None,
+            Effect::Subscribe | Effect::Unsubscribe => "await it on the handle (it moves to a pub/sub connection)",
+            Effect::Monitor => "use Redis::monitor()",
+            _ => "await it on a dedicated() handle",
+        };
+        Some(Error::Usage(format!("{} changes the state of its connection and cannot be pipelined: {tool}", info.name)))
     }
 
     /// Sends the queued commands and returns one result per command, in
@@ -146,6 +216,17 @@ impl Pipeline {
         let commands = std::mem::take(&mut self.commands);
         let n = std::mem::take(&mut self.n);
         let blocking = std::mem::take(&mut self.blocking);
+        let open = std::mem::take(&mut self.open);
+        if let Some(e) = self.refused.take() {
+            return Err(e);
+        }
+        if open.multi || open.watch {
+            return Err(Error::Usage(
+                "the pipeline would leave a MULTI or WATCH open on its connection: end it with EXEC or DISCARD \
+                 in the same pipeline, or use transaction() / transaction_with()"
+                    .into(),
+            ));
+        }
         if n == 0 {
             return Ok(Vec::new());
         }

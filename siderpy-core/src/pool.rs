@@ -770,6 +770,15 @@ impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> std::future::In
     fn into_future(self) -> Self::IntoFuture {
         let Cmd { sink: pool, args, opts, .. } = self;
         Box::pin(async move {
+            args.check_name()?;
+            if let Some(info) = opts.info.filter(|i| !i.effect.is_none()) {
+                return Err(Error::Usage(format!(
+                    "{} changes the state of its connection, and a command awaited on the pool borrows a \
+                     client for that one command: borrow one with get_redis() (and use its dedicated() \
+                     handle for AUTH, HELLO, SELECT, CLIENT SETNAME, RESET, CLIENT REPLY)",
+                    info.name
+                )));
+            }
             let redis = pool.get_redis(pool.shared.wait_timeout).await?;
             let value = redis.request(&args, opts).await?;
             convert::<R>(value, redis.text_policy()).map_err(|e| match e {

@@ -7,32 +7,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::ctxt::{entry, Ctxt};
+use crate::effects;
 use crate::naming::{self, CMD_METHODS};
 use crate::replies::{self, Replies, ReplyTy};
 use crate::spec::{Arg, ArgKind, Command, KeySpec, RequestPolicy, ResponsePolicy, Spec, FLAG_BLOCKING, FLAG_READONLY};
 use crate::syntax;
-
-/// Commands that need connection state, so they are methods of
-/// `ConnectionCommands` (not available on a pool) instead of `Commands`.
-pub const CONNECTION_COMMANDS: &[&str] = &[
-    "MULTI",
-    "EXEC",
-    "DISCARD",
-    "WATCH",
-    "UNWATCH",
-    "SELECT",
-    "SUBSCRIBE",
-    "PSUBSCRIBE",
-    "SSUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "SUNSUBSCRIBE",
-    "RESET",
-    "MONITOR",
-    "CLIENT REPLY",
-    "AUTH",
-    "HELLO",
-];
 
 /// The method every executor has besides the generated ones.
 pub const EXECUTE_CMD: &str = "execute_cmd";
@@ -94,8 +73,11 @@ pub struct Plan {
     pub words: Vec<String>,
     pub blocking: bool,
     pub readonly: bool,
-    /// One of [`CONNECTION_COMMANDS`]: its method is in `ConnectionCommands`
-    /// rather than `Commands`, and a shared cluster client refuses it.
+    /// What it does to its connection: a variant of the runtime's `Effect`
+    /// ([`effects`](crate::effects)).
+    pub effect: &'static str,
+    /// It has an effect: its method is in `ConnectionCommands` rather than
+    /// `Commands` (a pool or a cluster has no such method).
     pub connection: bool,
     pub group: String,
     pub key_specs: Vec<KeySpec>,
@@ -244,7 +226,8 @@ pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
             words: cmd.words().iter().map(|w| (*w).to_owned()).collect(),
             blocking: cmd.has_flag(FLAG_BLOCKING),
             readonly: cmd.has_flag(FLAG_READONLY),
-            connection: CONNECTION_COMMANDS.contains(&cmd.name.as_str()),
+            effect: effects::of(&cmd.name),
+            connection: effects::of(&cmd.name) != effects::NONE,
             group: cmd.group.clone(),
             key_specs: cmd.key_specs.clone(),
             request_policy: cmd.request_policy,
@@ -894,7 +877,7 @@ mod tests {
         let api = bundled();
         let conn: Vec<&str> =
             api.commands.iter().filter(|p| p.method.is_some() && p.connection).map(|p| p.name.as_str()).collect();
-        assert_eq!(conn.len(), CONNECTION_COMMANDS.len());
+        assert_eq!(conn.len(), effects::EFFECTS.len());
         assert!(conn.contains(&"CLIENT REPLY"));
         assert!(!plan(&api, "GET").connection);
     }

@@ -12,12 +12,13 @@
 //! - trait `Commands` (blanket impl over `Executor`) with `execute_cmd` and
 //!   one method per command, and trait `ConnectionCommands` (over
 //!   `StatefulExecutor`) with the commands that need connection state
-//!   (`check::CONNECTION_COMMANDS`);
+//!   (those with an effect in `effects::EFFECTS`);
 //! - for each command with optional arguments, an inherent
 //!   `impl Cmd<S, kind::X, R>` of setters;
 //! - module `types`: an enum per required or repeated `oneof` argument;
 //! - module `kind`: a marker type per command with its `CommandInfo` (its
-//!   name, flags, group, `key_specs` and routing hints), and
+//!   name, flags, effect on its connection, group, `key_specs` and routing
+//!   hints), and
 //!   `command_info(name)`;
 //! - `__GENERATED_METHODS`, `(command, method)` pairs for coverage tests.
 //!
@@ -55,6 +56,7 @@
 
 mod check;
 mod ctxt;
+mod effects;
 mod expand;
 mod naming;
 mod replies;

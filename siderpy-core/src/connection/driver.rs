@@ -16,7 +16,7 @@ use tokio::time::Sleep;
 use super::transport::Transport;
 use super::{lock, Slot, State};
 use crate::error::{Error, Timeout};
-use crate::pubsub::{self, Family, Incoming, PubSubQueue, QueueState};
+use crate::pubsub::{self, Family, Incoming, MessageKind, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
 use crate::value::Value;
 
@@ -149,7 +149,7 @@ impl Driver {
     /// Hands the decoded replies to their slots, oldest first, under one
     /// lock of the state (and one of the pub/sub queue, when one is attached).
     fn dispatch(&mut self) -> Result<(), Error> {
-        let Driver { shared, replies, done, woken, .. } = self;
+        let Driver { shared, replies, done, woken, id, .. } = self;
         let mut result = Ok(());
         {
             let mut st = lock(shared);
@@ -157,12 +157,15 @@ impl Driver {
             let mut q = queue.as_ref().map(PubSubQueue::lock);
             for v in replies.drain(..) {
                 let v = match &mut q {
-                    Some(q) => match route_pubsub(q, &st.slots, v) {
+                    Some(q) => match route_pubsub(q, &st.slots, v, *id) {
                         Some(v) => v,
                         None => continue,
                     },
-                    // Out-of-band data with no subscriber (client tracking...): no reply.
-                    None if matches!(v, Value::Push(_)) => continue,
+                    // Out-of-band, and no queue to take it: never a reply.
+                    None if matches!(v, Value::Push(_)) => {
+                        unqueued_push(&v, *id);
+                        continue;
+                    }
                     None => v,
                 };
                 match st.slots.front_mut() {
@@ -310,17 +313,19 @@ impl Driver {
 /// other pushes are dropped, and confirmations (replies to the (un)subscribe
 /// commands) update what the queue is subscribed to. Returns what is left
 /// for the command at the head of the queue, if anything.
-fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<Value> {
+fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value, id: u64) -> Option<Value> {
     let subscribed = q.subscriptions() > 0;
     // In RESP2 a confirmation is a plain array: read arrays as pub/sub
     // frames while subscribed, or while a (un)subscribe waits for its own.
     let confirming = matches!(slots.front(), Some(Slot::Many { stop_at_error: true, .. }));
     match pubsub::classify(&v, subscribed || confirming) {
         Incoming::Message(m) => {
+            if m.kind == MessageKind::Unknown {
+                tracing::warn!(connection = id, frame = ?m.frame, "an out-of-band message of an unknown kind: queued as Unknown");
+            }
             q.push(m);
             None
         }
-        Incoming::OtherPush => None,
         Incoming::Confirmation { family: Family::Shard, subscribe: false, channel: Some(channel) } if !confirming => {
             // No SUNSUBSCRIBE asked for this: the server dropped a shard
             // channel whose slot left this node (cluster resharding).
@@ -335,6 +340,17 @@ fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<
         }
         Incoming::Reply if subscribed => Some(pong_as_reply(v)),
         Incoming::Reply => Some(v),
+    }
+}
+
+/// A push read where no pub/sub queue takes messages (a connection with
+/// `CLIENT TRACKING` on and no subscriber, say): logged, and dropped.
+fn unqueued_push(v: &Value, id: u64) {
+    match pubsub::classify(v, false) {
+        Incoming::Message(m) if m.kind == MessageKind::Invalidate => {
+            tracing::debug!(connection = id, keys = ?m.invalidated, "an invalidation with no queue to take it: dropped");
+        }
+        _ => tracing::warn!(connection = id, frame = ?v, "a push with no queue to take it: dropped"),
     }
 }
 
