@@ -23,6 +23,7 @@ mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+mod script;
 mod tls;
 mod value;
 
@@ -47,6 +48,7 @@ pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use script::{FunctionCall, Library, Script, ScriptCall};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
