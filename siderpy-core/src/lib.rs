@@ -23,6 +23,7 @@ mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+mod scan;
 mod script;
 mod tls;
 mod value;
@@ -48,6 +49,7 @@ pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use scan::ScanIter;
 pub use script::{FunctionCall, Library, Script, ScriptCall};
 pub use value::Value;
 
