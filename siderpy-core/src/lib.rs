@@ -19,6 +19,8 @@ mod error;
 mod future;
 mod info;
 mod keys;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod pipeline;
 mod pool;
 mod pubsub;
