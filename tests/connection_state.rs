@@ -87,7 +87,7 @@ async fn empty_name_is_refused_before_anything_is_sent(p: Protocol) {
 async fn pool_refuses_state_changing_commands(p: Protocol) {
     let server = RedisServer::start();
     let pool = RedisPool::builder(&url(&server, p)).unwrap().size(1).client(|c| c.client_name("pooled")).build();
-    let before = client_info(&*pool.get_redis(None).await.unwrap()).await["id"].clone();
+    let before = client_info(&pool.get_redis(None).await.unwrap()).await["id"].clone();
     for (name, args) in STATE_CHANGING.iter().chain(&[("MULTI", &[][..]), ("WATCH", &["k"]), ("SUBSCRIBE", &["c"])]) {
         let msg = usage(name, pool.execute_cmd(name, args.to_vec()).await);
         assert!(msg.contains("get_redis"), "{msg}");

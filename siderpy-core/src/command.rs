@@ -182,6 +182,12 @@ impl CallOptions {
         self.info.is_some_and(|i| i.blocking)
     }
 
+    /// What the command does to its connection (`None` for a command the
+    /// spec does not know: it cannot be told apart from an ordinary one).
+    pub(crate) fn effect(&self) -> Effect {
+        self.info.map_or(Effect::None, |i| i.effect)
+    }
+
     /// The command's name as the spec spells it (`"CLIENT KILL"`), if known.
     pub(crate) fn name(&self) -> Option<&'static str> {
         self.info.map(|i| i.name)

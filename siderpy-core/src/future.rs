@@ -84,9 +84,6 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                     let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
                         unreachable!()
                     };
-                    if let Err(e) = args.check_name() {
-                        return Poll::Ready(Err(e));
-                    }
                     this.state = match this.redis.try_send_shared(&args, &opts) {
                         Some((rx, limit)) => State::Waiting {
                             rx,

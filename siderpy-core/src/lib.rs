@@ -21,6 +21,7 @@ mod info;
 mod keys;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod monitor;
 mod pipeline;
 mod pool;
 mod pubsub;
@@ -42,6 +43,7 @@ pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use future::ReplyFuture;
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 pub use keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
+pub use monitor::{Monitor, MonitorLine};
 pub use pipeline::{Pipeline, PipelineMode};
 #[cfg(feature = "bb8")]
 pub use pool::bb8;

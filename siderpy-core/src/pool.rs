@@ -770,7 +770,6 @@ impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> std::future::In
     fn into_future(self) -> Self::IntoFuture {
         let Cmd { sink: pool, args, opts, .. } = self;
         Box::pin(async move {
-            args.check_name()?;
             if let Some(info) = opts.info.filter(|i| !i.effect.is_none()) {
                 return Err(Error::Usage(format!(
                     "{} changes the state of its connection, and a command awaited on the pool borrows a \

@@ -45,6 +45,9 @@ pub enum MessageKind {
     /// version does not know, kept whole in [`Message::frame`]; it is also
     /// logged (a `tracing` warning). It is never taken as a reply.
     Unknown,
+    /// A line of `MONITOR` output, in [`Message::payload`]; only on the
+    /// connection of a [`Monitor`](crate::Monitor), which parses it.
+    Monitor,
 }
 
 /// The channel invalidation messages are published on (`CLIENT TRACKING
@@ -257,6 +260,9 @@ pub(crate) struct QueueState {
     /// the slot went.
     moves: Option<Arc<tokio::sync::Notify>>,
     moved_shards: Vec<Bytes>,
+    /// The queue of a `MONITOR` connection: simple strings arriving while
+    /// no command waits are monitor lines.
+    monitor: bool,
 }
 
 impl PubSubQueue {
@@ -274,12 +280,20 @@ impl PubSubQueue {
                 interruptions: None,
                 moves: None,
                 moved_shards: Vec::new(),
+                monitor: false,
             })),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A queue for the lines of a `MONITOR` connection.
+    pub(crate) fn for_monitor(maxsize: Option<usize>) -> Self {
+        let queue = PubSubQueue::new(maxsize);
+        queue.lock().monitor = true;
+        queue
     }
 
     /// Whether the queue has a bound (`pubsub_queue_maxsize`).
@@ -387,6 +401,18 @@ impl QueueState {
     pub(crate) fn push(&mut self, m: Message) {
         self.messages.push_back(m);
         self.wake_readers();
+    }
+
+    /// Takes `frame` as a monitor line, if this is a monitor's queue and it
+    /// is one (a simple string no command waits for); gives it back if not.
+    pub(crate) fn monitor_line(&mut self, frame: Value, awaited: bool) -> Option<Value> {
+        match frame {
+            Value::Simple(line) if self.monitor && !awaited => {
+                self.push(Message::published(MessageKind::Monitor, Bytes::new(), None, line));
+                None
+            }
+            frame => Some(frame),
+        }
     }
 
     /// Records a confirmation; returns true when it ended the last

@@ -232,7 +232,6 @@ impl RedisBuilder {
                 blocking_idle: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
-                selected_other_db: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

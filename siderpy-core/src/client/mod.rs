@@ -8,24 +8,29 @@
 //! - `shared.rs`: the shared connection every clone sends on;
 //! - `side.rs`: side connections, one per blocking call, kept idle between uses;
 //! - `pinned.rs`: connections pinned to one handle (MULTI/WATCH, `dedicated()`);
-//! - `pubsub.rs`: the subscribed connection, its queue and re-subscribing.
+//! - `pubsub.rs`: the subscribed connection, its queue and re-subscribing;
+//! - `session.rs`: what a dedicated handle's own commands set on its
+//!   connection (db, user, protocol, name, reply mode), replayed on reconnect;
+//! - `monitor.rs`: `MONITOR` on a connection of its own.
 
 mod builder;
 mod connect;
 mod handshake;
+mod monitor;
 mod pinned;
 mod pubsub;
+mod session;
 mod shared;
 mod side;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
-use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
+use crate::command::{CallOptions, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::{await_batch, await_reply, Connection, Frames};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result};
@@ -90,7 +95,8 @@ pub(crate) struct Local {
 impl Clone for Redis {
     fn clone(&self) -> Self {
         let local = self.local();
-        let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned::new(p.conn.clone(), true));
+        let pinned =
+            local.pinned.as_ref().filter(|p| p.dedicated()).map(|p| Pinned::new(p.conn.clone(), p.session.clone()));
         Redis { inner: Arc::clone(&self.inner), local: Arc::new(Mutex::new(Local { pinned, ..Local::default() })) }
     }
 }
@@ -103,9 +109,6 @@ pub(crate) struct Inner {
     /// Held while connecting, so concurrent first commands open one socket.
     connecting: tokio::sync::Mutex<()>,
     generation: AtomicU64,
-    /// A `SELECT` went through the shared connection: it no longer uses the
-    /// configured db (until it reconnects).
-    selected_other_db: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -180,27 +183,33 @@ impl Redis {
                     .into(),
             ));
         }
-        let name = opts.name();
-        if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
-            return self.request_pubsub(args, opts, family, subscribe).await;
+        args.check_name()?;
+        let (name, effect) = (opts.name(), opts.effect());
+        if effect.is_pubsub() {
+            if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
+                return self.request_pubsub(args, opts, family, subscribe).await;
+            }
         }
-        if let Some(conn) = self.pinned_for(name).await? {
-            return self.request_pinned(conn, args, opts, name).await;
+        // What would change the connection for others, or behind the
+        // client's back, runs only on a dedicated connection (see `Effect`).
+        let dedicated_only = !effect.is_none() && !effect.is_transaction() && !effect.is_pubsub();
+        if effect == Effect::Monitor || (dedicated_only && !self.is_dedicated()) {
+            return Err(pinned::refusal(effect, name.unwrap_or("the command")));
+        }
+        if let Some(conn) = self.pinned_for(effect, name).await? {
+            return self.request_pinned(conn, args, opts, effect).await;
         }
         if opts.blocking() {
             return self.request_blocking(args, opts).await;
         }
         let (_conn, rx) = self.send(args).await?;
-        let reply = await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
-        if name == Some("SELECT") && reply.is_ok() {
-            self.inner.selected_other_db.store(true, Ordering::Relaxed);
-        }
-        reply
+        await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await
     }
 
     /// The common case of [`request`](Self::request), without awaiting: an
-    /// ordinary command (no transaction, pub/sub, blocking command, `SELECT`
-    /// or pipeline mode on this handle) when the shared connection is open.
+    /// ordinary command (no effect on its connection, not blocking; no
+    /// pinned connection or pipeline mode on this handle) when the shared
+    /// connection is open.
     /// Queues it and returns its reply slot and read timeout; `None` when the
     /// command needs the general path (nothing was sent then).
     pub(crate) fn try_send_shared(
@@ -208,12 +217,7 @@ impl Redis {
         args: &CmdArgs,
         opts: &CallOptions,
     ) -> Option<(oneshot::Receiver<Result<Value>>, Option<Duration>)> {
-        if let Some(name) = opts.name() {
-            if matches!(name, "MULTI" | "WATCH" | "SELECT") || Family::of(name.as_bytes()).is_some() {
-                return None;
-            }
-        }
-        if opts.blocking() {
+        if !opts.effect().is_none() || opts.blocking() || args.check_name().is_err() {
             return None;
         }
         {
@@ -231,7 +235,16 @@ impl Redis {
     /// Sends commands as one batch and returns their replies, error replies
     /// included, in order. Used by pipelines and transactions.
     pub(crate) async fn request_batch(&self, cmds: Frames<'_>, blocking: bool) -> Result<Vec<Value>> {
-        let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
+        let pinned = match self.local().pinned.as_ref() {
+            Some(p) if !p.replies_on() => {
+                return Err(Error::Usage(
+                    "replies are off on this handle (CLIENT REPLY OFF or SKIP): a pipeline would wait for replies \
+                     that never come; turn them on first"
+                        .into(),
+                ))
+            }
+            p => p.map(|p| p.conn.clone()),
+        };
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
             (None, true) => Ok(self.side_connection().await?),
@@ -256,8 +269,9 @@ impl Redis {
     }
 
     /// Whether the connection is as the settings made it: no transaction,
-    /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
-    /// connected. A pool hands out only clean clients.
+    /// WATCH or pipeline open on this handle, no pub/sub. (What else would
+    /// change it is refused on a shared connection: see `Effect`.) A pool
+    /// hands out only clean clients.
     pub(crate) fn is_clean(&self) -> bool {
         let local = self.local();
         local.pinned.is_none()
@@ -266,7 +280,6 @@ impl Redis {
             && local.pubsub.is_none()
             && local.pipeline.is_empty()
             && !local.pipeline_mode
-            && !self.inner.selected_other_db.load(Ordering::Relaxed)
     }
 
     /// Whether another handle (a clone, a pipeline, a dedicated handle)

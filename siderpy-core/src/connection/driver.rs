@@ -314,6 +314,7 @@ impl Driver {
 /// commands) update what the queue is subscribed to. Returns what is left
 /// for the command at the head of the queue, if anything.
 fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value, id: u64) -> Option<Value> {
+    let v = q.monitor_line(v, !slots.is_empty())?;
     let subscribed = q.subscriptions() > 0;
     // In RESP2 a confirmation is a plain array: read arrays as pub/sub
     // frames while subscribed, or while a (un)subscribe waits for its own.

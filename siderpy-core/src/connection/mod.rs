@@ -139,6 +139,16 @@ impl Connection {
         Ok(rx)
     }
 
+    /// Queues a command the server will not answer (sent while `CLIENT
+    /// REPLY` is off or skipping): no reply slot, so the next reply still
+    /// goes to the command that gets it.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub(crate) fn send_unanswered(&self, cmd: &CmdArgs) -> Result<()> {
+        self.enqueue(|out| cmd.write_frame(out), None)
+    }
+
     /// Queues commands already encoded back to back (a pipeline's buffer,
     /// between `MULTI` and `EXEC` for a transaction); their replies arrive
     /// together.
@@ -161,14 +171,14 @@ impl Connection {
         Ok(rx)
     }
 
-    fn enqueue(&self, write: impl FnOnce(&mut BytesMut), slot: Slot) -> Result<()> {
+    fn enqueue(&self, write: impl FnOnce(&mut BytesMut), slot: impl Into<Option<Slot>>) -> Result<()> {
         let waker = {
             let mut st = self.lock();
             if let Some(err) = &st.closed {
                 return Err(err.clone());
             }
             write(&mut st.out);
-            st.slots.push_back(slot);
+            st.slots.extend(slot.into());
             if st.busy {
                 None
             } else {
