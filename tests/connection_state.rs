@@ -62,6 +62,22 @@ async fn state_is(redis: &Redis, db: &str, name: &str, resp: &str, user: &str) {
     );
 }
 
+/// ECHOes from 20 tasks at once through clones of `redis`: each gets its own.
+async fn replies_reach_their_callers(redis: &Redis) {
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let redis = redis.clone();
+            tokio::spawn(async move {
+                let got: String = redis.execute_cmd("ECHO", [format!("v{i}")]).returning().await.unwrap();
+                assert_eq!(got, format!("v{i}"));
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 fn resp(p: Protocol) -> &'static str {
     match p {
         Protocol::Resp2 => "2",
@@ -194,18 +210,7 @@ async fn shared_client_refuses_state_changing_commands(p: Protocol) {
     // Nothing reached the server: same connection, same state, replies in step.
     assert_eq!(client_id(&redis).await, id);
     state_is(&redis, "0", "app", resp(p), "default").await;
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let redis = redis.clone();
-            tokio::spawn(async move {
-                let got: String = redis.execute_cmd("ECHO", [format!("v{i}")]).returning().await.unwrap();
-                assert_eq!(got, format!("v{i}"));
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    replies_reach_their_callers(&redis).await;
 }
 
 /// `execute_cmd("SUBSCRIBE a", ["b"])`: a multi-word name plus arguments
@@ -296,18 +301,7 @@ async fn client_reply_on_a_dedicated_handle(p: Protocol) {
     assert_eq!(conn.execute_cmd("INCR", ["n"]).await.unwrap(), Value::Nil);
     assert_eq!(conn.incr("n").await.unwrap(), 3);
     // Replies reach their own callers, from many tasks at once.
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let conn = conn.clone();
-            tokio::spawn(async move {
-                let got: String = conn.execute_cmd("ECHO", [format!("v{i}")]).returning().await.unwrap();
-                assert_eq!(got, format!("v{i}"));
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    replies_reach_their_callers(&conn).await;
 }
 
 async fn multi_on_a_dedicated_handle_returns_queued(p: Protocol) {

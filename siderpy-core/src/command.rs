@@ -52,14 +52,20 @@ pub struct CommandInfo {
 /// macro crate (the spec has no flag for it), and read by every executor;
 /// none keeps a list of command names of its own. What each does:
 ///
-/// | effect | shared `Redis` | `dedicated()` handle | pool (awaited on it) | `Pipeline` | cluster |
+/// | effect (commands) | shared `Redis` | `dedicated()` handle | pool (awaited on it) | `Pipeline` | cluster |
 /// |---|---|---|---|---|---|
-/// | `Multi`, `Watch` (+ `EndTransaction`, `Unwatch`) | pins the handle to a connection of its own until `EXEC`/`DISCARD`/`UNWATCH` | runs; typed commands awaited inside `MULTI` give [`Error::Queued`](crate::Error::Queued) | refused | queued as sent (`transaction()` is the tool) | refused (`transaction()`) |
-/// | `Select` | refused (`db` setting, or `dedicated()`) | runs; the handle's db follows (a reconnect selects it again) | refused | refused unless on a dedicated handle | refused |
-/// | `Auth`, `Hello`, `SetName`, `Reset` | refused (`auth`, `protocol`, `client_name` settings, or `dedicated()`) | runs; the handle's user, protocol, name (all of them for `RESET`) follow | refused | refused unless on a dedicated handle | refused |
-/// | `ClientReply`, `Tracking`, `ReadOnly`, `Asking`, `Quit` | refused (`dedicated()`; `close()` for `QUIT`) | runs (`CLIENT REPLY OFF`/`SKIP`: replies are no longer awaited) | refused | refused | refused |
-/// | `Monitor` | refused ([`Redis::monitor`](crate::Redis::monitor)) | refused (`monitor()`) | refused | refused | refused |
-/// | `Subscribe`, `Unsubscribe` | moves the handle to a pub/sub connection of its own | the same | refused | refused (`subscribe` on the handle) | refused (`RedisCluster::pubsub`) |
+/// | `Multi`, `Watch` (`MULTI`, `WATCH`) | pins the handle to a connection of its own until the transaction or watch ends | runs | refused | plain pipeline: sent when ended in the same pipeline; `transaction()`: refused | refused (`transaction()`) |
+/// | `EndTransaction`, `Unwatch` (`EXEC`, `DISCARD`, `UNWATCH`) | ends it, back on the shared connection | runs | refused | as `MULTI` | refused |
+/// | `Select`, `Auth`, `Hello`, `SetName`, `Reset` | refused (the builder's `db`, `auth`, `protocol`, `client_name`, or `dedicated()`) | runs; the handle's settings follow, so a reconnect restores them; refused inside `MULTI` | refused | refused | refused (`builder().client(..)`) |
+/// | `ClientReply` (`CLIENT REPLY`) | refused (`dedicated()`) | runs; while `OFF` (or for the command after `SKIP`) commands return `Nil` unawaited; pipelines and subscribing refused meanwhile | refused | refused | refused |
+/// | `Tracking` (`CLIENT TRACKING`) | refused (`dedicated()`) | runs; invalidations go to its [`pubsub_queue`](crate::Redis::pubsub_queue) | refused | refused | refused |
+/// | `ReadOnly`, `Asking`, `Quit` (`READONLY`, `READWRITE`, `ASKING`, `QUIT`) | refused (`dedicated()`; `close()` for `QUIT`) | runs (after `QUIT`, the next command reconnects) | refused | refused | refused (sent by the cluster itself) |
+/// | `Monitor` (`MONITOR`) | refused ([`Redis::monitor`](crate::Redis::monitor)) | refused (`monitor()`) | refused | refused | refused |
+/// | `Subscribe`, `Unsubscribe` (the `(P\|S)(UN)SUBSCRIBE` family) | moves the handle to a pub/sub connection of its own | the same, on its connection | refused | refused (await it on the handle) | refused ([`RedisCluster::pubsub`](crate::cluster::RedisCluster::pubsub)) |
+///
+/// While a `MULTI` is open on a handle, an ordinary command awaited on it
+/// returns [`Error::Queued`](crate::Error::Queued) (its result comes with
+/// `EXEC`). A command the spec does not know counts as `None`.
 ///
 /// Refusals are [`Error::Usage`](crate::Error::Usage), before anything is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
