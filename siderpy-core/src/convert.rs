@@ -66,6 +66,12 @@ pub trait FromValue: Sized {
     #[doc(hidden)]
     const FLAT_ARITY: usize = 1;
 
+    /// Whether an empty hash or map is `None` when this type is asked for
+    /// as an `Option` (`HGETALL` of a missing key answers `{}`): true for
+    /// structs that derive `FromValue`.
+    #[doc(hidden)]
+    const EMPTY_IS_NONE: bool = false;
+
     /// For `u8` only: a string reply read as `Vec<u8>` is its bytes, not a
     /// list of numbers. (Stable Rust has no specialization; this hook is how
     /// `Vec<u8>` and `Vec<T>` share one impl.)
@@ -213,8 +219,34 @@ impl<T: FromValue> FromValue for Option<T> {
     fn from_value(value: Value) -> Result<Self, Error> {
         match plain(value)? {
             Value::Nil => Ok(None),
+            Value::Map(m) if m.is_empty() && T::EMPTY_IS_NONE => Ok(None),
+            Value::Array(a) if a.is_empty() && T::EMPTY_IS_NONE => Ok(None),
             v => T::from_value(v).map(Some),
         }
+    }
+}
+
+/// A hash's (or a RESP3 map's, or a stream entry's) field/value pairs, the
+/// field names as text; for `#[derive(FromValue)]`.
+#[doc(hidden)]
+pub fn field_values(value: Value, expected: &str) -> Result<Vec<(String, Value)>, Error> {
+    collect(value, expected)
+}
+
+/// A required field missing from a reply read into a struct.
+#[doc(hidden)]
+pub fn missing_field(type_name: &str, field: &str) -> Error {
+    Error::Type(TypeError::new(format!("{type_name} with a field {field:?}"), format!("no field {field:?}")))
+}
+
+/// The text of a string reply, if it is one; for enums deriving `FromValue`.
+#[doc(hidden)]
+pub fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::Simple(b) | Value::Bulk(b) | Value::Verbatim { text: b, .. } => {
+            std::str::from_utf8(b).ok().map(str::to_owned)
+        }
+        _ => None,
     }
 }
 
