@@ -53,6 +53,34 @@ pub fn convert<T: FromValue>(value: Value, policy: TextPolicy) -> Result<T, Erro
 /// and tuples of up to twelve elements. A top-level error reply never reaches
 /// a conversion (it is [`Error::Redis`]); a nested one (inside `EXEC`'s
 /// array, say) converts to that same error.
+///
+/// Structs read from field/value pairs can derive it
+/// (`#[derive(FromValue)]`, see [`ToArgs`](crate::ToArgs)); for anything
+/// else, implement it on top of the conversions that exist.
+///
+/// # Examples
+/// A point stored as `"x,y"`:
+/// ```
+/// # extern crate siderpy_core as siderpy;
+/// use siderpy::{type_error, FromValue, Value};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Point(i64, i64);
+///
+/// impl FromValue for Point {
+///     fn from_value(value: Value) -> siderpy::Result<Point> {
+///         let text = String::from_value(value.clone())?;
+///         let parsed = text.split_once(',').and_then(|(x, y)| Some(Point(x.parse().ok()?, y.parse().ok()?)));
+///         parsed.ok_or_else(|| type_error("a point \"x,y\"", &value))
+///     }
+/// }
+///
+/// assert_eq!(Point::from_value(Value::Bulk("3,4".into())).unwrap(), Point(3, 4));
+/// assert!(Point::from_value(Value::Bulk("3;4".into())).is_err());
+/// // Every container of it converts too.
+/// let many = Vec::<Option<Point>>::from_value(Value::Array(vec![Value::Bulk("1,2".into()), Value::Nil]));
+/// assert_eq!(many.unwrap(), [Some(Point(1, 2)), None]);
+/// ```
 pub trait FromValue: Sized {
     /// Converts one reply.
     ///
