@@ -360,6 +360,12 @@ async fn tracking_on_a_dedicated_handle_queues_invalidations(p: Protocol) {
     assert_eq!((m.kind, m.invalidated), (MessageKind::Invalidate, Some(vec![Bytes::from_static(b"cached")])));
     // Replies are still in step.
     assert_eq!(conn.get("cached").await.unwrap(), Some(Bytes::from_static(b"new")));
+    // A subscription that comes and goes leaves the invalidations flowing.
+    conn.subscribe(["ch"]).await.unwrap();
+    conn.unsubscribe().await.unwrap();
+    admin.set("cached", "newer").await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), conn.pubsub_queue().recv()).await.unwrap().unwrap();
+    assert_eq!(m.kind, MessageKind::Invalidate, "{m:?}");
 }
 
 /// A small deterministic generator (xorshift), seeded from the clock and

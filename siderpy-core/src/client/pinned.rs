@@ -25,11 +25,14 @@ pub(super) struct Pinned {
     pub(super) watching: bool,
     /// Pinned for pub/sub: subscribed, or subscribing.
     pub(super) subscribed: bool,
+    /// `CLIENT TRACKING` was turned on: the handle's queue stays attached
+    /// for its invalidations, subscribed or not.
+    pub(super) tracking: bool,
 }
 
 impl Pinned {
     pub(super) fn new(conn: Connection, session: Option<Arc<Mutex<Session>>>) -> Self {
-        Pinned { conn, session, in_multi: None, watching: false, subscribed: false }
+        Pinned { conn, session, in_multi: None, watching: false, subscribed: false, tracking: false }
     }
 
     pub(super) fn dedicated(&self) -> bool {
@@ -130,7 +133,10 @@ impl Redis {
                 Some(p) if !p.conn.is_closed() => {
                     // RESP2 keeps a subscribed connection for pub/sub alone:
                     // other commands take the shared path.
-                    let resp2_subscribed = p.subscribed && self.inner.config.info.protocol == Protocol::Resp2;
+                    // (A dedicated handle speaks what its own HELLO or RESET chose.)
+                    let protocol =
+                        p.session.as_ref().map_or(self.inner.config.info.protocol, |s| lock(s).info.protocol);
+                    let resp2_subscribed = p.subscribed && protocol == Protocol::Resp2;
                     let allowed = name == Some("PING") || matches!(effect, Effect::Quit | Effect::Reset);
                     if resp2_subscribed && !allowed {
                         return Ok(None);
@@ -273,6 +279,7 @@ impl Redis {
         };
         if effect == Effect::Tracking && reply.is_ok() {
             // Invalidations (RESP3 pushes) go to this handle's queue.
+            pinned.tracking = true;
             drop(local);
             conn.attach_pubsub(&self.pubsub_queue());
             return reply;

@@ -151,9 +151,13 @@ impl Redis {
         };
         let rx = conn.send_expecting(args, expect)?;
         let replies = await_batch(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
+        let tracking = self.local().pinned.as_ref().is_some_and(|p| p.conn.same(&conn) && p.tracking);
         if queue.lock().subscriptions() == 0 {
-            // The last subscription ended: the connection is an ordinary one again.
-            conn.detach_pubsub();
+            // The last subscription ended: the connection is an ordinary one
+            // again (still taking invalidations, if tracking).
+            if !tracking {
+                conn.detach_pubsub();
+            }
             let released = {
                 let mut local = self.local();
                 match local.pinned.as_mut() {
