@@ -1,5 +1,5 @@
 //! Emits the API model as Rust. Nothing is decided here: names, types and
-//! writes come from [`check`](crate::check).
+//! writes come from [`lower`](crate::lower), through [`model`](crate::model).
 //!
 //! Generated code reaches the runtime only through `crate::__private`, and
 //! the standard library through `::core`/`::std` paths; its locals start
@@ -8,7 +8,7 @@
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::check::{Api, EnumDef, Method, Param, Plan, Setter, Ty, Write};
+use crate::model::{Api, EnumDef, Method, Param, Plan, Setter, Ty, Write};
 use crate::replies::ReplyTy;
 use crate::spec::{BeginSearch, FindKeys, KeySpec};
 
@@ -76,6 +76,10 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
     let conn_methods = conn.iter().map(|p| method(p));
     let setters = api.commands.iter().filter(|p| !p.setters.is_empty()).map(setters);
     let enums = api.enums.iter().map(enum_def);
+    let aliases = api.aliases.iter().map(|a| {
+        let (ident, target, doc) = (format_ident!("{}", a.ident), format_ident!("{}", a.target), docs(&a.docs));
+        quote!(#[doc = #doc] pub type #ident = #target;)
+    });
     let kinds = api.commands.iter().map(|p| {
         let ty = format_ident!("{}", p.kind);
         let name = &p.name;
@@ -129,9 +133,12 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
 
         /// The argument types of typed methods: one enum per required (or
         /// repeated) `oneof` argument, named after the command and the
-        /// argument (`GeosearchFrom`), one variant per choice.
+        /// argument (`GeosearchFrom`), one variant per choice. Where several
+        /// commands take the same choices, one enum serves them all (`Unit`,
+        /// `LeftOrRight`), and each command's own name is an alias of it.
         pub mod types {
             #(#enums)*
+            #(#aliases)*
         }
 
         /// One marker type per command, carrying what the spec says about it.

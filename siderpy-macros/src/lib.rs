@@ -12,10 +12,11 @@
 //! - trait `Commands` (blanket impl over `Executor`) with `execute_cmd` and
 //!   one method per command, and trait `ConnectionCommands` (over
 //!   `StatefulExecutor`) with the commands that need connection state
-//!   (`check::CONNECTION_COMMANDS`);
+//!   (`lower::CONNECTION_COMMANDS`);
 //! - for each command with optional arguments, an inherent
 //!   `impl Cmd<S, kind::X, R>` of setters;
-//! - module `types`: an enum per required or repeated `oneof` argument;
+//! - module `types`: an enum per shape of required or repeated `oneof`
+//!   argument, and an alias per command that takes it;
 //! - module `kind`: a marker type per command with its `CommandInfo` (its
 //!   name, flags, group, `key_specs` and routing hints), and
 //!   `command_info(name)`;
@@ -35,7 +36,11 @@
 //!   (`naming::CMD_METHODS`) or repeat an earlier setter of
 //!   the same command gets `_arg` appended, then a number.
 //! - Types: `kind::ClientKill`, `types::GeosearchFrom` (command + argument
-//!   token or name, CamelCase; a clash gets a number).
+//!   token or name, CamelCase; a clash gets a number). Enums of one shape
+//!   (the same choices) are one enum, named after the argument they share
+//!   (`Unit` for `M | KM | FT | MI`), else after short choices
+//!   (`LeftOrRight`), else as the first; each command's own name is a
+//!   `pub type` alias of it.
 //!
 //! # Replies
 //!
@@ -55,7 +60,10 @@
 
 mod check;
 mod ctxt;
+mod docs;
 mod expand;
+mod lower;
+mod model;
 mod naming;
 mod replies;
 mod spec;
@@ -88,7 +96,8 @@ fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
     let mut cx = ctxt::Ctxt::new();
     let spec = spec::parse(&json, &path.value(), &mut cx);
     let replies = replies::parse(REPLIES, &mut cx);
-    let api = check::api(&spec, &replies, &mut cx);
+    let api = lower::api(&spec, &replies, &mut cx);
+    check::api(&api, &replies, &mut cx);
     cx.check().map_err(|errors| {
         let mut errors = errors.into_iter().map(|e| syn::Error::new(path.span(), e));
         let mut first = errors.next().expect("at least one error");
@@ -108,7 +117,7 @@ mod dump {
         let mut cx = crate::ctxt::Ctxt::new();
         let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
         let replies = crate::replies::parse(crate::REPLIES, &mut cx);
-        let api = crate::check::api(&spec, &replies, &mut cx);
+        let api = crate::lower::api(&spec, &replies, &mut cx);
         let out = std::env::temp_dir().join("siderpy-expanded.rs");
         let code = crate::expand::api(&api, "commands.json").to_string();
         let file: syn::File = syn::parse_str(&code).expect("the expansion parses as Rust");
