@@ -26,7 +26,7 @@ pub mod resp;
 mod tls;
 mod value;
 
-pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
+pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
@@ -57,7 +57,7 @@ pub mod prelude {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, ToArg};
+    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;

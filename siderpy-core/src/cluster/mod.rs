@@ -24,9 +24,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
-use crate::client::{await_reply, Redis, RedisBuilder};
+use crate::client::{Redis, RedisBuilder};
 use crate::command::{CallOptions, Cmd, Executor};
-use crate::connection::Frames;
+use crate::connection::{await_reply, Frames};
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, Addr};
