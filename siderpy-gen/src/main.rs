@@ -25,6 +25,10 @@ Options:
                    (default: beside the spec, commands.source.json)
   --check          regenerate in memory and exit 1, with a summary of added,
                    removed and changed commands, if the spec on disk differs
+  --reply-schema PATH
+                   merge reply schemas (which COMMAND DOCS lacks) from a
+                   server source tree's src/commands/ directory, or from a
+                   JSON file keyed by command name
   --tls-ca FILE    PEM file of CA certificates to verify the server with
                    (turns TLS on)
   --timeout SECS   bound on connecting and on each reply (default 30)
@@ -41,11 +45,17 @@ struct Cli {
     output: PathBuf,
     source: Option<PathBuf>,
     check: bool,
+    reply_schema: Option<PathBuf>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, String> {
-    let mut cli =
-        Cli { options: Options::default(), output: PathBuf::from("commands.json"), source: None, check: false };
+    let mut cli = Cli {
+        options: Options::default(),
+        output: PathBuf::from("commands.json"),
+        source: None,
+        check: false,
+        reply_schema: None,
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -77,6 +87,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
                 cli.options.timeout = Duration::from_secs_f64(secs);
             }
             "--check" => cli.check = true,
+            "--reply-schema" => cli.reply_schema = Some(PathBuf::from(value("--reply-schema")?)),
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
@@ -111,8 +122,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let redis = connect(&cli.options)?;
-    let generated = fetch(&redis).await?;
+    let mut generated = fetch(&redis).await?;
     redis.close().await;
+    if let Some(path) = &cli.reply_schema {
+        let schemas = siderpy_gen::schema::load(path)?;
+        let n = generated.merge_reply_schemas(&schemas);
+        eprintln!("siderpy-gen: merged the reply schemas of {n} commands from {}", path.display());
+    }
     let to_stdout = cli.output == Path::new("-");
     let source_path = cli.source.clone().unwrap_or_else(|| Source::path_for(&cli.output));
     let commands = generated.spec.as_object().map_or(0, |m| m.len());
@@ -187,7 +203,11 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let cli = args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5"]).unwrap().unwrap();
+        let cli =
+            args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5", "--reply-schema", "src"])
+                .unwrap()
+                .unwrap();
+        assert_eq!(cli.reply_schema.as_deref(), Some(Path::new("src")));
         assert_eq!(cli.options.url, "redis://h:1");
         assert_eq!(cli.output, Path::new("x.json"));
         assert!(cli.check);

@@ -66,6 +66,7 @@ mod lower;
 mod model;
 mod naming;
 mod replies;
+mod schema;
 mod spec;
 mod syntax;
 
@@ -75,31 +76,42 @@ use syn::{parse_macro_input, LitStr};
 /// The reply table, embedded so that editing it rebuilds this crate.
 const REPLIES: &str = include_str!("../replies.json");
 
+/// The environment variable that replaces the spec path given to
+/// [`commands!`] (absolute, or relative to the invoking crate's manifest
+/// directory): to build against another spec (a newer server's) without
+/// editing code. The invoking crate's build script must declare it
+/// (`cargo:rerun-if-env-changed`), since a proc-macro cannot.
+const SPEC_ENV: &str = "SIDERPY_SPEC";
+
 /// Generates the typed command API from the spec at the given path
-/// (relative to the invoking crate's `CARGO_MANIFEST_DIR`). See the crate
-/// docs.
+/// (relative to the invoking crate's `CARGO_MANIFEST_DIR`), or at the
+/// path in `SIDERPY_SPEC` when that is set. See the crate docs.
 #[proc_macro]
 pub fn commands(input: TokenStream) -> TokenStream {
     let path = parse_macro_input!(input as LitStr);
     commands_impl(&path).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
-fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
+fn commands_impl(lit: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
     let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
-    let full = std::path::Path::new(&dir).join(path.value());
+    let (path, from) = match std::env::var(SPEC_ENV) {
+        Ok(p) if !p.is_empty() => (p, format!(" (from {SPEC_ENV})")),
+        _ => (lit.value(), String::new()),
+    };
+    let full = std::path::Path::new(&dir).join(&path);
     let json = std::fs::read_to_string(&full).map_err(|e| {
         syn::Error::new(
-            path.span(),
-            format!("cannot read `{}` (relative to the crate's manifest directory): {e}", path.value()),
+            lit.span(),
+            format!("cannot read `{path}`{from} (relative to the crate's manifest directory): {e}"),
         )
     })?;
     let mut cx = ctxt::Ctxt::new();
-    let spec = spec::parse(&json, &path.value(), &mut cx);
+    let spec = spec::parse(&json, &path, &mut cx);
     let replies = replies::parse(REPLIES, &mut cx);
     let api = lower::api(&spec, &replies, &mut cx);
-    check::api(&api, &replies, &mut cx);
+    check::api(&spec, &api, &replies, &mut cx);
     cx.check().map_err(|errors| {
-        let mut errors = errors.into_iter().map(|e| syn::Error::new(path.span(), e));
+        let mut errors = errors.into_iter().map(|e| syn::Error::new(lit.span(), e));
         let mut first = errors.next().expect("at least one error");
         first.extend(errors);
         first
