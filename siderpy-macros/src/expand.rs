@@ -44,8 +44,10 @@ except containers with no arguments of their own (`CLIENT`):
   optional block with one optional flag has a setter without and one with
   it (`.count(5)`, `.count_any(5)`). Optional pieces inside blocks are
   `Option`s or `bool`s.
-- **`numkeys`** (an `integer` so named, followed by `multiple` keys) is
-  never given: it is computed from the keys. `zunion([\"a\", \"b\"])`
+- **Counts** are never given: an `integer` followed by the `multiple` keys
+  it counts (`numkeys`), or a block of an `integer` and the list it counts
+  (`FIELDS numfields field [field ...]`), is computed from the list, by
+  the spec's structure whatever the count's name. `zunion([\"a\", \"b\"])`
   sends `ZUNION 2 a b`; where the keys are optional, `0` is sent until
   their setter gives some (`eval(script)` sends `EVAL script 0`,
   `eval(script).key([\"k\"])` `EVAL script 1 k`).
@@ -54,7 +56,11 @@ except containers with no arguments of their own (`CLIENT`):
 - Arguments sent in any order are sent in the spec's order, tokens exactly
   as the spec spells them.
 - What cannot be typed (an argument type this version does not know) is
-  taken as raw [`Args`](crate::Args), and its docs say why.";
+  taken as raw [`Args`](crate::Args), and its docs say why.
+- **Names stay** when the spec is regenerated from a newer server: an
+  argument renamed or restructured upstream keeps the method, parameters,
+  setters and types it had in the first published API (Redis 7.0.15),
+  recorded in the macro crate's naming table.";
 
 const CONNECTION_DOC: &str = "\
 Typed methods for the commands that change connection state (`MULTI`,

@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod compat;
 mod ctxt;
 mod docs;
 mod expand;
@@ -76,26 +77,49 @@ use syn::{parse_macro_input, LitStr};
 /// The reply table, embedded so that editing it rebuilds this crate.
 const REPLIES: &str = include_str!("../replies.json");
 
-/// The environment variable that replaces the spec path given to
-/// [`commands!`] (absolute, or relative to the invoking crate's manifest
-/// directory): to build against another spec (a newer server's) without
-/// editing code. The invoking crate's build script must declare it
-/// (`cargo:rerun-if-env-changed`), since a proc-macro cannot.
-const SPEC_ENV: &str = "SIDERPY_SPEC";
+/// The naming table of the first published spec (see [`compat`]).
+const NAMES: &str = include_str!("../names.json");
 
 /// Generates the typed command API from the spec at the given path
-/// (relative to the invoking crate's `CARGO_MANIFEST_DIR`), or at the
-/// path in `SIDERPY_SPEC` when that is set. See the crate docs.
+/// (relative to the invoking crate's `CARGO_MANIFEST_DIR`). See the crate
+/// docs.
+///
+/// A second literal names an environment variable that, when set, replaces
+/// the path (absolute, or relative to the same directory): to build
+/// against another spec (a newer server's) without editing code, as
+/// `commands!("../commands.json", "SIDERPY_SPEC")`. The invoking crate's
+/// build script must declare it (`cargo:rerun-if-env-changed`), since a
+/// proc-macro cannot.
 #[proc_macro]
 pub fn commands(input: TokenStream) -> TokenStream {
-    let path = parse_macro_input!(input as LitStr);
-    commands_impl(&path).unwrap_or_else(syn::Error::into_compile_error).into()
+    let input = parse_macro_input!(input as Input);
+    commands_impl(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
-fn commands_impl(lit: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
+/// `"path"` or `"path", "ENV_VAR"`.
+struct Input {
+    path: LitStr,
+    env: Option<LitStr>,
+}
+
+impl syn::parse::Parse for Input {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        let path = input.parse()?;
+        let env = if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Input { path, env })
+    }
+}
+
+fn commands_impl(input: &Input) -> syn::Result<proc_macro2::TokenStream> {
+    let lit = &input.path;
     let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
-    let (path, from) = match std::env::var(SPEC_ENV) {
-        Ok(p) if !p.is_empty() => (p, format!(" (from {SPEC_ENV})")),
+    let from_env = input.env.as_ref().and_then(|e| Some((std::env::var(e.value()).ok()?, e.value())));
+    let (path, from) = match from_env {
+        Some((p, var)) if !p.is_empty() => (p, format!(" (from {var})")),
         _ => (lit.value(), String::new()),
     };
     let full = std::path::Path::new(&dir).join(&path);
@@ -106,7 +130,8 @@ fn commands_impl(lit: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
         )
     })?;
     let mut cx = ctxt::Ctxt::new();
-    let spec = spec::parse(&json, &path, &mut cx);
+    let mut spec = spec::parse(&json, &path, &mut cx);
+    compat::apply(&mut spec, &compat::parse(NAMES, &mut cx));
     let replies = replies::parse(REPLIES, &mut cx);
     let api = lower::api(&spec, &replies, &mut cx);
     check::api(&spec, &api, &replies, &mut cx);

@@ -53,27 +53,44 @@ const UNNAMED_VARIANT: &str = "Empty";
 const UNNAMED_PARAM: &str = "value";
 const UNNAMED_SETTER: &str = "arg";
 
-/// The spec name of an argument that says how many keys follow
-/// (`ZUNION numkeys key [key ...]`). It is never a parameter: the count is
-/// written from the keys given.
-const NUMKEYS: &str = "numkeys";
-
 /// What the count is when optional keys are not given (`EVAL script 0`).
 const NO_KEYS: &str = "0";
 
-/// Whether `args[i]` is a count of the keys right after it: an `integer`
-/// named `numkeys`, always given, followed by a `multiple` key argument.
+/// Whether `n` is a bare count: an `integer`, always given, once, with no
+/// token of its own.
+fn is_count(n: &Arg) -> bool {
+    n.kind == ArgKind::Integer && !n.optional && !n.multiple && n.token.is_none()
+}
+
+/// Whether `list` can follow its count: repeated, with no token.
+fn is_countable(list: &Arg) -> bool {
+    list.multiple && !list.multiple_token && list.token.is_none()
+}
+
+/// Whether `args[i]` counts the keys right after it (`ZUNION numkeys key
+/// [key ...]`): a bare count followed by repeated keys, whatever its name.
+/// It is never a parameter: the count is written from the keys given.
 fn counts_keys(args: &[Arg], i: usize) -> bool {
     let (Some(n), Some(keys)) = (args.get(i), args.get(i + 1)) else { return false };
-    n.name == NUMKEYS
-        && n.kind == ArgKind::Integer
-        && !n.optional
-        && !n.multiple
-        && n.token.is_none()
-        && keys.kind == ArgKind::Key
-        && keys.multiple
-        && !keys.multiple_token
-        && keys.token.is_none()
+    is_count(n) && keys.kind == ArgKind::Key && is_countable(keys)
+}
+
+/// Whether a block is a count and the list it counts, nothing else
+/// (HEXPIRE's `FIELDS numfields field [field ...]`): the count is written
+/// from the list given, like keys'.
+fn counted_block(members: &[Arg]) -> bool {
+    matches!(members, [n, list] if is_count(n) && is_countable(list) && !list.optional)
+}
+
+/// The counts of [`counted_block`]s in `args`, at any depth.
+fn block_counts(args: &[Arg], out: &mut Vec<String>) {
+    for a in args {
+        match &a.kind {
+            ArgKind::Block(m) if counted_block(m) => out.push(m[0].name.clone()),
+            ArgKind::Block(m) | ArgKind::OneOf(m) => block_counts(m, out),
+            _ => {}
+        }
+    }
 }
 
 /// Builds the API for `spec`; problems go to `cx`.
@@ -324,6 +341,7 @@ impl Builder<'_> {
             ArgKind::Double => mine(Ty::Double),
             ArgKind::Unknown(t) => return Err(format!("`{}` has type `{t}`, which this macro does not know", a.name)),
             ArgKind::OneOf(members) => mine(Ty::Enum(self.enum_for(a, members)?)),
+            ArgKind::Block(members) if counted_block(members) => self.named_fields(&members[1])?,
             ArgKind::Block(members) => {
                 let mut out = Vec::new();
                 for m in members {
@@ -368,6 +386,9 @@ impl Builder<'_> {
         match &a.kind {
             ArgKind::PureToken => Write::Seq(Vec::new()),
             ArgKind::OneOf(_) => Write::Enum(vals[0].clone()),
+            ArgKind::Block(members) if counted_block(members) => {
+                Write::Counted(Box::new(self.write(&members[1], vals)))
+            }
             ArgKind::Block(members) => {
                 let mut vals = vals.iter();
                 let mut items = Vec::new();
@@ -506,19 +527,21 @@ impl Builder<'_> {
                                 d.write = Write::Counted(Box::new(d.write));
                                 d.docs.push(String::new());
                                 d.docs.push(format!(
-                                    "Preceded by their count (`{NUMKEYS}`), computed from the keys given."
+                                    "Preceded by their count (`{}`), computed from the keys given.",
+                                    a.name
                                 ));
                                 d
                             }));
                             notes.push(format!(
-                                "`{NUMKEYS}` is not a parameter: it is computed from the keys given to their setter, and is `0` without them."
+                                "`{}` is not a parameter: it is computed from the keys given to their setter, and is `0` without them.",
+                                a.name
                             ));
                         } else {
                             let (p, w) =
                                 self.params(keys, &mut taken).expect("a multiple key argument is always typed");
                             params.extend(p);
                             writes.push((slot, Write::Counted(Box::new(w))));
-                            notes.push(format!("`{NUMKEYS}` is not a parameter: it is computed from the keys given."));
+                            notes.push(format!("`{}` is not a parameter: it is computed from the keys given.", a.name));
                         }
                         continue;
                     }
@@ -547,6 +570,11 @@ impl Builder<'_> {
                     }
                 }
             }
+        }
+        let mut counts = Vec::new();
+        block_counts(cmd.arguments.as_deref().unwrap_or(&[]), &mut counts);
+        for c in counts {
+            notes.push(format!("`{c}` is not a parameter: it is computed from the list it counts."));
         }
         if cmd.arguments.iter().flatten().any(contains_unix_time) {
             notes.push(docs::UNIX_TIME_NOTE.into());
@@ -1072,7 +1100,7 @@ mod tests {
         );
         for p in &api.commands {
             let m = p.method.as_ref();
-            assert!(m.map_or(true, |m| m.params.iter().all(|p| p.ident != NUMKEYS)), "{}", p.name);
+            assert!(m.map_or(true, |m| m.params.iter().all(|p| p.ident != "numkeys")), "{}", p.name);
         }
 
         let zunion = plan(&api, "ZUNION").method.clone().unwrap();
@@ -1105,5 +1133,26 @@ mod tests {
         assert!(matches!(&merge.writes[..], [(1, Write::Counted(_))]));
         let other = plan(&api, "X.OTHER").method.as_ref().unwrap();
         assert_eq!(other.params[0], Param { ident: "numkeys".into(), ty: Ty::Int });
+
+        // A block of a count and the list it counts, whatever their names:
+        // Redis 7.4's HEXPIRE `FIELDS numfields field [field ...]`.
+        let api = api_for(
+            r#"{"HEXPIRE": {"arguments": [{"name": "key", "type": "key"},
+                    {"name": "seconds", "type": "integer"},
+                    {"name": "condition", "type": "oneof", "optional": true, "arguments": [
+                        {"name": "nx", "type": "pure-token", "token": "NX"}, {"name": "xx", "type": "pure-token", "token": "XX"}]},
+                    {"name": "fields", "type": "block", "token": "FIELDS", "arguments": [
+                        {"name": "numfields", "type": "integer"},
+                        {"name": "field", "type": "string", "multiple": true}]}]}}"#,
+            "{}",
+        )
+        .unwrap();
+        let hexpire = plan(&api, "HEXPIRE").method.as_ref().unwrap();
+        let params: Vec<&str> = hexpire.params.iter().map(|p| &p.ident[..]).collect();
+        assert_eq!(params, ["key", "seconds", "field"]);
+        assert_eq!(hexpire.params[2].ty, Ty::Many(Box::new(Ty::Str)));
+        let Write::Seq(items) = &hexpire.writes[2].1 else { panic!("{:?}", hexpire.writes) };
+        assert!(matches!(&items[..], [Write::Token(t), Write::Counted(_)] if t == "FIELDS"), "{items:?}");
+        assert!(hexpire.docs.iter().any(|d| d.contains("`numfields` is not a parameter")));
     }
 }
