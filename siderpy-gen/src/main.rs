@@ -25,6 +25,8 @@ Options:
                    (default: beside the spec, commands.source.json)
   --check          regenerate in memory and exit 1, with a summary of added,
                    removed and changed commands, if the spec on disk differs
+  --docs           with --check, also list the commands whose docs alone
+                   changed (summary, since...); else they are only counted
   --reply-schema PATH
                    merge reply schemas (which COMMAND DOCS lacks) from a
                    server source tree's src/commands/ directory, or from a
@@ -45,6 +47,7 @@ struct Cli {
     output: PathBuf,
     source: Option<PathBuf>,
     check: bool,
+    docs: bool,
     reply_schema: Option<PathBuf>,
 }
 
@@ -54,6 +57,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
         output: PathBuf::from("commands.json"),
         source: None,
         check: false,
+        docs: false,
         reply_schema: None,
     };
     let mut args = args.into_iter();
@@ -87,6 +91,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
                 cli.options.timeout = Duration::from_secs_f64(secs);
             }
             "--check" => cli.check = true,
+            "--docs" => cli.docs = true,
             "--reply-schema" => cli.reply_schema = Some(PathBuf::from(value("--reply-schema")?)),
             _ => return Err(format!("unknown argument `{arg}`")),
         }
@@ -153,7 +158,8 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 eprintln!("siderpy-gen: {} is up to date with {from} ({commands} commands)", cli.output.display());
                 ExitCode::SUCCESS
             }
-            Some(diff) => {
+            Some(mut diff) => {
+                diff.show_docs = cli.docs;
                 eprintln!("siderpy-gen: {} differs from what {from} gives: {diff}", cli.output.display());
                 eprintln!("siderpy-gen: run without --check to regenerate it");
                 ExitCode::from(1)
