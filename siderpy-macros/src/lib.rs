@@ -2,6 +2,12 @@
 //! (`commands.json`, the format of Redis's `utils/generate-commands-json.py`)
 //! at compile time.
 //!
+//! Modules, in the order a build runs them (serde_derive's shape): `spec`
+//! reads the JSON, `compat` restores the names of the first published API,
+//! `replies`/`schema` read the reply types, `lower` builds the API `model`
+//! (with `naming`, `syntax` and `docs`), `check` runs the checks that span
+//! the whole API, and `expand` emits it; `ctxt` collects every error.
+//!
 //! ```ignore
 //! siderpy_macros::commands!("../commands.json"); // relative to CARGO_MANIFEST_DIR
 //! ```
@@ -42,12 +48,20 @@
 //!   (`LeftOrRight`), else as the first; each command's own name is a
 //!   `pub type` alias of it.
 //!
+//! - Stability: before lowering, a spec from a newer server is brought
+//!   back to the argument names and shapes of the first published API
+//!   (`names.json`, what this macro emitted for Redis 7.0.15), so renamed
+//!   or restructured upstream arguments keep their methods, setters and
+//!   types (module `compat`).
+//!
 //! # Replies
 //!
 //! Default reply types come from `replies.json` in this crate (embedded),
-//! else from the spec entry's `reply_schema`, else `Value`. The table's
-//! `when` gives the type a setter switches to (`SET`'s `.get()` ->
-//! `Option<Bytes>`), keyed by the optional argument's spec name.
+//! else from the spec entry's `reply_schema` (module `schema`), else `Value`.
+//! A setter switches the type when its option changes the reply's shape
+//! (`SET`'s `.get()` -> `Option<Bytes>`, `.count(n)` on pops): from the
+//! table's `when`, keyed by the optional argument's spec name, else from
+//! the schema's branches.
 //!
 //! # Errors
 //!
