@@ -537,10 +537,11 @@ fn stmts(w: &Write) -> TokenStream {
             let body = stmts(body);
             quote!(if #src { #body })
         }
-        Write::Counted(body) => {
+        Write::Counted(per_item, body) => {
+            let per_item = Literal::u32_unsuffixed(*per_item);
             let body = stmts(body);
             quote! {
-                __n += crate::__private::write_counted(__buf, |__buf| {
+                __n += crate::__private::write_counted(__buf, #per_item, |__buf| {
                     let mut __n = 0u32;
                     #body
                     __n

@@ -76,10 +76,30 @@ fn counts_keys(args: &[Arg], i: usize) -> bool {
 }
 
 /// Whether a block is a count and the list it counts, nothing else
-/// (HEXPIRE's `FIELDS numfields field [field ...]`): the count is written
-/// from the list given, like keys'.
+/// (HEXPIRE's `FIELDS numfields field [field ...]`, HSETEX's `FIELDS
+/// numfields field value [field value ...]`): the count is written from
+/// the list given, like keys'. Each item must be plain words, so that the
+/// number of items is the number of words over [`words_per_item`].
 fn counted_block(members: &[Arg]) -> bool {
-    matches!(members, [n, list] if is_count(n) && is_countable(list) && !list.optional)
+    matches!(members, [n, list] if is_count(n) && is_countable(list) && !list.optional && words_per_item(list) > 0)
+}
+
+/// How many words one item of `list` is when each is a fixed number of
+/// plain words (a value, or a block of required values); else 0.
+fn words_per_item(list: &Arg) -> u32 {
+    let plain = |a: &Arg| {
+        matches!(
+            a.kind,
+            ArgKind::Key | ArgKind::String | ArgKind::Pattern | ArgKind::Integer | ArgKind::Double | ArgKind::UnixTime
+        ) && a.token.is_none()
+            && !a.optional
+            && !a.multiple
+    };
+    match &list.kind {
+        ArgKind::Block(m) if m.iter().all(plain) => m.len() as u32,
+        _ if plain(&Arg { multiple: false, ..list.clone() }) => 1,
+        _ => 0,
+    }
 }
 
 /// The counts of [`counted_block`]s in `args`, at any depth.
@@ -387,7 +407,7 @@ impl Builder<'_> {
             ArgKind::PureToken => Write::Seq(Vec::new()),
             ArgKind::OneOf(_) => Write::Enum(vals[0].clone()),
             ArgKind::Block(members) if counted_block(members) => {
-                Write::Counted(Box::new(self.write(&members[1], vals)))
+                Write::Counted(words_per_item(&members[1]), Box::new(self.write(&members[1], vals)))
             }
             ArgKind::Block(members) => {
                 let mut vals = vals.iter();
@@ -524,7 +544,7 @@ impl Builder<'_> {
                             writes.push((slot, Write::Token(NO_KEYS.into())));
                             let setters = self.setters(keys, slot, &mut notes);
                             drafts.extend(setters.into_iter().map(|mut d| {
-                                d.write = Write::Counted(Box::new(d.write));
+                                d.write = Write::Counted(1, Box::new(d.write));
                                 d.docs.push(String::new());
                                 d.docs.push(format!(
                                     "Preceded by their count (`{}`), computed from the keys given.",
@@ -540,7 +560,7 @@ impl Builder<'_> {
                             let (p, w) =
                                 self.params(keys, &mut taken).expect("a multiple key argument is always typed");
                             params.extend(p);
-                            writes.push((slot, Write::Counted(Box::new(w))));
+                            writes.push((slot, Write::Counted(1, Box::new(w))));
                             notes.push(format!("`{}` is not a parameter: it is computed from the keys given.", a.name));
                         }
                         continue;
@@ -1064,7 +1084,7 @@ mod tests {
     #[test]
     fn numkeys_is_counted_not_given() {
         let api = bundled();
-        let counted = |w: &Write| matches!(w, Write::Counted(_));
+        let counted = |w: &Write| matches!(w, Write::Counted(..));
         let mut found: Vec<&str> = api
             .commands
             .iter()
@@ -1106,7 +1126,7 @@ mod tests {
         let zunion = plan(&api, "ZUNION").method.clone().unwrap();
         let params: Vec<&str> = zunion.params.iter().map(|p| &p.ident[..]).collect();
         assert_eq!(params, ["key"]);
-        assert!(matches!(&zunion.writes[..], [(1, Write::Counted(_))]), "{:?}", zunion.writes);
+        assert!(matches!(&zunion.writes[..], [(1, Write::Counted(..))]), "{:?}", zunion.writes);
         assert!(zunion.docs.iter().any(|d| d.contains("computed")));
 
         let eval = plan(&api, "EVAL");
@@ -1130,7 +1150,7 @@ mod tests {
         .unwrap();
         let merge = plan(&api, "X.MERGE").method.as_ref().unwrap();
         assert_eq!(merge.params.len(), 1);
-        assert!(matches!(&merge.writes[..], [(1, Write::Counted(_))]));
+        assert!(matches!(&merge.writes[..], [(1, Write::Counted(..))]));
         let other = plan(&api, "X.OTHER").method.as_ref().unwrap();
         assert_eq!(other.params[0], Param { ident: "numkeys".into(), ty: Ty::Int });
 
@@ -1152,7 +1172,36 @@ mod tests {
         assert_eq!(params, ["key", "seconds", "field"]);
         assert_eq!(hexpire.params[2].ty, Ty::Many(Box::new(Ty::Str)));
         let Write::Seq(items) = &hexpire.writes[2].1 else { panic!("{:?}", hexpire.writes) };
-        assert!(matches!(&items[..], [Write::Token(t), Write::Counted(_)] if t == "FIELDS"), "{items:?}");
+        assert!(matches!(&items[..], [Write::Token(t), Write::Counted(..)] if t == "FIELDS"), "{items:?}");
         assert!(hexpire.docs.iter().any(|d| d.contains("`numfields` is not a parameter")));
+
+        // Valkey 9.1's hash field expiry, all of it.
+        let mut cx = Ctxt::new();
+        let v9 = spec::parse(include_str!("../fixtures/valkey-9.1/commands.json"), spec::FILE, &mut cx);
+        let api = super::api(&v9, &replies::Replies::default(), &mut cx);
+        cx.check().unwrap();
+        let counted: Vec<&str> = api
+            .commands
+            .iter()
+            .filter(|p| p.method.as_ref().is_some_and(|m| m.docs.iter().any(|d| d.contains("`numfields` is not"))))
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                "HEXPIRE",
+                "HEXPIREAT",
+                "HEXPIRETIME",
+                "HGETDEL",
+                "HGETEX",
+                "HPERSIST",
+                "HPEXPIRE",
+                "HPEXPIREAT",
+                "HPEXPIRETIME",
+                "HPTTL",
+                "HSETEX",
+                "HTTL"
+            ]
+        );
     }
 }

@@ -160,7 +160,9 @@ pub enum Write {
     },
     /// How many arguments `body` writes, then those arguments (`numkeys`
     /// and the keys it counts).
-    Counted(Box<Write>),
+    /// The number is of items of so many arguments each (`field value`
+    /// pairs count 1 each).
+    Counted(u32, Box<Write>),
 }
 
 impl Ty {
