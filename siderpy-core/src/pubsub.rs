@@ -263,6 +263,8 @@ pub(crate) struct QueueState {
     /// The queue of a `MONITOR` connection: simple strings arriving while
     /// no command waits are monitor lines.
     monitor: bool,
+    /// Not closed by the last unsubscribe (see [`keep_open`](Self::keep_open)).
+    keep_open: bool,
 }
 
 impl PubSubQueue {
@@ -281,6 +283,7 @@ impl PubSubQueue {
                 moves: None,
                 moved_shards: Vec::new(),
                 monitor: false,
+                keep_open: false,
             })),
         }
     }
@@ -415,8 +418,14 @@ impl QueueState {
         }
     }
 
+    /// Keeps the queue open after the last unsubscribe: it also takes the
+    /// connection's invalidations (`CLIENT TRACKING`).
+    pub(crate) fn keep_open(&mut self) {
+        self.keep_open = true;
+    }
+
     /// Records a confirmation; returns true when it ended the last
-    /// subscription.
+    /// subscription (and the queue is to close with it).
     pub(crate) fn confirm(&mut self, family: Family, subscribe: bool, channel: Option<Bytes>) -> bool {
         let set = match family {
             Family::Channel => &mut self.channels,
@@ -434,7 +443,7 @@ impl QueueState {
             (false, None) => set.clear(),
             (true, None) => {}
         }
-        !subscribe && self.subscriptions() == 0
+        !subscribe && self.subscriptions() == 0 && !self.keep_open
     }
 
     /// The server dropped `channel` because its slot left the node: a

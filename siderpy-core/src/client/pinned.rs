@@ -281,7 +281,9 @@ impl Redis {
             // Invalidations (RESP3 pushes) go to this handle's queue.
             pinned.tracking = true;
             drop(local);
-            conn.attach_pubsub(&self.pubsub_queue());
+            let queue = self.pubsub_queue();
+            queue.lock().keep_open();
+            conn.attach_pubsub(&queue);
             return reply;
         }
         if pinned.released() {
