@@ -267,6 +267,9 @@ async fn dedicated_settings_follow_its_commands_across_reconnects(p: Protocol) {
     kill_connection(&admin, &conn).await;
     state_is(&conn, "4", "mine", other, "alice").await;
     assert_eq!(conn.get("in-4").await.unwrap(), Some(Bytes::from_static(b"1")));
+    // So after close(): the handle stays dedicated, with its settings.
+    conn.close().await;
+    state_is(&conn, "4", "mine", other, "alice").await;
     // ...and RESET's state is replayed too.
     conn.reset().await.unwrap();
     state_is(&conn, "0", "", "2", "default").await;

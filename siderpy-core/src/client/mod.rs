@@ -159,11 +159,22 @@ impl Redis {
 
     /// Closes the connection. Commands in flight fail with
     /// [`Error::Closed`]; the client stays usable and the next command
-    /// reconnects, as in siderpy.
+    /// reconnects, as in siderpy. A [`dedicated`](Redis::dedicated) handle
+    /// reconnects to a connection of its own again, with the settings its
+    /// own commands gave it.
     pub async fn close(&self) {
         let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
         let idle = std::mem::take(&mut *side::lock_idle(&self.inner.blocking_idle));
-        let pinned = self.local().pinned.take().map(|p| p.conn);
+        // A dedicated handle stays dedicated: its next command reconnects
+        // with the settings its own commands gave it, never falling back to
+        // the shared connection.
+        let pinned = {
+            let mut local = self.local();
+            match &local.pinned {
+                Some(p) if p.dedicated() => Some(p.conn.clone()),
+                _ => local.pinned.take().map(|p| p.conn),
+            }
+        };
         for conn in conn.into_iter().chain(idle).chain(pinned) {
             tracing::debug!(connection = conn.id, "closing connection");
             conn.close(Error::Closed("connection"));
