@@ -27,7 +27,8 @@ enum Step {
     Close,
     /// Keeps the connection open, reading and ignoring whatever comes.
     Hold,
-    /// Behaves from here on: PING → PONG, ECHO x → x, anything else → OK.
+    /// Behaves from here on: PING → PONG, ECHO x → x, HELLO → a map,
+    /// anything else → OK.
     Serve,
     /// Writes the first bytes, then the second over and over until the
     /// client goes away.
@@ -121,6 +122,7 @@ async fn run_script(
                     log.lock().unwrap().push(cmd.clone());
                     let reply = match cmd[0].to_ascii_uppercase().as_slice() {
                         b"PING" => b"+PONG\r\n".to_vec(),
+                        b"HELLO" => b"%1\r\n$6\r\nserver\r\n$4\r\nfake\r\n".to_vec(),
                         b"ECHO" => [format!("${}\r\n", cmd[1].len()).as_bytes(), &cmd[1], b"\r\n"].concat(),
                         _ => b"+OK\r\n".to_vec(),
                     };
@@ -410,9 +412,9 @@ async fn handshake_commands() {
         ("redis://127.0.0.1:{port}", &[]),
         (
             "redis://:pw@127.0.0.1:{port}/2?client_name=app",
-            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"]],
+            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"], &["PING"]],
         ),
-        ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"]]),
+        ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"], &["PING"]]),
         ("redis://127.0.0.1:{port}/0?protocol=3", &[&["HELLO", "3"]]),
         (
             "redis://al:pw@127.0.0.1:{port}/5?protocol=3&client_name=app",
@@ -542,8 +544,8 @@ async fn limits_stop_a_server_that_never_stops_sending() {
         // Refused on its header: more than max_bulk_len.
         ("an endless bulk", small, (b"$536870912\r\n", b"0123456789abcdef", "exceeds the limit")),
         // Refused on its header even by default: 2^32 elements take more
-        // than max_frame_len, whatever they are.
-        ("an endless array", Limits::default(), (b"*4294967295\r\n", b":1\r\n", "max_frame_len")),
+        // memory than max_decoded_bytes, whatever they are.
+        ("an endless array", Limits::default(), (b"*4294967295\r\n", b":1\r\n", "max_decoded_bytes")),
         // Each array within max_elements, together without end: refused
         // once max_frame_len is buffered.
         ("arrays of arrays", small, (b"*1000\r\n*1000\r\n", endless_child, "max_frame_len")),
