@@ -23,10 +23,11 @@ mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+mod script;
 mod tls;
 mod value;
 
-pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
+pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
@@ -47,6 +48,7 @@ pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use script::{FunctionCall, Library, Script, ScriptCall};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
@@ -57,7 +59,7 @@ pub mod prelude {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, ToArg};
+    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
