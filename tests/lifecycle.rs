@@ -361,8 +361,52 @@ async fn a_non_reading_peer_keeps_memory_under_the_cap() {
         t.await.unwrap();
     }
     let grown = rss().saturating_sub(before);
+    eprintln!(
+        "non-reading peer: RSS +{} MiB, {} timed out, {} refused as full",
+        grown >> 20,
+        timed_out.load(Ordering::Relaxed),
+        full.load(Ordering::Relaxed)
+    );
     assert!(timed_out.load(Ordering::Relaxed) > 0);
     // Unbounded, 32 tasks queue well over 128 MiB a second here.
+    assert!(grown < 48 << 20, "RSS grew by {} MiB", grown >> 20);
+    server.abort();
+}
+
+/// Commands that keep waiting fill the queue up to the cap; past it, new
+/// ones fail at once, and the connection stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_output_cap_commands_fail_at_once() {
+    let _serial = one_at_a_time();
+    let (url, server) = non_reading_server().await;
+    let limits = Limits { max_queued_bytes: 1 << 20, ..Limits::default() };
+    let redis = Redis::builder(&url).unwrap().limits(limits).build();
+    redis.execute_cmd("SET", ("first", 1)).with_timeout(Duration::from_millis(100)).await.expect_err("never read");
+    let value = vec![b'v'; 16 * 1024];
+    let before = rss();
+    // 32 MiB in all: more than the socket buffers, the write buffer and the cap.
+    let calls: Vec<_> = (0..2000)
+        .map(|i| {
+            let (redis, value) = (redis.clone(), value.clone());
+            tokio::spawn(async move {
+                redis.execute_cmd("SET", (format!("k{i}"), &value[..])).with_timeout(Duration::from_secs(2)).await
+            })
+        })
+        .collect();
+    let (mut full, mut timed_out) = (0, 0);
+    for call in calls {
+        match call.await.unwrap() {
+            Err(Error::OutputFull { limit, .. }) => {
+                assert_eq!(limit, 1 << 20);
+                full += 1;
+            }
+            Err(Error::Timeout(_)) => timed_out += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let grown = rss().saturating_sub(before);
+    eprintln!("output cap: {full} refused, {timed_out} timed out, RSS +{} MiB", grown >> 20);
+    assert!(full > 0 && timed_out > 0, "{full} refused, {timed_out} timed out");
     assert!(grown < 48 << 20, "RSS grew by {} MiB", grown >> 20);
     server.abort();
 }
@@ -441,6 +485,7 @@ async fn large_values_give_their_buffers_back() {
     redis.execute_cmd("PING", ()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let kept = rss().saturating_sub(before);
+    eprintln!("256 MiB SET/GET, then idle: RSS +{} MiB", kept >> 20);
     assert!(kept < 32 << 20, "RSS still {} MiB above where it was", kept >> 20);
 }
 

@@ -544,8 +544,8 @@ async fn limits_stop_a_server_that_never_stops_sending() {
         // Refused on its header: more than max_bulk_len.
         ("an endless bulk", small, (b"$536870912\r\n", b"0123456789abcdef", "exceeds the limit")),
         // Refused on its header even by default: 2^32 elements take more
-        // memory than max_decoded_bytes, whatever they are.
-        ("an endless array", Limits::default(), (b"*4294967295\r\n", b":1\r\n", "max_decoded_bytes")),
+        // than max_frame_len, whatever they are.
+        ("an endless array", Limits::default(), (b"*4294967295\r\n", b":1\r\n", "max_frame_len")),
         // Each array within max_elements, together without end: refused
         // once max_frame_len is buffered.
         ("arrays of arrays", small, (b"*1000\r\n*1000\r\n", endless_child, "max_frame_len")),

@@ -95,6 +95,9 @@ impl Clone for Redis {
     }
 }
 
+/// What every clone of a client shares. It owns the shared connection and
+/// the idle side connections: when the last clone goes, they close (a
+/// [`Connection`] closes with its last handle).
 pub(crate) struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
@@ -109,17 +112,6 @@ pub(crate) struct Inner {
     /// A `SELECT` went through the shared connection: it no longer uses the
     /// configured db (until it reconnects).
     selected_other_db: std::sync::atomic::AtomicBool,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-            conn.close(Error::Closed("client"));
-        }
-        for conn in self.blocking_idle.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            conn.close(Error::Closed("client"));
-        }
-    }
 }
 
 impl std::fmt::Debug for Redis {

@@ -336,7 +336,9 @@ impl Decoder {
             }
             if children > 0 {
                 self.decoded = self.decoded.saturating_add(children.saturating_mul(VALUE_SIZE));
-                if self.decoded > self.limits.max_decoded_bytes {
+                // When the wire bytes alone cannot fit, that is the cap to name.
+                let least = self.pos.saturating_add(children.saturating_mul(MIN_FRAME));
+                if self.decoded > self.limits.max_decoded_bytes && least <= self.limits.max_frame_len {
                     return Err(Check::Invalid(format!(
                         "reply announcing at least {} bytes of values exceeds the limit of {} \
                          (Limits::max_decoded_bytes)",
@@ -891,6 +893,26 @@ mod tests {
         assert_eq!(frame(1000).len(), 1000);
         assert!(matches!(decode_with(limits, &frame(1000)), Ok(Some(Value::Bulk(_)))));
         assert!(matches!(decode_with(limits, &frame(1001)), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn decoded_size_is_capped_by_max_decoded_bytes() {
+        let limits = Limits { max_decoded_bytes: 10 * VALUE_SIZE, ..Limits::default() };
+        let ints = |n: usize| [format!("*{n}\r\n").into_bytes(), b":1\r\n".repeat(n)].concat();
+        assert!(matches!(decode_with(limits, &ints(10)), Ok(Some(Value::Array(_)))));
+        // Refused on its header, the elements not even sent.
+        let got = decode_with(limits, b"*11\r\n");
+        assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_decoded_bytes")), "{got:?}");
+        // Each array small, their sum over: refused as the sum passes.
+        let nested = [&b"*2\r\n"[..], &ints(5), b"*5\r\n"].concat();
+        let got = decode_with(limits, &nested);
+        assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_decoded_bytes")), "{got:?}");
+        // Bulk strings cost one value each (their bytes are the frame's).
+        let bulks = [&b"*11\r\n"[..], &b"$1\r\nx\r\n".repeat(11)].concat();
+        assert!(matches!(decode_with(limits, &bulks), Err(Error::Protocol(_))));
+        // By default: a 90 MB reply of `_` (30 million values, 1.2 GB) is refused.
+        let got = decode_all(b"*30000000\r\n_\r\n");
+        assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_decoded_bytes")), "{got:?}");
     }
 
     #[test]
