@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use siderpy::prelude::*;
 use siderpy::resp::Limits;
 use siderpy::{Error, Protocol, Redis};
-use support::{client, wait_until, with_protocol, RedisServer};
+use support::{client, url, wait_until, with_protocol, RedisServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -158,6 +158,16 @@ async fn dropped_subscribers_close_their_connections(p: Protocol) {
     // Nobody is left subscribed on the server, so nothing fills a queue.
     let receivers: i64 = admin.execute_cmd("PUBLISH", ("news", "x")).returning().await.unwrap();
     assert_eq!(receivers, 0);
+    // With re-subscribing on, each subscriber also has a task waiting to
+    // re-subscribe: it ends with its handle.
+    let resubscribing = Redis::builder(&url(&server, p)).unwrap().resubscribe(true).build();
+    resubscribing.execute_cmd("PING", ()).await.unwrap();
+    let before = Baseline::take(&admin).await;
+    for _ in 0..CYCLES / 4 {
+        let subscriber = resubscribing.clone();
+        subscriber.execute_cmd("SUBSCRIBE", ["news"]).await.unwrap();
+    }
+    before.wait_back(&admin, "subscribe + drop, re-subscribing on").await;
 }
 
 async fn a_handle_dropped_inside_multi_closes_its_connection(p: Protocol) {

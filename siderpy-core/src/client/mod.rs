@@ -53,6 +53,22 @@ use side::CloseOnDrop;
 /// connection fails or is [closed](Redis::close), the next command opens a
 /// new one and repeats the handshake (HELLO, AUTH, SELECT, CLIENT SETNAME).
 ///
+/// # Who owns which connection
+/// Every connection has one owner and closes, with its socket and the
+/// state the server keeps for it, when that owner goes:
+/// - the shared connection and the idle side connections belong to the
+///   client, and close when its last clone is dropped;
+/// - a side connection belongs to the blocking call using it while it
+///   waits (an abandoned call closes it, since the server keeps it blocked);
+/// - a pinned connection (an open `MULTI` or `WATCH`, a subscription, a
+///   [`dedicated`](Redis::dedicated) handle) belongs to its handle and
+///   closes when that handle (and, for a dedicated one, its clones) is
+///   dropped: a dropped transaction is never left queued on the server;
+/// - a connection still connecting belongs to the call that opened it, and
+///   closes if that call's future is dropped.
+///
+/// [`close`](Redis::close) closes what the handle owns and nothing else.
+///
 /// # Examples
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;
