@@ -13,6 +13,8 @@ fn compile_fail() {
     // One argument or several where the spec takes several; nothing else.
     t.pass("tests/ui/one_or_many/*.rs");
     t.compile_fail("tests/ui/one_or_many_fail/*.rs");
+    // Derives report every bad attribute, each at its span.
+    t.compile_fail("tests/ui/derive/*.rs");
     // Mutually exclusive options cannot both be given.
     t.compile_fail("tests/ui/oneof/*.rs");
     // Stateful commands (MULTI, WATCH, SELECT...) are not methods of a pool.

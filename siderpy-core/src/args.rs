@@ -145,6 +145,35 @@ where
     }
 }
 
+/// A struct written as field/value pairs, as `HSET` and `XADD` take them:
+/// derive it (`#[derive(ToArgs)]`) and pass `&value`.
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// use siderpy::{FromValue, ToArgs};
+///
+/// #[derive(ToArgs, FromValue, Debug, PartialEq)]
+/// struct User {
+///     name: String,
+///     #[siderpy(rename = "mail")]
+///     email: Option<String>,
+///     visits: i64,
+/// }
+///
+/// let ada = User { name: "Ada".into(), email: None, visits: 3 };
+/// redis.hset("user:1", &ada).await?;
+/// let back: Option<User> = redis.hgetall("user:1").returning().await?;
+/// assert_eq!(back, Some(ada));
+/// # Ok(()) }
+/// ```
+pub trait ToArgs {
+    /// The fields that have a value, as (name on the wire, value) pairs.
+    fn field_values(&self) -> Vec<(&'static str, Arg)>;
+}
+
 /// A value for an argument the spec types `double` (a score, a radius, a
 /// weight...): any number, or a score bound such as [`Exclusive`].
 ///

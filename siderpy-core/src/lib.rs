@@ -19,15 +19,18 @@ mod error;
 mod future;
 mod info;
 mod keys;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+mod scan;
 mod script;
 mod tls;
 mod value;
 
-pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg};
+pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
@@ -48,7 +51,10 @@ pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use scan::ScanIter;
 pub use script::{FunctionCall, Library, Script, ScriptCall};
+/// Derives [`FromValue`](trait@FromValue) and [`ToArgs`](trait@ToArgs).
+pub use siderpy_macros::{FromValue, ToArgs};
 pub use value::Value;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
@@ -59,8 +65,10 @@ pub mod prelude {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg};
+    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::convert::{field_values, missing_field, text_of, type_error, FromValue};
+    pub use crate::error::Error;
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};
@@ -83,13 +91,16 @@ pub mod __private {
         1
     }
 
-    /// Writes how many arguments `write` writes, then those arguments (a
-    /// `numkeys` and its keys); returns how many bulk strings in all.
-    pub fn write_counted(buf: &mut BytesMut, write: impl FnOnce(&mut BytesMut) -> u32) -> u32 {
+    /// Writes how many items `write` writes (its arguments over
+    /// `per_item`), then those arguments (a `numkeys` and its keys, a
+    /// `numfields` and its field-value pairs); returns how many bulk
+    /// strings in all.
+    pub fn write_counted(buf: &mut BytesMut, per_item: u32, write: impl FnOnce(&mut BytesMut) -> u32) -> u32 {
         let start = buf.len();
         let n = write(buf);
         let written = buf.len();
-        crate::resp::write_bulk(buf, itoa::Buffer::new().format(n).as_bytes());
+        // A list of `field value` pairs (HSETEX) counts pairs, not words.
+        crate::resp::write_bulk(buf, itoa::Buffer::new().format(n / per_item.max(1)).as_bytes());
         // The count goes first: moved in place before what it counts.
         let count = buf.len() - written;
         buf[start..].rotate_right(count);
