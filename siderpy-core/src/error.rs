@@ -103,6 +103,26 @@ pub enum Error {
     /// The cluster could not serve the command: no node is known for its
     /// slot, or the cluster kept redirecting it past the bound.
     Cluster(String),
+    /// The command was not queued: the connection already holds
+    /// [`Limits::max_queued_bytes`](crate::resp::Limits::max_queued_bytes)
+    /// of commands the server has not read. Nothing was sent; the
+    /// connection stays open. Retry later, or raise the limit.
+    OutputFull {
+        /// Bytes queued and not yet written.
+        queued: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The server's answer to a handshake command (`HELLO`, `AUTH`,
+    /// `SELECT`...) does not have that command's shape: it is not the Redis
+    /// it claims to be, or not in step with the client. The connection was
+    /// closed.
+    Handshake {
+        /// The command.
+        command: String,
+        /// What the server answered, quoted (and shortened).
+        reply: String,
+    },
 }
 
 impl Error {
@@ -128,7 +148,11 @@ impl Error {
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
-            Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::Timeout(Timeout::Connect | Timeout::Write)
+            Error::Io(_)
+                | Error::Tls(_)
+                | Error::Protocol(_)
+                | Error::Handshake { .. }
+                | Error::Timeout(Timeout::Connect | Timeout::Write)
         )
     }
 
@@ -191,6 +215,14 @@ impl fmt::Display for Error {
                  a cluster serves only keys of one slot together (use a {{hash tag}})"
             ),
             Error::Cluster(m) => write!(f, "cluster error: {m}"),
+            Error::OutputFull { queued, limit } => write!(
+                f,
+                "command not sent: {queued} bytes are already queued for a server that is not reading them \
+                 (limit {limit}, see Limits::max_queued_bytes)"
+            ),
+            Error::Handshake { command, reply } => {
+                write!(f, "connect failed: the server answered {command} with {reply} (the connection was closed)")
+            }
         }
     }
 }

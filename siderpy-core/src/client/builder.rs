@@ -230,6 +230,7 @@ impl RedisBuilder {
                 config: self.config,
                 conn: Mutex::new(None),
                 blocking_idle: Mutex::new(Vec::new()),
+                side_busy: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
             }),
