@@ -249,7 +249,13 @@ async fn close_fails_a_pending_blpop_promptly(p: Protocol) {
     let result = tokio::time::timeout(Duration::from_secs(1), waiting).await.expect("BLPOP still pending").unwrap();
     assert!(matches!(result, Err(Error::Closed(_))), "{result:?}");
     assert!(start.elapsed() < Duration::from_secs(1));
-    // Pushed after close(): nobody takes it.
+    // The server no longer counts a waiting BLPOP (it did until close()),
+    // so an element pushed now is nobody's.
+    wait_until("the server to drop the BLPOP", Duration::from_secs(2), || async {
+        let info: String = admin.execute_cmd("INFO", ["clients"]).returning().await.unwrap();
+        info.contains("blocked_clients:0")
+    })
+    .await;
     admin.execute_cmd("LPUSH", ("queue", "kept")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let len: i64 = admin.execute_cmd("LLEN", ["queue"]).returning().await.unwrap();
