@@ -4,9 +4,29 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::connection::reconnect::Backoff;
+use crate::connection::transport::{Resolve, Resolver, TcpSettings};
 use crate::convert::TextPolicy;
 use crate::info::{ConnectionInfo, Password, Protocol};
 use crate::resp::Limits;
+
+/// The connect timeout unless the builder sets one: it bounds opening the
+/// socket (every address of the host), TLS and the handshake commands.
+/// Long enough for a TLS handshake across continents on a loaded server,
+/// short enough that a host that vanished is reported in seconds, not
+/// after the system's TCP timeout (minutes).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TCP keepalive idle time unless the builder sets one: probes start
+/// after this long without traffic, a third of it apart, three of them.
+/// A peer gone without a word (a host powered off, a NAT entry dropped)
+/// is noticed about a minute later on an idle connection, instead of never.
+pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// `TCP_USER_TIMEOUT` (Linux) unless the builder sets one: written data
+/// unacknowledged this long makes the kernel drop the connection, so a
+/// connection with commands in flight and no read timeout still ends.
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 use super::{Inner, Local, Redis};
 
@@ -14,6 +34,8 @@ use super::{Inner, Local, Redis};
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) info: ConnectionInfo,
+    /// As set on the builder (`None`: [`DEFAULT_CONNECT_TIMEOUT`], or the
+    /// cluster's own default); see [`Config::connect_timeout`].
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
@@ -25,6 +47,17 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     /// Sends `READONLY` on every connection (cluster replicas serving reads).
     pub(crate) readonly: bool,
+    pub(crate) tcp: TcpSettings,
+    /// `PING` the shared connection when nothing was read for this long.
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) backoff: Backoff,
+}
+
+impl Config {
+    /// The bound on connecting: TCP, TLS and the handshake together.
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
 }
 
 /// Builds a [`Redis`] with settings beyond the URL.
@@ -64,14 +97,73 @@ impl RedisBuilder {
                 resubscribe: false,
                 limits: Limits::default(),
                 readonly: false,
+                tcp: TcpSettings {
+                    keepalive: Some(DEFAULT_TCP_KEEPALIVE),
+                    user_timeout: Some(DEFAULT_TCP_USER_TIMEOUT),
+                    resolver: Resolver::default(),
+                },
+                heartbeat: None,
+                backoff: Backoff::default(),
             },
         }
     }
 
     /// Bounds opening the socket, the TLS handshake and the handshake
-    /// commands (HELLO/AUTH/SELECT/CLIENT SETNAME) together.
+    /// commands (HELLO/AUTH/SELECT/CLIENT SETNAME) together
+    /// ([`DEFAULT_CONNECT_TIMEOUT`] unless set). A host name with several
+    /// addresses gives each a share of it in turn (RFC 8305).
+    ///
+    /// A command's own bound (its read timeout, or `with_timeout`) covers
+    /// connecting too when it is shorter: a call never waits past it, even
+    /// behind another caller's attempt to connect.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// TCP keepalive: probes after `idle` without traffic, a third of it
+    /// apart, three of them, so a peer gone without a word is noticed
+    /// ([`DEFAULT_TCP_KEEPALIVE`] unless set; `None` turns it off).
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.config.tcp.keepalive = idle;
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` where the OS has it (Linux, Android): how long
+    /// written data may go unacknowledged before the kernel drops the
+    /// connection ([`DEFAULT_TCP_USER_TIMEOUT`] unless set; `None` leaves the
+    /// system's, about 15 minutes). Elsewhere it does nothing.
+    pub fn tcp_user_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.config.tcp.user_timeout = limit;
+        self
+    }
+
+    /// An idle heartbeat (off by default): when nothing was read on the
+    /// shared connection for `every`, the client sends `PING`; if no byte
+    /// comes back within `every` again, the connection is declared dead,
+    /// every command in flight fails with
+    /// [`Timeout::Unresponsive`](crate::Timeout::Unresponsive), and the next
+    /// command reconnects. It finds a stopped or unreachable server before a
+    /// command has to wait on it. Connections that may hold a `MULTI`
+    /// (dedicated, side and pub/sub connections) get none.
+    pub fn heartbeat(mut self, every: Option<Duration>) -> Self {
+        self.config.heartbeat = every;
+        self
+    }
+
+    /// How the client paces its attempts to connect once one failed
+    /// ([`Backoff::default`] unless set): in between, calls fail at once
+    /// with [`Error::Unavailable`](crate::Error::Unavailable) instead of each
+    /// trying on its own.
+    pub fn reconnect(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// Finds the addresses of the URL's host with `resolver` instead of the
+    /// system's (service discovery, a fixed list of addresses, tests).
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.config.tcp.resolver = Resolver(Some(Arc::new(resolver)));
         self
     }
 
@@ -81,7 +173,15 @@ impl RedisBuilder {
         self.read_timeout(timeout).write_timeout(timeout)
     }
 
-    /// Bounds the wait for each reply; `None` (the default) waits forever.
+    /// Bounds each command: connecting if it must, then the wait for its
+    /// reply; `None` (the default) waits forever. Also for pipelines and
+    /// transactions, as one. When a read timeout passes with nothing at all
+    /// read on the connection in that time, the server answers nobody: the
+    /// connection is closed as dead (those in flight get
+    /// [`Timeout::Unresponsive`](crate::Timeout::Unresponsive)) and the next
+    /// command reconnects, so a half-open connection costs one timeout, not
+    /// one per call. A timeout while other replies kept coming (a slow
+    /// command) leaves the connection as it is.
     ///
     /// Blocking commands (`BLPOP`, `XREAD BLOCK`... as the spec flags them)
     /// are exempt, so `BLPOP key 0` can block as asked; see
@@ -202,9 +302,9 @@ impl RedisBuilder {
         self
     }
 
-    /// The connect timeout set, if any.
-    pub(crate) fn connect_timeout_setting(&self) -> Option<Duration> {
-        self.config.connect_timeout
+    /// The connect timeout in force.
+    pub(crate) fn connect_timeout_setting(&self) -> Duration {
+        self.config.connect_timeout()
     }
 
     /// The text policy set, for executors that convert replies themselves.
@@ -227,6 +327,7 @@ impl RedisBuilder {
         Redis {
             local: Arc::new(Mutex::new(Local::default())),
             inner: Arc::new(Inner {
+                reconnect: crate::connection::reconnect::Reconnect::new(self.config.backoff),
                 config: self.config,
                 conn: Mutex::new(None),
                 blocking_idle: Mutex::new(Vec::new()),

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
 use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
+use crate::connection::reconnect::Reconnect;
 use crate::connection::{transport, Connection, Frames};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
@@ -19,7 +20,7 @@ use crate::pubsub::{Family, PubSubQueue};
 use crate::value::Value;
 
 pub(crate) use builder::Config;
-pub use builder::RedisBuilder;
+pub use builder::{RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT};
 use handshake::handshake;
 
 /// One logical connection to a Redis server.
@@ -130,6 +131,8 @@ pub(crate) struct Inner {
     /// A `SELECT` went through the shared connection: it no longer uses the
     /// configured db (until it reconnects).
     selected_other_db: std::sync::atomic::AtomicBool,
+    /// When connecting may be tried again after a failure.
+    reconnect: Reconnect,
 }
 
 impl Drop for Inner {
@@ -180,11 +183,14 @@ impl Redis {
 
     /// Closes the connection. Commands in flight fail with
     /// [`Error::Closed`]; the client stays usable and the next command
-    /// reconnects, as in siderpy.
+    /// reconnects at once (even while backing off, or after giving up), as
+    /// in siderpy.
     pub async fn close(&self) {
         let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
         let idle = std::mem::take(&mut *lock_idle(&self.inner.blocking_idle));
         let pinned = self.local().pinned.take().map(|p| p.conn);
+        // A fresh start: the next command tries at once, even after giving up.
+        self.inner.reconnect.reset();
         for conn in conn.into_iter().chain(idle).chain(pinned) {
             tracing::debug!(connection = conn.id, "closing connection");
             conn.close(Error::Closed("connection"));
@@ -215,22 +221,26 @@ impl Redis {
         guard.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
-    /// Opens a new connection and runs the handshake; `purpose` is for logs.
+    /// Opens a new connection and runs the handshake; `purpose` is for logs
+    /// (and the shared connection alone gets the heartbeat). Fails at once
+    /// while the server is known to be down and the next attempt is not due.
     async fn connect(&self, purpose: &'static str) -> Result<Connection> {
         let config = &self.inner.config;
+        self.inner.reconnect.check()?;
         let id = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let open = async {
-            let transport = transport::connect(&config.info, config.tls.as_ref()).await?;
-            let conn = Connection::start(transport, config.limits, config.write_timeout, id);
-            handshake(&conn, &config.info, config.readonly)
+        let deadline = tokio::time::Instant::now() + config.connect_timeout();
+        let result = async {
+            let transport = transport::connect(&config.info, config.tls.as_ref(), &config.tcp, deadline).await?;
+            let heartbeat = if purpose == "shared" { config.heartbeat } else { None };
+            let conn = Connection::start(transport, config.limits, config.write_timeout, heartbeat, id);
+            tokio::time::timeout_at(deadline, handshake(&conn, &config.info, config.readonly))
                 .await
+                .unwrap_or(Err(Error::Timeout(Timeout::Connect)))
                 .inspect_err(|_| conn.close(Error::Closed("connection")))?;
             Ok(conn)
-        };
-        let result = match config.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, open).await.unwrap_or(Err(Error::Timeout(Timeout::Connect))),
-            None => open.await,
-        };
+        }
+        .await;
+        self.inner.reconnect.record(&result);
         match &result {
             Ok(_) => tracing::debug!(connection = id, purpose, server = %config.info, "connected"),
             Err(e) => tracing::warn!(connection = id, purpose, server = %config.info, error = %e, "connect failed"),
@@ -395,7 +405,8 @@ impl Redis {
         }
         let subscribed = async {
             for (cmd, n) in &commands {
-                let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
+                let replies =
+                    await_batch(conn.send_expecting(cmd, *n)?, Some(redis.inner.config.connect_timeout())).await?;
                 if let Some(Value::Error(e)) = replies.into_iter().find(|v| matches!(v, Value::Error(_))) {
                     return Err(Error::Redis(e));
                 }
@@ -679,6 +690,38 @@ impl Redis {
 
     pub(crate) fn text_policy(&self) -> TextPolicy {
         self.inner.config.text
+    }
+
+    /// The client's read timeout, for batches sent on its connection.
+    pub(crate) fn read_timeout(&self) -> Option<Duration> {
+        self.inner.config.read_timeout
+    }
+
+    /// Waits for a reply queued on the shared connection (by
+    /// [`try_send_shared`](Self::try_send_shared)) within `limit`.
+    pub(crate) async fn await_shared(
+        &self,
+        rx: oneshot::Receiver<Result<Value>>,
+        limit: Option<Duration>,
+    ) -> Result<Value> {
+        let reply = await_reply(rx, limit).await;
+        if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&reply, limit) {
+            self.read_timed_out(waited);
+        }
+        reply
+    }
+
+    /// After a wait of `waited` on the shared connection timed out: closes
+    /// it as dead if nothing was read on it all that time (see
+    /// [`RedisBuilder::read_timeout`]). Only a wait as long as the client's
+    /// read timeout counts: a call's own shorter bound says nothing of the
+    /// connection, and must not end it for the other callers.
+    pub(crate) fn read_timed_out(&self, waited: Duration) {
+        if self.inner.config.read_timeout.is_some_and(|limit| waited >= limit) {
+            if let Some(conn) = self.current() {
+                conn.close_if_silent(waited);
+            }
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
-use tokio::time::Sleep;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
 
 use super::transport::Transport;
 use super::{lock, Slot, State};
@@ -55,8 +56,23 @@ pub(crate) struct Driver {
     done: Vec<(Slot, Option<Value>)>,
     /// Callers woken since the driver last yielded.
     woken: usize,
+    /// When bytes last arrived: set once per read, published to the shared
+    /// state at the driver's next look at it.
+    last_read: Instant,
+    heartbeat: Option<Heartbeat>,
     id: u64,
 }
+
+/// The idle check: a `PING` when nothing was read for `every`.
+struct Heartbeat {
+    every: Duration,
+    timer: Pin<Box<Sleep>>,
+    /// When the unanswered `PING` went out, if one did.
+    sent: Option<Instant>,
+}
+
+/// A `PING` as the heartbeat sends it.
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 impl Driver {
     pub(crate) fn new(
@@ -64,8 +80,15 @@ impl Driver {
         shared: Arc<Mutex<State>>,
         limits: Limits,
         write_timeout: Option<Duration>,
+        heartbeat: Option<Duration>,
         id: u64,
     ) -> Self {
+        let now = Instant::now();
+        let heartbeat = heartbeat.map(|every| Heartbeat {
+            every,
+            timer: Box::pin(tokio::time::sleep_until(now + every)),
+            sent: None,
+        });
         Driver {
             io,
             shared,
@@ -78,6 +101,8 @@ impl Driver {
             replies: Vec::new(),
             done: Vec::new(),
             woken: 0,
+            last_read: now,
+            heartbeat,
             id,
         }
     }
@@ -140,9 +165,48 @@ impl Driver {
                 };
                 Err(Error::io(io::Error::new(io::ErrorKind::UnexpectedEof, msg)))
             }
-            Poll::Ready(Ok(_)) => Ok(true),
+            Poll::Ready(Ok(_)) => {
+                self.last_read = Instant::now();
+                Ok(true)
+            }
             Poll::Ready(Err(e)) => Err(Error::io(e)),
             Poll::Pending => Ok(false),
+        }
+    }
+
+    /// With a heartbeat, when nothing was read for its period: on an idle
+    /// connection, queues a `PING` (its reply goes nowhere); if the last
+    /// one got no byte back in a whole period, the connection is dead.
+    /// Returns whether it queued one. Runs only when the driver is about to
+    /// sleep, and rearms its timer at most once a period.
+    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
+        let Some(hb) = &mut self.heartbeat else { return Ok(false) };
+        loop {
+            if hb.timer.as_mut().poll(cx).is_pending() {
+                return Ok(false);
+            }
+            let now = Instant::now();
+            if hb.sent.is_some_and(|sent| self.last_read < sent) {
+                return Err(Error::Timeout(Timeout::Unresponsive));
+            }
+            hb.sent = None;
+            let due = self.last_read + hb.every;
+            if due > now {
+                hb.timer.as_mut().reset(due);
+                continue;
+            }
+            hb.timer.as_mut().reset(now + hb.every);
+            let mut st = lock(&self.shared);
+            // Commands in flight have their own timeouts; a PING would only
+            // queue behind them (a blocking one may rightly wait forever).
+            if !st.slots.is_empty() || !st.out.is_empty() || st.closed.is_some() {
+                continue;
+            }
+            st.out.extend_from_slice(PING);
+            let (tx, _) = oneshot::channel();
+            st.slots.push_back(Slot::One(tx));
+            hb.sent = Some(now);
+            return Ok(true);
         }
     }
 
@@ -257,6 +321,7 @@ impl Driver {
                     return Poll::Ready(Ok(()));
                 }
                 st.busy = true;
+                st.last_read = self.last_read;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
                     mem::swap(&mut self.wbuf, &mut st.out);
                 }
@@ -279,7 +344,7 @@ impl Driver {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            if !wrote && !read && self.sleep(cx) {
+            if !wrote && !read && !self.poll_heartbeat(cx)? && self.sleep(cx) {
                 return Poll::Pending;
             }
         }
@@ -298,6 +363,7 @@ impl Driver {
             return false;
         }
         st.busy = false;
+        st.last_read = self.last_read;
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => st.waker = Some(cx.waker().clone()),

@@ -12,6 +12,7 @@
 //! arrives in order and is discarded, so nobody else's reply shifts.
 
 mod driver;
+pub(crate) mod reconnect;
 pub(crate) mod transport;
 
 use std::collections::VecDeque;
@@ -74,6 +75,9 @@ pub(crate) struct State {
     pub(crate) closed: Option<Error>,
     /// The queue pub/sub messages read here go to, while subscribed.
     pub(crate) pubsub: Option<PubSubQueue>,
+    /// When bytes last arrived (or the connection opened), as the driver
+    /// last published it: to tell a dead connection from a slow command.
+    pub(crate) last_read: tokio::time::Instant,
 }
 
 /// A handle to one open connection. Cheap to clone.
@@ -92,12 +96,16 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Starts a driver for `transport` and returns the handle callers use.
+    /// With a `heartbeat`, the driver sends `PING` when nothing was read for
+    /// that long, and closes the connection if that goes unanswered as long:
+    /// only for connections no caller can leave inside a `MULTI`.
     ///
     /// Must be called within a tokio runtime.
     pub(crate) fn start(
         transport: Transport,
         limits: Limits,
         write_timeout: Option<std::time::Duration>,
+        heartbeat: Option<std::time::Duration>,
         id: u64,
     ) -> Self {
         let shared = Arc::new(Mutex::new(State {
@@ -107,8 +115,10 @@ impl Connection {
             busy: false,
             closed: None,
             pubsub: None,
+            last_read: tokio::time::Instant::now(),
         }));
-        tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, id));
+        let driver = Driver::new(transport, Arc::clone(&shared), limits, write_timeout, heartbeat, id);
+        tokio::spawn(driver);
         Connection { shared, id }
     }
 
@@ -177,6 +187,25 @@ impl Connection {
             w.wake();
         }
         Ok(())
+    }
+
+    /// After a read timeout of `waited`: closes the connection as dead if
+    /// nothing at all was read on it in that time. A healthy server answers
+    /// in order, so no byte for a whole timeout means it answers nobody (it
+    /// is stopped, or the path to it is gone): every caller behind would
+    /// time out too, one after another, on a connection that a new one
+    /// would replace at the cost of one connect. Returns whether it closed.
+    pub(crate) fn close_if_silent(&self, waited: std::time::Duration) -> bool {
+        let silent = self.lock().last_read.elapsed() >= waited;
+        if silent {
+            tracing::warn!(
+                connection = self.id,
+                ?waited,
+                "nothing read for a whole read timeout; closing the connection"
+            );
+            self.close(Error::Timeout(crate::error::Timeout::Unresponsive));
+        }
+        silent
     }
 
     /// Delivers this connection's pub/sub messages to `queue` from now on.
