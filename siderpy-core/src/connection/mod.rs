@@ -14,6 +14,7 @@
 mod driver;
 pub(crate) mod reconnect;
 pub(crate) mod transport;
+mod wait;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +31,7 @@ use crate::value::Value;
 
 pub(crate) use driver::Driver;
 use transport::Transport;
+pub(crate) use wait::{await_batch, await_reply};
 
 /// Where a reply (or a run of replies) goes.
 pub(crate) enum Slot {

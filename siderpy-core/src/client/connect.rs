@@ -1,0 +1,39 @@
+//! Opening a connection: socket, TLS, then the handshake, within the
+//! connect timeout.
+
+use std::sync::atomic::Ordering;
+
+use crate::connection::{transport, Connection};
+use crate::error::{Error, Result, Timeout};
+
+use super::handshake::handshake;
+use super::Redis;
+
+impl Redis {
+    /// Opens a new connection and runs the handshake; `purpose` is for logs
+    /// (and the shared connection alone gets the heartbeat). Fails at once
+    /// while the server is known to be down and the next attempt is not due.
+    pub(super) async fn connect(&self, purpose: &'static str) -> Result<Connection> {
+        let config = &self.inner.config;
+        self.inner.reconnect.check()?;
+        let id = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let deadline = tokio::time::Instant::now() + config.connect_timeout();
+        let result = async {
+            let transport = transport::connect(&config.info, config.tls.as_ref(), &config.tcp, deadline).await?;
+            let heartbeat = if purpose == "shared" { config.heartbeat } else { None };
+            let conn = Connection::start(transport, config.limits, config.write_timeout, heartbeat, id);
+            tokio::time::timeout_at(deadline, handshake(&conn, &config.info, config.readonly))
+                .await
+                .unwrap_or(Err(Error::Timeout(Timeout::Connect)))
+                .inspect_err(|_| conn.close(Error::Closed("connection")))?;
+            Ok(conn)
+        }
+        .await;
+        self.inner.reconnect.record(&result);
+        match &result {
+            Ok(_) => tracing::debug!(connection = id, purpose, server = %config.info, "connected"),
+            Err(e) => tracing::warn!(connection = id, purpose, server = %config.info, error = %e, "connect failed"),
+        }
+        result
+    }
+}

@@ -1,0 +1,87 @@
+//! The shared connection: the one every clone of a client sends its
+//! ordinary commands on, opened on first use and again after it fails.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::args::CmdArgs;
+use crate::connection::{await_reply, Connection};
+use crate::error::{Error, Result, Timeout};
+use crate::value::Value;
+
+use super::Redis;
+
+impl Redis {
+    /// The open connection, connecting first if there is none.
+    pub(crate) async fn connection(&self) -> Result<Connection> {
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let _guard = self.inner.connecting.lock().await;
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let previous = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(previous) = previous {
+            tracing::info!(previous = previous.id, server = %self.inner.config.info, "reconnecting");
+        }
+        let conn = self.connect("shared").await?;
+        self.inner.selected_other_db.store(false, Ordering::Relaxed);
+        *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    fn current(&self) -> Option<Connection> {
+        let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    /// Queues a command on the open connection, reconnecting once if it was
+    /// found closed (the command was not sent then, so this is safe).
+    pub(super) async fn send(&self, args: &CmdArgs) -> Result<(Connection, oneshot::Receiver<Result<Value>>)> {
+        let conn = self.connection().await?;
+        match conn.send(args) {
+            Ok(rx) => Ok((conn, rx)),
+            Err(_) => {
+                let conn = self.connection().await?;
+                let rx = conn.send(args)?;
+                Ok((conn, rx))
+            }
+        }
+    }
+
+    /// Waits for a reply queued on the shared connection (by
+    /// [`try_send_shared`](Self::try_send_shared)) within `limit`.
+    pub(crate) async fn await_shared(
+        &self,
+        rx: oneshot::Receiver<Result<Value>>,
+        limit: Option<Duration>,
+    ) -> Result<Value> {
+        let reply = await_reply(rx, limit).await;
+        if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&reply, limit) {
+            self.read_timed_out(waited);
+        }
+        reply
+    }
+
+    /// After a wait of `waited` on the shared connection timed out: closes
+    /// it as dead if nothing was read on it all that time (see
+    /// [`RedisBuilder::read_timeout`](super::RedisBuilder::read_timeout)).
+    /// Only a wait as long as the client's read timeout counts: a call's own
+    /// shorter bound says nothing of the connection, and must not end it for
+    /// the other callers.
+    pub(crate) fn read_timed_out(&self, waited: Duration) {
+        if self.inner.config.read_timeout.is_some_and(|limit| waited >= limit) {
+            if let Some(conn) = self.current() {
+                conn.close_if_silent(waited);
+            }
+        }
+    }
+
+    /// The client's read timeout, for batches sent on its connection.
+    pub(crate) fn read_timeout(&self) -> Option<Duration> {
+        self.inner.config.read_timeout
+    }
+}
