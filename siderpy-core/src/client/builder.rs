@@ -331,7 +331,7 @@ impl RedisBuilder {
                 config: self.config,
                 conn: Mutex::new(None),
                 blocking_idle: Mutex::new(Vec::new()),
-                connecting: tokio::sync::Mutex::new(()),
+                connecting: Mutex::new(None),
                 generation: AtomicU64::new(0),
                 selected_other_db: std::sync::atomic::AtomicBool::new(false),
             }),

@@ -18,17 +18,19 @@ mod pubsub;
 mod shared;
 mod side;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::args::CmdArgs;
 use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
-use crate::connection::{await_batch, await_reply, Connection, Frames};
+use crate::connection::{await_batch, Connection, Frames};
 use crate::convert::TextPolicy;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
 use crate::pubsub::{Family, PubSubQueue};
 use crate::value::Value;
@@ -100,8 +102,9 @@ pub(crate) struct Inner {
     conn: Mutex<Option<Connection>>,
     /// Side connections (blocking commands, transactions), kept between uses.
     blocking_idle: Mutex<Vec<Connection>>,
-    /// Held while connecting, so concurrent first commands open one socket.
-    connecting: tokio::sync::Mutex<()>,
+    /// The attempt to open the shared connection under way, if any: one at
+    /// a time, whoever waits on it.
+    connecting: Mutex<Option<shared::Attempt>>,
     generation: AtomicU64,
     /// A `SELECT` went through the shared connection: it no longer uses the
     /// configured db (until it reconnects).
@@ -189,14 +192,29 @@ impl Redis {
         if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
             return self.request_pubsub(args, opts, family, subscribe).await;
         }
-        if let Some(conn) = self.pinned_for(name).await? {
+        // The caller's bound covers connecting (even behind another
+        // caller's attempt) and then the reply, in one budget. Blocking
+        // commands are exempt from the read timeout unless asked.
+        let config = &self.inner.config;
+        let exempt = opts.blocking() && !config.timeout_blocking;
+        let limit = opts.timeout.or(if exempt { None } else { config.read_timeout });
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if let Some(conn) = within(deadline, self.pinned_for(name)).await? {
+            let opts = CallOptions { timeout: left().or(opts.timeout), ..opts };
             return self.request_pinned(conn, args, opts, name).await;
         }
         if opts.blocking() {
-            return self.request_blocking(args, opts).await;
+            // Abandoned at the deadline, its side connection is closed.
+            return match left() {
+                Some(left) => tokio::time::timeout(left, self.request_blocking(args, opts))
+                    .await
+                    .unwrap_or(Err(Error::Timeout(Timeout::Read))),
+                None => self.request_blocking(args, opts).await,
+            };
         }
-        let (_conn, rx) = self.send(args).await?;
-        let reply = await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
+        let (_conn, rx) = within(deadline, self.send(args)).await?;
+        let reply = self.await_shared(rx, left()).await;
         if name == Some("SELECT") && reply.is_ok() {
             self.inner.selected_other_db.store(true, Ordering::Relaxed);
         }
@@ -235,26 +253,44 @@ impl Redis {
 
     /// Sends commands as one batch and returns their replies, error replies
     /// included, in order. Used by pipelines and transactions.
+    ///
+    /// The read timeout bounds a batch as a whole, connecting included
+    /// (a batch holding a blocking command only with
+    /// [`timeout_blocking_commands`](RedisBuilder::timeout_blocking_commands)).
     pub(crate) async fn request_batch(&self, cmds: Frames<'_>, blocking: bool) -> Result<Vec<Value>> {
+        let config = &self.inner.config;
+        let limit = if blocking && !config.timeout_blocking { None } else { config.read_timeout };
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
-            (None, true) => Ok(self.side_connection().await?),
+            (None, true) => Ok(within(deadline, self.side_connection()).await?),
             (None, false) => {
-                let conn = self.connection().await?;
-                match conn.send_frames(cmds) {
-                    Ok(rx) => return await_batch(rx, None).await,
-                    Err(_) => Err(self.connection().await?),
+                let conn = within(deadline, self.connection()).await?;
+                let rx = match conn.send_frames(cmds) {
+                    Ok(rx) => rx,
+                    Err(_) => within(deadline, self.connection()).await?.send_frames(cmds)?,
+                };
+                let waited = left();
+                let replies = await_batch(rx, waited).await;
+                if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&replies, waited) {
+                    self.read_timed_out(waited);
                 }
+                return replies;
             }
         };
         match side {
-            Err(conn) => await_batch(conn.send_frames(cmds)?, None).await,
+            Err(conn) => await_batch(conn.send_frames(cmds)?, left()).await,
             Ok(conn) => {
                 let guard = CloseOnDrop(Some(conn));
                 let rx = guard.0.as_ref().expect("armed").send_frames(cmds)?;
-                let replies = await_batch(rx, None).await;
-                self.release_side_connection(guard.disarm());
+                let replies = await_batch(rx, left()).await;
+                if !matches!(replies, Err(Error::Timeout(_))) {
+                    // Timed out, a blocking command would keep the server
+                    // blocking it: the guard closes it instead.
+                    self.release_side_connection(guard.disarm());
+                }
                 replies
             }
         }
@@ -287,6 +323,17 @@ impl Redis {
 
     pub(crate) fn text_policy(&self) -> TextPolicy {
         self.inner.config.text
+    }
+}
+
+/// Runs `connect` (finding or opening a connection) by `deadline`, if any:
+/// the caller's budget covers connecting.
+async fn within<T>(deadline: Option<Instant>, connect: impl Future<Output = Result<T>>) -> Result<T> {
+    match deadline {
+        Some(deadline) => {
+            tokio::time::timeout_at(deadline, connect).await.unwrap_or(Err(Error::Timeout(Timeout::Connect)))
+        }
+        None => connect.await,
     }
 }
 

@@ -4,7 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use std::sync::Arc;
+
+use tokio::sync::{oneshot, watch};
 
 use crate::args::CmdArgs;
 use crate::connection::{await_reply, Connection};
@@ -13,16 +15,48 @@ use crate::value::Value;
 
 use super::Redis;
 
+/// An attempt to open the shared connection: its outcome once known.
+pub(super) type Attempt = watch::Receiver<Option<Result<Connection>>>;
+
 impl Redis {
     /// The open connection, connecting first if there is none.
+    ///
+    /// One attempt at a time, on a task of its own: callers arriving while
+    /// it runs wait for its outcome rather than start their own, and a
+    /// caller giving up (its budget spent, its future dropped) does not cut
+    /// it short for the others. While the server is known to be down and
+    /// the next attempt is not due, fails at once with
+    /// [`Error::Unavailable`].
     pub(crate) async fn connection(&self) -> Result<Connection> {
         if let Some(conn) = self.current() {
             return Ok(conn);
         }
-        let _guard = self.inner.connecting.lock().await;
-        if let Some(conn) = self.current() {
-            return Ok(conn);
-        }
+        let mut attempt = {
+            let mut slot = self.inner.connecting.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(conn) = self.current() {
+                return Ok(conn);
+            }
+            match slot.as_ref().filter(|a| a.borrow().is_none()) {
+                Some(running) => running.clone(),
+                None => {
+                    self.inner.reconnect.check()?;
+                    let (tx, rx) = watch::channel(None);
+                    *slot = Some(rx.clone());
+                    let redis = Redis { inner: Arc::clone(&self.inner), local: Arc::default() };
+                    tokio::spawn(async move {
+                        let outcome = redis.open_shared().await;
+                        let _ = tx.send(Some(outcome));
+                    });
+                    rx
+                }
+            }
+        };
+        let outcome = attempt.wait_for(Option::is_some).await.map_err(|_| Error::Closed("connection"))?;
+        outcome.clone().expect("waited until it was set")
+    }
+
+    /// Opens the shared connection in place of the previous one.
+    async fn open_shared(&self) -> Result<Connection> {
         let previous = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(previous) = previous {
             tracing::info!(previous = previous.id, server = %self.inner.config.info, "reconnecting");
@@ -66,16 +100,17 @@ impl Redis {
         reply
     }
 
-    /// After a wait of `waited` on the shared connection timed out: closes
-    /// it as dead if nothing was read on it all that time (see
+    /// After a wait of `waited` on the shared connection timed out: if
+    /// nothing was read on it all that time, retires it, so that the next
+    /// command opens a new one (see
     /// [`RedisBuilder::read_timeout`](super::RedisBuilder::read_timeout)).
-    /// Only a wait as long as the client's read timeout counts: a call's own
-    /// shorter bound says nothing of the connection, and must not end it for
-    /// the other callers.
+    /// Only a wait as long as the client's read timeout counts: a call's
+    /// own shorter bound says nothing of the connection.
     pub(crate) fn read_timed_out(&self, waited: Duration) {
         if self.inner.config.read_timeout.is_some_and(|limit| waited >= limit) {
-            if let Some(conn) = self.current() {
-                conn.close_if_silent(waited);
+            let mut shared = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+            if shared.as_ref().is_some_and(|conn| conn.retire_if_silent(waited)) {
+                shared.take();
             }
         }
     }

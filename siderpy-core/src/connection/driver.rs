@@ -320,6 +320,11 @@ impl Driver {
                 if st.closed.is_some() {
                     return Poll::Ready(Ok(()));
                 }
+                if st.retiring && st.slots.is_empty() {
+                    // Retired, and nobody waits for a reply any more.
+                    st.closed = Some(Error::Closed("connection"));
+                    return Poll::Ready(Ok(()));
+                }
                 st.busy = true;
                 st.last_read = self.last_read;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
@@ -359,7 +364,7 @@ impl Driver {
     /// caller goes round again.
     fn sleep(&mut self, cx: &Context<'_>) -> bool {
         let mut st = lock(&self.shared);
-        if st.closed.is_some() || (self.wbuf.is_empty() && !st.out.is_empty()) {
+        if st.closed.is_some() || (st.retiring && st.slots.is_empty()) || (self.wbuf.is_empty() && !st.out.is_empty()) {
             return false;
         }
         st.busy = false;

@@ -80,6 +80,9 @@ pub(crate) struct State {
     /// When bytes last arrived (or the connection opened), as the driver
     /// last published it: to tell a dead connection from a slow command.
     pub(crate) last_read: tokio::time::Instant,
+    /// The owner stopped sending here (see [`Connection::retire_if_silent`]):
+    /// close once no reply is awaited.
+    pub(crate) retiring: bool,
 }
 
 /// A handle to one open connection. Cheap to clone.
@@ -118,6 +121,7 @@ impl Connection {
             closed: None,
             pubsub: None,
             last_read: tokio::time::Instant::now(),
+            retiring: false,
         }));
         let driver = Driver::new(transport, Arc::clone(&shared), limits, write_timeout, heartbeat, id);
         tokio::spawn(driver);
@@ -191,23 +195,30 @@ impl Connection {
         Ok(())
     }
 
-    /// After a read timeout of `waited`: closes the connection as dead if
-    /// nothing at all was read on it in that time. A healthy server answers
-    /// in order, so no byte for a whole timeout means it answers nobody (it
-    /// is stopped, or the path to it is gone): every caller behind would
-    /// time out too, one after another, on a connection that a new one
-    /// would replace at the cost of one connect. Returns whether it closed.
-    pub(crate) fn close_if_silent(&self, waited: std::time::Duration) -> bool {
-        let silent = self.lock().last_read.elapsed() >= waited;
-        if silent {
-            tracing::warn!(
-                connection = self.id,
-                ?waited,
-                "nothing read for a whole read timeout; closing the connection"
-            );
-            self.close(Error::Timeout(crate::error::Timeout::Unresponsive));
+    /// After a read timeout of `waited`: retires the connection if nothing
+    /// at all was read on it in that time, and says whether it did. A
+    /// healthy server answers in order, so no byte for a whole timeout means
+    /// it answers nobody (it is stopped, or the path to it is gone): the
+    /// owner should send new commands on a new connection instead, lest
+    /// every caller time out in turn on a half-open one. The commands
+    /// already in flight here keep waiting, each within its own bound, and
+    /// get their replies if the server comes back; the connection closes
+    /// once the last is answered (or when TCP keepalive finds the peer gone).
+    pub(crate) fn retire_if_silent(&self, waited: std::time::Duration) -> bool {
+        let waker = {
+            let mut st = self.lock();
+            if st.last_read.elapsed() < waited || st.closed.is_some() {
+                return false;
+            }
+            st.retiring = true;
+            st.waker.take()
+        };
+        tracing::warn!(connection = self.id, ?waited, "nothing read for a whole read timeout; retiring the connection");
+        // The driver closes it once nothing is in flight; maybe now.
+        if let Some(w) = waker {
+            w.wake();
         }
-        silent
+        true
     }
 
     /// Delivers this connection's pub/sub messages to `queue` from now on.
