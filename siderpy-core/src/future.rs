@@ -94,6 +94,10 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                         },
                         None => {
                             let redis = this.redis;
+                            if let Some(down) = redis.unavailable(&opts) {
+                                this.state = State::Done;
+                                return Poll::Ready(Err(down));
+                            }
                             State::General(Box::pin(async move {
                                 let reply = redis.request(&args, opts).await;
                                 finish(redis, &args, reply)

@@ -27,7 +27,9 @@ mod tls;
 mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
-pub use client::{Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT};
+pub use client::{
+    Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
 pub use commands::__GENERATED_METHODS;

@@ -17,6 +17,13 @@ use crate::resp::Limits;
 /// after the system's TCP timeout (minutes).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The read timeout unless the builder sets one. Far above what a healthy
+/// server takes for any command (Redis starts answering `BUSY` to everyone
+/// after a script runs 5 s), so it never cuts a real reply short, yet a
+/// server that accepts and never answers is reported in seconds, not never.
+/// Blocking commands are exempt, as from any read timeout.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The TCP keepalive idle time unless the builder sets one: probes start
 /// after this long without traffic, a third of it apart, three of them.
 /// A peer gone without a word (a host powered off, a NAT entry dropped)
@@ -88,7 +95,7 @@ impl RedisBuilder {
             config: Config {
                 info,
                 connect_timeout: None,
-                read_timeout: None,
+                read_timeout: Some(DEFAULT_READ_TIMEOUT),
                 write_timeout: None,
                 timeout_blocking: false,
                 tls: None,
@@ -174,14 +181,16 @@ impl RedisBuilder {
     }
 
     /// Bounds each command: connecting if it must, then the wait for its
-    /// reply; `None` (the default) waits forever. Also for pipelines and
-    /// transactions, as one. When a read timeout passes with nothing at all
-    /// read on the connection in that time, the server answers nobody: the
-    /// connection is closed as dead (those in flight get
-    /// [`Timeout::Unresponsive`](crate::Timeout::Unresponsive)) and the next
-    /// command reconnects, so a half-open connection costs one timeout, not
-    /// one per call. A timeout while other replies kept coming (a slow
-    /// command) leaves the connection as it is.
+    /// reply ([`DEFAULT_READ_TIMEOUT`] unless set; `None` waits forever).
+    /// Pipelines and transactions get it as a whole.
+    ///
+    /// When it passes with nothing at all read on the shared connection in
+    /// that time, the server answers nobody (it is stopped, or the path to
+    /// it is gone): the connection is retired, so the next command opens a
+    /// new one and a half-open connection costs one timeout, not one per
+    /// call. Commands already in flight on it keep their own bounds and
+    /// still get their replies if the server comes back. A timeout while
+    /// other replies kept coming (one slow command) leaves it as it is.
     ///
     /// Blocking commands (`BLPOP`, `XREAD BLOCK`... as the spec flags them)
     /// are exempt, so `BLPOP key 0` can block as asked; see

@@ -36,7 +36,9 @@ use crate::pubsub::{Family, PubSubQueue};
 use crate::value::Value;
 
 pub(crate) use builder::Config;
-pub use builder::{RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT};
+pub use builder::{
+    RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+};
 use pinned::Pinned;
 use side::CloseOnDrop;
 
@@ -231,24 +233,42 @@ impl Redis {
         args: &CmdArgs,
         opts: &CallOptions,
     ) -> Option<(oneshot::Receiver<Result<Value>>, Option<Duration>)> {
-        if let Some(name) = opts.name() {
-            if matches!(name, "MULTI" | "WATCH" | "SELECT") || Family::of(name.as_bytes()).is_some() {
-                return None;
-            }
-        }
-        if opts.blocking() {
+        if !self.takes_shared_path(opts) {
             return None;
-        }
-        {
-            let local = self.local();
-            if local.pipeline_mode || local.pinned.is_some() {
-                return None;
-            }
         }
         let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
         // A closed connection refuses the command: the general path reconnects.
         let rx = guard.as_ref()?.send(args).ok()?;
         Some((rx, opts.timeout.or(self.inner.config.read_timeout)))
+    }
+
+    /// Whether the command goes to the shared connection as it is: no
+    /// transaction, pub/sub, blocking command, `SELECT` or pipeline mode.
+    #[inline]
+    fn takes_shared_path(&self, opts: &CallOptions) -> bool {
+        if let Some(name) = opts.name() {
+            if matches!(name, "MULTI" | "WATCH" | "SELECT") || Family::of(name.as_bytes()).is_some() {
+                return false;
+            }
+        }
+        if opts.blocking() {
+            return false;
+        }
+        let local = self.local();
+        !local.pipeline_mode && local.pinned.is_none()
+    }
+
+    /// For a command [`try_send_shared`](Self::try_send_shared) could not
+    /// queue: the error to fail it with at once when it would go to the
+    /// shared connection, there is none, and the server is known to be down
+    /// (see [`Backoff`](crate::Backoff)). Spares the general path, its
+    /// allocation and its timers, to each of the many calls that fail while
+    /// the server is down.
+    pub(crate) fn unavailable(&self, opts: &CallOptions) -> Option<Error> {
+        if self.current().is_some() || !self.takes_shared_path(opts) {
+            return None;
+        }
+        self.inner.reconnect.check().err()
     }
 
     /// Sends commands as one batch and returns their replies, error replies

@@ -67,7 +67,7 @@ impl Redis {
         Ok(conn)
     }
 
-    fn current(&self) -> Option<Connection> {
+    pub(super) fn current(&self) -> Option<Connection> {
         let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().filter(|c| !c.is_closed()).cloned()
     }
