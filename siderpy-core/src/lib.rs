@@ -28,7 +28,8 @@ mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
 pub use client::{
-    Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+    Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+    DEFAULT_UNRESPONSIVE_AFTER,
 };
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]

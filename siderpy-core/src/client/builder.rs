@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::connection::reconnect::Backoff;
 use crate::connection::transport::{Resolve, Resolver, TcpSettings};
+use crate::connection::Liveness;
 use crate::convert::TextPolicy;
 use crate::info::{ConnectionInfo, Password, Protocol};
 use crate::resp::Limits;
@@ -17,12 +18,13 @@ use crate::resp::Limits;
 /// after the system's TCP timeout (minutes).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The read timeout unless the builder sets one. Far above what a healthy
-/// server takes for any command (Redis starts answering `BUSY` to everyone
-/// after a script runs 5 s), so it never cuts a real reply short, yet a
-/// server that accepts and never answers is reported in seconds, not never.
-/// Blocking commands are exempt, as from any read timeout.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long commands may wait on the shared connection with nothing at
+/// all read before it is declared dead, unless the builder sets it. Far
+/// above what a healthy server takes (Redis answers `BUSY` to everyone once
+/// a script runs 5 s), so it never cuts a real reply short, yet a server
+/// that accepts and never answers fails its callers in seconds, not never,
+/// even with no read timeout, and at no cost per command.
+pub const DEFAULT_UNRESPONSIVE_AFTER: Duration = Duration::from_secs(10);
 
 /// The TCP keepalive idle time unless the builder sets one: probes start
 /// after this long without traffic, a third of it apart, three of them.
@@ -55,8 +57,8 @@ pub(crate) struct Config {
     /// Sends `READONLY` on every connection (cluster replicas serving reads).
     pub(crate) readonly: bool,
     pub(crate) tcp: TcpSettings,
-    /// `PING` the shared connection when nothing was read for this long.
-    pub(crate) heartbeat: Option<Duration>,
+    /// What the shared connection's driver checks by itself.
+    pub(crate) liveness: Liveness,
     pub(crate) backoff: Backoff,
 }
 
@@ -95,7 +97,7 @@ impl RedisBuilder {
             config: Config {
                 info,
                 connect_timeout: None,
-                read_timeout: Some(DEFAULT_READ_TIMEOUT),
+                read_timeout: None,
                 write_timeout: None,
                 timeout_blocking: false,
                 tls: None,
@@ -109,7 +111,7 @@ impl RedisBuilder {
                     user_timeout: Some(DEFAULT_TCP_USER_TIMEOUT),
                     resolver: Resolver::default(),
                 },
-                heartbeat: None,
+                liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
                 backoff: Backoff::default(),
             },
         }
@@ -154,7 +156,21 @@ impl RedisBuilder {
     /// command has to wait on it. Connections that may hold a `MULTI`
     /// (dedicated, side and pub/sub connections) get none.
     pub fn heartbeat(mut self, every: Option<Duration>) -> Self {
-        self.config.heartbeat = every;
+        self.config.liveness.heartbeat = every;
+        self
+    }
+
+    /// When commands have waited on the shared connection this long with
+    /// nothing at all read on it, the server answers nobody: the connection
+    /// is declared dead, every command in flight fails with
+    /// [`Timeout::Unresponsive`](crate::Timeout::Unresponsive), and the next
+    /// command reconnects ([`DEFAULT_UNRESPONSIVE_AFTER`] unless set; `None`
+    /// turns it off). Checked on the connection's own timer, between this
+    /// long and twice it, at no cost per command; unlike the read timeout it
+    /// bounds callers who set none. Blocking commands run elsewhere and are
+    /// not affected.
+    pub fn unresponsive_after(mut self, limit: Option<Duration>) -> Self {
+        self.config.liveness.unresponsive = limit;
         self
     }
 
@@ -181,7 +197,8 @@ impl RedisBuilder {
     }
 
     /// Bounds each command: connecting if it must, then the wait for its
-    /// reply ([`DEFAULT_READ_TIMEOUT`] unless set; `None` waits forever).
+    /// reply; `None` (the default) waits forever, but see
+    /// [`unresponsive_after`](Self::unresponsive_after).
     /// Pipelines and transactions get it as a whole.
     ///
     /// When it passes with nothing at all read on the shared connection in

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::connection::{transport, Connection};
+use crate::connection::{transport, Connection, Liveness};
 use crate::error::{Error, Result, Timeout};
 
 use super::handshake::handshake;
@@ -11,7 +11,7 @@ use super::Redis;
 
 impl Redis {
     /// Opens a new connection and runs the handshake; `purpose` is for logs
-    /// (and the shared connection alone gets the heartbeat). Fails at once
+    /// (and the shared connection alone gets the liveness checks). Fails at once
     /// while the server is known to be down and the next attempt is not due.
     pub(super) async fn connect(&self, purpose: &'static str) -> Result<Connection> {
         let config = &self.inner.config;
@@ -20,8 +20,8 @@ impl Redis {
         let deadline = tokio::time::Instant::now() + config.connect_timeout();
         let result = async {
             let transport = transport::connect(&config.info, config.tls.as_ref(), &config.tcp, deadline).await?;
-            let heartbeat = if purpose == "shared" { config.heartbeat } else { None };
-            let conn = Connection::start(transport, config.limits, config.write_timeout, heartbeat, id);
+            let liveness = if purpose == "shared" { config.liveness } else { Liveness::default() };
+            let conn = Connection::start(transport, config.limits, config.write_timeout, liveness, id);
             tokio::time::timeout_at(deadline, handshake(&conn, &config.info, config.readonly))
                 .await
                 .unwrap_or(Err(Error::Timeout(Timeout::Connect)))

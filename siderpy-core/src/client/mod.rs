@@ -37,7 +37,7 @@ use crate::value::Value;
 
 pub(crate) use builder::Config;
 pub use builder::{
-    RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+    RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT, DEFAULT_UNRESPONSIVE_AFTER,
 };
 use pinned::Pinned;
 use side::CloseOnDrop;

@@ -59,17 +59,35 @@ pub(crate) struct Driver {
     /// When bytes last arrived: set once per read, published to the shared
     /// state at the driver's next look at it.
     last_read: Instant,
-    heartbeat: Option<Heartbeat>,
+    liveness: Option<Watch>,
     id: u64,
 }
 
-/// The idle check: a `PING` when nothing was read for `every`.
-struct Heartbeat {
-    every: Duration,
-    timer: Pin<Box<Sleep>>,
-    /// When the unanswered `PING` went out, if one did.
-    sent: Option<Instant>,
+/// What the driver of a shared connection checks on its own, on one timer
+/// rearmed at most once per period (never per command).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Liveness {
+    /// `PING` when nothing was read for this long; no byte back within as
+    /// long again means the connection is dead.
+    pub(crate) heartbeat: Option<Duration>,
+    /// Commands waited this long with nothing at all read: dead.
+    pub(crate) unresponsive: Option<Duration>,
 }
+
+/// The state of the [`Liveness`] checks.
+struct Watch {
+    settings: Liveness,
+    timer: Pin<Box<Sleep>>,
+    /// When the unanswered heartbeat `PING` went out, if one did.
+    ping_sent: Option<Instant>,
+    /// Since when commands were seen waiting with nothing read (as of the
+    /// first check that saw it).
+    quiet_since: Option<Instant>,
+}
+
+/// How many unresponsiveness checks per `unresponsive` period: a dead
+/// connection is found between one period and a quarter more.
+const CHECKS_PER_PERIOD: u32 = 4;
 
 /// A `PING` as the heartbeat sends it.
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
@@ -80,14 +98,17 @@ impl Driver {
         shared: Arc<Mutex<State>>,
         limits: Limits,
         write_timeout: Option<Duration>,
-        heartbeat: Option<Duration>,
+        liveness: Liveness,
         id: u64,
     ) -> Self {
         let now = Instant::now();
-        let heartbeat = heartbeat.map(|every| Heartbeat {
-            every,
-            timer: Box::pin(tokio::time::sleep_until(now + every)),
-            sent: None,
+        let check = liveness.unresponsive.map(|limit| limit / CHECKS_PER_PERIOD);
+        let first = [liveness.heartbeat, check].into_iter().flatten().min();
+        let liveness = first.map(|first| Watch {
+            settings: liveness,
+            timer: Box::pin(tokio::time::sleep_until(now + first)),
+            ping_sent: None,
+            quiet_since: None,
         });
         Driver {
             io,
@@ -102,7 +123,7 @@ impl Driver {
             done: Vec::new(),
             woken: 0,
             last_read: now,
-            heartbeat,
+            liveness,
             id,
         }
     }
@@ -174,40 +195,64 @@ impl Driver {
         }
     }
 
-    /// With a heartbeat, when nothing was read for its period: on an idle
-    /// connection, queues a `PING` (its reply goes nowhere); if the last
-    /// one got no byte back in a whole period, the connection is dead.
-    /// Returns whether it queued one. Runs only when the driver is about to
-    /// sleep, and rearms its timer at most once a period.
-    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
-        let Some(hb) = &mut self.heartbeat else { return Ok(false) };
-        loop {
-            if hb.timer.as_mut().poll(cx).is_pending() {
-                return Ok(false);
-            }
+    /// The [`Liveness`] checks, when their timer fires: a heartbeat `PING`
+    /// that got no byte back in a whole period, or commands that waited a
+    /// whole period (between two checks) with nothing at all read, make the
+    /// connection dead; on an idle connection quiet for a heartbeat period,
+    /// queues a `PING` (its reply goes nowhere) and returns `Ok(true)`.
+    /// Runs only when the driver is about to sleep.
+    fn poll_liveness(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
+        let Some(watch) = &mut self.liveness else { return Ok(false) };
+        let mut queued = false;
+        while watch.timer.as_mut().poll(cx).is_ready() {
             let now = Instant::now();
-            if hb.sent.is_some_and(|sent| self.last_read < sent) {
-                return Err(Error::Timeout(Timeout::Unresponsive));
+            let st = lock(&self.shared);
+            let waiting = !st.slots.is_empty();
+            drop(st);
+            let mut due = now + Duration::from_secs(3600);
+            if let Some(every) = watch.settings.heartbeat {
+                match watch.ping_sent {
+                    Some(sent) if self.last_read < sent && now >= sent + every => {
+                        tracing::warn!(connection = self.id, "heartbeat unanswered; closing the connection");
+                        return Err(Error::Timeout(Timeout::Unresponsive));
+                    }
+                    Some(sent) if self.last_read < sent => due = due.min(sent + every),
+                    _ => {
+                        watch.ping_sent = None;
+                        if !waiting && now >= self.last_read + every {
+                            let mut st = lock(&self.shared);
+                            if st.out.is_empty() && st.closed.is_none() && st.slots.is_empty() {
+                                st.out.extend_from_slice(PING);
+                                let (tx, _) = oneshot::channel();
+                                st.slots.push_back(Slot::One(tx));
+                                watch.ping_sent = Some(now);
+                                queued = true;
+                            }
+                        }
+                        // In flight, commands have their own bounds; a PING
+                        // would only queue behind them. Look again later.
+                        let quiet_until = self.last_read + every;
+                        due = due.min(if quiet_until > now { quiet_until } else { now + every });
+                    }
+                }
             }
-            hb.sent = None;
-            let due = self.last_read + hb.every;
-            if due > now {
-                hb.timer.as_mut().reset(due);
-                continue;
+            if let Some(limit) = watch.settings.unresponsive {
+                watch.quiet_since = match watch.quiet_since {
+                    _ if !waiting => None,
+                    Some(since) if self.last_read < since => {
+                        if now >= since + limit {
+                            tracing::warn!(connection = self.id, ?limit, "commands waited with nothing read; closing");
+                            return Err(Error::Timeout(Timeout::Unresponsive));
+                        }
+                        Some(since)
+                    }
+                    _ => Some(now),
+                };
+                due = due.min(now + limit / CHECKS_PER_PERIOD);
             }
-            hb.timer.as_mut().reset(now + hb.every);
-            let mut st = lock(&self.shared);
-            // Commands in flight have their own timeouts; a PING would only
-            // queue behind them (a blocking one may rightly wait forever).
-            if !st.slots.is_empty() || !st.out.is_empty() || st.closed.is_some() {
-                continue;
-            }
-            st.out.extend_from_slice(PING);
-            let (tx, _) = oneshot::channel();
-            st.slots.push_back(Slot::One(tx));
-            hb.sent = Some(now);
-            return Ok(true);
+            watch.timer.as_mut().reset(due);
         }
+        Ok(queued)
     }
 
     /// Hands the decoded replies to their slots, oldest first, under one
@@ -349,7 +394,7 @@ impl Driver {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            if !wrote && !read && !self.poll_heartbeat(cx)? && self.sleep(cx) {
+            if !wrote && !read && !self.poll_liveness(cx)? && self.sleep(cx) {
                 return Poll::Pending;
             }
         }

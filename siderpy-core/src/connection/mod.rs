@@ -29,7 +29,7 @@ use crate::pubsub::PubSubQueue;
 use crate::resp::Limits;
 use crate::value::Value;
 
-pub(crate) use driver::Driver;
+pub(crate) use driver::{Driver, Liveness};
 use transport::Transport;
 pub(crate) use wait::{await_batch, await_reply};
 
@@ -101,16 +101,16 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Starts a driver for `transport` and returns the handle callers use.
-    /// With a `heartbeat`, the driver sends `PING` when nothing was read for
-    /// that long, and closes the connection if that goes unanswered as long:
-    /// only for connections no caller can leave inside a `MULTI`.
+    /// The driver checks `liveness` by itself: only for connections no
+    /// caller can leave inside a `MULTI` or blocked (a heartbeat `PING`
+    /// would be queued in the transaction; `BLPOP 0` rightly reads nothing).
     ///
     /// Must be called within a tokio runtime.
     pub(crate) fn start(
         transport: Transport,
         limits: Limits,
         write_timeout: Option<std::time::Duration>,
-        heartbeat: Option<std::time::Duration>,
+        liveness: Liveness,
         id: u64,
     ) -> Self {
         let shared = Arc::new(Mutex::new(State {
@@ -123,7 +123,7 @@ impl Connection {
             last_read: tokio::time::Instant::now(),
             retiring: false,
         }));
-        let driver = Driver::new(transport, Arc::clone(&shared), limits, write_timeout, heartbeat, id);
+        let driver = Driver::new(transport, Arc::clone(&shared), limits, write_timeout, liveness, id);
         tokio::spawn(driver);
         Connection { shared, id }
     }
