@@ -463,10 +463,7 @@ async fn command_while_server_down_fails_then_recovers(p: Protocol) {
     server.restart().await;
     // The next attempt (at most the backoff's cap away) connects.
     let back = Instant::now();
-    wait_until("the client to reconnect", Duration::from_secs(6), || async {
-        redis.execute_cmd("PING", ()).await.is_ok()
-    })
-    .await;
+    support::ping_once_reconnected(&redis).await.expect("reconnects");
     assert_within(back.elapsed(), 0, 2000 * 3, "reconnecting after a restart");
     assert_echo(&redis, "after").await;
 }

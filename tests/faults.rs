@@ -116,22 +116,8 @@ async fn kill_with_a_thousand_commands_in_flight(p: Protocol) {
     let err = tokio::time::timeout(HANG, redis.execute_cmd("PING", ())).await.expect("hung").unwrap_err();
     assert!(matches!(err, Error::Io(_) | Error::Unavailable { .. }), "{err:?}");
     server.restart().await;
-    works_again(&redis).await;
-}
-
-/// Waits for the client's next attempt to connect (the backoff's pause
-/// at most) and checks it works.
-async fn works_again(redis: &Redis) {
-    let deadline = Instant::now() + HANG;
-    loop {
-        match echo(redis, "after the restart".into()).await {
-            Ok(()) => return,
-            Err(Error::Unavailable { .. }) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Err(e) => panic!("the first command after a restart: {e:?}"),
-        }
-    }
+    support::ping_once_reconnected(&redis).await.expect("the first command after a restart");
+    echo(&redis, "after the restart".into()).await.expect("the first command after a restart");
 }
 
 /// SIGKILL while the server is busy answering: some replies arrive whole,
@@ -178,7 +164,8 @@ async fn kill_in_the_middle_of_traffic(p: Protocol) {
     assert!(killed.elapsed() < Duration::from_secs(2), "the callers learnt of the kill after {:?}", killed.elapsed());
     assert!(answered > 0, "no traffic before the kill");
     server.restart().await;
-    works_again(&redis).await;
+    support::ping_once_reconnected(&redis).await.expect("the first command after a restart");
+    echo(&redis, "after the restart".into()).await.expect("the first command after a restart");
 }
 
 /// SIGSTOP with a read timeout set and 200 callers waiting: those on the

@@ -708,6 +708,23 @@ where
     }
 }
 
+/// Waits out the client's reconnect backoff after its server came back:
+/// sends `PING` until it no longer fails with `Error::Unavailable` (the
+/// next attempt to connect was not due yet), for at most 10 s; returns the
+/// last outcome.
+pub async fn ping_once_reconnected(redis: &Redis) -> siderpy::Result<()> {
+    use siderpy::prelude::*;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match redis.execute_cmd("PING", ()).await {
+            Err(siderpy::Error::Unavailable { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            outcome => return outcome.map(drop),
+        }
+    }
+}
+
 /// A loopback listener that accepts connections and never sends a byte.
 pub async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();

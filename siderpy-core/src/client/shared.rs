@@ -45,6 +45,9 @@ impl Redis {
                     let redis = Redis { inner: Arc::clone(&self.inner), local: Arc::default() };
                     tokio::spawn(async move {
                         let outcome = redis.open_shared().await;
+                        // Gone before anyone learns the outcome: a pool
+                        // taking the client back must not find it shared.
+                        drop(redis);
                         let _ = tx.send(Some(outcome));
                     });
                     rx

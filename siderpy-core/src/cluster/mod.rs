@@ -623,6 +623,8 @@ impl Attempt {
     /// name no host.
     fn of(reply: Result<Value>, host: &str) -> Attempt {
         match reply {
+            // The node's client knows it down: nothing was sent.
+            Err(e @ Error::Unavailable { .. }) => Attempt::Unreachable(e),
             Err(Error::Redis(e)) => match redirect(&e, host) {
                 Some(r) => Attempt::Redirect(r, Error::Redis(e)),
                 None => Attempt::Done(Err(Error::Redis(e))),
