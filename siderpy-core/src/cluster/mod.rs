@@ -12,6 +12,7 @@
 mod pipeline;
 mod pubsub;
 mod route;
+mod scan;
 mod slot;
 mod topology;
 
@@ -34,6 +35,7 @@ use crate::value::Value;
 
 pub use pubsub::ClusterPubSub;
 pub(crate) use route::{redirect, route, Redirect, Route};
+pub use scan::{ClusterScanIter, MAX_ROUNDS};
 pub use slot::{key_slot, SLOTS};
 pub use topology::NodeAddr;
 use topology::Topology;
