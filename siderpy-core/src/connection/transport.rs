@@ -293,3 +293,36 @@ impl AsyncWrite for Transport {
         each!(self, s => Pin::new(s).poll_shutdown(cx))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn families_alternate_from_the_first_address() {
+        let addrs = [addr("[::1]:1"), addr("[::2]:1"), addr("10.0.0.1:1"), addr("[::3]:1"), addr("10.0.0.2:1")];
+        let order = interleave(&addrs);
+        let expected = [addr("[::1]:1"), addr("10.0.0.1:1"), addr("[::2]:1"), addr("10.0.0.2:1"), addr("[::3]:1")];
+        assert_eq!(order, expected);
+        let v4_first = [addr("10.0.0.1:1"), addr("[::1]:1"), addr("[::2]:1")];
+        assert_eq!(interleave(&v4_first), [addr("10.0.0.1:1"), addr("[::1]:1"), addr("[::2]:1")]);
+        assert!(interleave(&[]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_connect_names_every_address_and_why() {
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let err = connect_any("db.example", 6379, &[refused, refused], deadline).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("db.example:6379") && text.matches(&refused.to_string()).count() == 2, "{text}");
+        assert!(matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused), "{err:?}");
+    }
+}
