@@ -27,7 +27,8 @@ enum Step {
     Close,
     /// Keeps the connection open, reading and ignoring whatever comes.
     Hold,
-    /// Behaves from here on: PING → PONG, ECHO x → x, anything else → OK.
+    /// Behaves from here on: PING → PONG, ECHO x → x, HELLO → a map,
+    /// anything else → OK.
     Serve,
     /// Writes the first bytes, then the second over and over until the
     /// client goes away.
@@ -121,6 +122,7 @@ async fn run_script(
                     log.lock().unwrap().push(cmd.clone());
                     let reply = match cmd[0].to_ascii_uppercase().as_slice() {
                         b"PING" => b"+PONG\r\n".to_vec(),
+                        b"HELLO" => b"%1\r\n$6\r\nserver\r\n$4\r\nfake\r\n".to_vec(),
                         b"ECHO" => [format!("${}\r\n", cmd[1].len()).as_bytes(), &cmd[1], b"\r\n"].concat(),
                         _ => b"+OK\r\n".to_vec(),
                     };
@@ -410,9 +412,9 @@ async fn handshake_commands() {
         ("redis://127.0.0.1:{port}", &[]),
         (
             "redis://:pw@127.0.0.1:{port}/2?client_name=app",
-            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"]],
+            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"], &["PING"]],
         ),
-        ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"]]),
+        ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"], &["PING"]]),
         ("redis://127.0.0.1:{port}/0?protocol=3", &[&["HELLO", "3"]]),
         (
             "redis://al:pw@127.0.0.1:{port}/5?protocol=3&client_name=app",

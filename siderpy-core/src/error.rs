@@ -83,6 +83,26 @@ pub enum Error {
         /// client gave up (a [`close`](crate::Redis::close) starts over).
         retry_in: Option<std::time::Duration>,
     },
+    /// The command was not queued: the connection already holds
+    /// [`Limits::max_queued_bytes`](crate::resp::Limits::max_queued_bytes)
+    /// of commands the server has not read. Nothing was sent; the
+    /// connection stays open. Retry later, or raise the limit.
+    OutputFull {
+        /// Bytes queued and not yet written.
+        queued: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The server's answer to a handshake command (`HELLO`, `AUTH`,
+    /// `SELECT`...) does not have that command's shape: it is not the Redis
+    /// it claims to be, or not in step with the client. The connection was
+    /// closed.
+    Handshake {
+        /// The command.
+        command: String,
+        /// What the server answered, quoted (and shortened).
+        reply: String,
+    },
 }
 
 impl Error {
@@ -112,6 +132,7 @@ impl Error {
                 | Error::Tls(_)
                 | Error::Protocol(_)
                 | Error::Unavailable { .. }
+                | Error::Handshake { .. }
                 | Error::Timeout(Timeout::Connect | Timeout::Write | Timeout::Unresponsive)
         )
     }
@@ -168,6 +189,14 @@ impl fmt::Display for Error {
                 f,
                 "server unavailable: connecting failed ({cause}) and the client gave up; close() it to try again"
             ),
+            Error::OutputFull { queued, limit } => write!(
+                f,
+                "command not sent: {queued} bytes are already queued for a server that is not reading them \
+                 (limit {limit}, see Limits::max_queued_bytes)"
+            ),
+            Error::Handshake { command, reply } => {
+                write!(f, "connect failed: the server answered {command} with {reply} (the connection was closed)")
+            }
         }
     }
 }

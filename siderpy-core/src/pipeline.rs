@@ -266,7 +266,8 @@ impl Redis {
     ///
     /// `build` gets a handle on a connection of its own, on which the keys
     /// are watched: read through it, and make the transaction with its
-    /// [`transaction`](Redis::transaction).
+    /// [`transaction`](Redis::transaction). That connection closes when
+    /// this returns (once `build`'s handles are dropped).
     ///
     /// ```no_run
     /// # extern crate siderpy_core as siderpy;

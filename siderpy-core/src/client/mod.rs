@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::args::CmdArgs;
 use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
-use crate::connection::{await_batch, Connection, Frames};
+use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
@@ -56,6 +56,22 @@ use side::CloseOnDrop;
 /// Construction does no I/O: the first command connects. After the
 /// connection fails or is [closed](Redis::close), the next command opens a
 /// new one and repeats the handshake (HELLO, AUTH, SELECT, CLIENT SETNAME).
+///
+/// # Who owns which connection
+/// Every connection has one owner and closes, with its socket and the
+/// state the server keeps for it, when that owner goes:
+/// - the shared connection and the idle side connections belong to the
+///   client, and close when its last clone is dropped;
+/// - a side connection belongs to the blocking call using it while it
+///   waits (an abandoned call closes it, since the server keeps it blocked);
+/// - a pinned connection (an open `MULTI` or `WATCH`, a subscription, a
+///   [`dedicated`](Redis::dedicated) handle) belongs to its handle and
+///   closes when that handle (and, for a dedicated one, its clones) is
+///   dropped: a dropped transaction is never left queued on the server;
+/// - a connection still connecting belongs to the call that opened it, and
+///   closes if that call's future is dropped.
+///
+/// [`close`](Redis::close) closes what the handle owns and nothing else.
 ///
 /// # Examples
 /// ```no_run
@@ -99,31 +115,29 @@ impl Clone for Redis {
     }
 }
 
+/// What every clone of a client shares. It owns the shared connection and
+/// the idle side connections: when the last clone goes, they close (a
+/// [`Connection`] closes with its last handle).
 pub(crate) struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
     /// Side connections (blocking commands, transactions), kept between uses.
     blocking_idle: Mutex<Vec<Connection>>,
+    /// Side connections lent to a blocking call (which owns it while it
+    /// waits), so that `close()` can fail that call.
+    side_busy: Mutex<Vec<WeakConnection>>,
     /// The attempt to open the shared connection under way, if any: one at
     /// a time, whoever waits on it.
     connecting: Mutex<Option<shared::Attempt>>,
+    /// Shared connections retired after a silent read timeout, kept (and
+    /// owned) until the calls still in flight on them are answered.
+    retired: Mutex<Vec<Connection>>,
     generation: AtomicU64,
     /// A `SELECT` went through the shared connection: it no longer uses the
     /// configured db (until it reconnects).
     selected_other_db: std::sync::atomic::AtomicBool,
     /// When connecting may be tried again after a failure.
     reconnect: crate::connection::reconnect::Reconnect,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-            conn.close(Error::Closed("client"));
-        }
-        for conn in self.blocking_idle.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            conn.close(Error::Closed("client"));
-        }
-    }
 }
 
 impl std::fmt::Debug for Redis {
@@ -161,19 +175,54 @@ impl Redis {
         &self.inner.config.info
     }
 
-    /// Closes the connection. Commands in flight fail with
-    /// [`Error::Closed`]; the client stays usable and the next command
-    /// reconnects at once (even while backing off, or after giving up), as
-    /// in siderpy.
+    /// Closes the connections this handle owns, and returns once their
+    /// sockets are closed.
+    ///
+    /// - On a [`dedicated`](Redis::dedicated) handle (or a clone of one):
+    ///   its own connection, and nothing else; the client it came from and
+    ///   its other handles go on.
+    /// - On any other handle: the client's shared connection, its side
+    ///   connections (idle, or lent to a blocking call such as `BLPOP`), and
+    ///   the connection this handle pinned for a transaction, a `WATCH` or a
+    ///   subscription. Other handles' pinned connections are theirs.
+    ///
+    /// Every command in flight on those connections fails at once with
+    /// [`Error::Closed`], blocking calls included: a `BLPOP` waiting on a
+    /// side connection returns, and the server no longer counts it as
+    /// waiting, so an element pushed afterwards stays in the list. An open
+    /// transaction or `WATCH` ends with its connection (the handle's next
+    /// commands fail until it sends `EXEC`, `DISCARD` or `RESET`), and
+    /// subscriptions end (the pub/sub queue closes).
+    ///
+    /// The client stays usable: the next command reconnects at once (even
+    /// while backing off, or after giving up), as in siderpy (a dedicated
+    /// handle opens a new dedicated connection).
     pub async fn close(&self) {
-        let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let idle = std::mem::take(&mut *side::lock_idle(&self.inner.blocking_idle));
-        let pinned = self.local().pinned.take().map(|p| p.conn);
+        let err = Error::Closed("connection");
+        let pinned = self.local().pinned.as_ref().map(|p| (p.conn.clone(), p.dedicated));
+        let mut owned = Vec::new();
+        match pinned {
+            // What it pinned stays recorded: a dedicated handle stays
+            // dedicated, and a transaction's commands do not go elsewhere.
+            Some((conn, true)) => owned.push(conn),
+            pinned => {
+                owned.extend(pinned.map(|(conn, _)| conn));
+                owned.extend(self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take());
+                owned.extend(std::mem::take(&mut *self.inner.retired.lock().unwrap_or_else(|p| p.into_inner())));
+                owned.extend(std::mem::take(&mut *side::lock_idle(&self.inner.blocking_idle)));
+                let busy = std::mem::take(&mut *self.inner.side_busy.lock().unwrap_or_else(|p| p.into_inner()));
+                owned.extend(busy.iter().filter_map(WeakConnection::upgrade));
+            }
+        }
         // A fresh start: the next command tries at once, even after giving up.
         self.inner.reconnect.reset();
-        for conn in conn.into_iter().chain(idle).chain(pinned) {
+        // Every call in flight fails now, not one connection after another.
+        for conn in &owned {
             tracing::debug!(connection = conn.id, "closing connection");
-            conn.close(Error::Closed("connection"));
+            conn.close(err.clone());
+        }
+        for conn in owned {
+            conn.close_and_wait(err.clone()).await;
         }
     }
 
@@ -285,7 +334,11 @@ impl Redis {
         let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
-            (None, true) => Ok(within(deadline, self.side_connection()).await?),
+            (None, true) => {
+                let conn = within(deadline, self.side_connection()).await?;
+                self.lend(&conn);
+                Ok(conn)
+            }
             (None, false) => {
                 let conn = within(deadline, self.connection()).await?;
                 let rx = match conn.send_frames(cmds) {

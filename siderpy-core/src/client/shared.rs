@@ -113,7 +113,10 @@ impl Redis {
         if self.inner.config.read_timeout.is_some_and(|limit| waited >= limit) {
             let mut shared = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
             if shared.as_ref().is_some_and(|conn| conn.retire_if_silent(waited)) {
-                shared.take();
+                // Still the client's, until its driver ends it.
+                let mut retired = self.inner.retired.lock().unwrap_or_else(|p| p.into_inner());
+                retired.retain(|conn| !conn.is_closed());
+                retired.extend(shared.take());
             }
         }
     }

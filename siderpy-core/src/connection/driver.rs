@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 use super::transport::Transport;
-use super::{lock, Slot, State};
+use super::{lock, Finish, Queued, Slot, State};
 use crate::error::{Error, Timeout};
 use crate::pubsub::{self, Family, Incoming, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
@@ -34,6 +34,10 @@ const BIG_FRAME: usize = 64 * 1024;
 
 /// Rounds of read/write work before yielding to other tasks.
 const BUDGET: usize = 32;
+
+/// An idle buffer keeps at most this much room: a large value's room is
+/// given back once it is written or read, not kept until the connection closes.
+const MAX_IDLE_CAPACITY: usize = 4 * READ_CHUNK;
 
 /// Writes queued commands and dispatches replies until the connection
 /// fails or is closed. A hand-written future so one task can wait on the
@@ -60,7 +64,16 @@ pub(crate) struct Driver {
     /// state at the driver's next look at it.
     last_read: Instant,
     liveness: Option<Watch>,
+    /// Some bytes have reached the socket: a reply before that answers no
+    /// command (a server that greets, say).
+    sent_any: bool,
+    /// The socket refused bytes since `out` was last taken: commands given
+    /// up meanwhile are purged before the next take.
+    stalled: bool,
     id: u64,
+    /// Last, so that it is dropped after the socket: marks the connection
+    /// finished (and closed, if it was not) however the driver goes.
+    _finish: Finish,
 }
 
 /// What the driver of a shared connection checks on its own, on one timer
@@ -80,6 +93,7 @@ struct Watch {
     timer: Pin<Box<Sleep>>,
     /// When the unanswered heartbeat `PING` went out, if one did.
     ping_sent: Option<Instant>,
+    ping_reply: Option<oneshot::Receiver<crate::error::Result<Value>>>,
     /// Since when commands were seen waiting with nothing read (as of the
     /// first check that saw it).
     quiet_since: Option<Instant>,
@@ -108,10 +122,12 @@ impl Driver {
             settings: liveness,
             timer: Box::pin(tokio::time::sleep_until(now + first)),
             ping_sent: None,
+            ping_reply: None,
             quiet_since: None,
         });
         Driver {
             io,
+            _finish: Finish(Arc::clone(&shared)),
             shared,
             decoder: Decoder::new(limits),
             rbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -124,6 +140,8 @@ impl Driver {
             woken: 0,
             last_read: now,
             liveness,
+            sent_any: false,
+            stalled: false,
             id,
         }
     }
@@ -140,11 +158,18 @@ impl Driver {
                     progressed = true;
                 }
                 Poll::Ready(Err(e)) => return Err(Error::io(e)),
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.stalled = true;
+                    break;
+                }
             }
         }
+        self.sent_any |= progressed;
         if self.wbuf.is_empty() {
             self.wbuf.clear();
+            if self.wbuf.capacity() > MAX_IDLE_CAPACITY {
+                self.wbuf = BytesMut::with_capacity(READ_CHUNK);
+            }
             self.write_deadline = None;
             if self.needs_flush {
                 match Pin::new(&mut self.io).poll_flush(cx) {
@@ -219,12 +244,17 @@ impl Driver {
                     Some(sent) if self.last_read < sent => due = due.min(sent + every),
                     _ => {
                         watch.ping_sent = None;
+                        watch.ping_reply = None;
                         if !waiting && now >= self.last_read + every {
                             let mut st = lock(&self.shared);
                             if st.out.is_empty() && st.closed.is_none() && st.slots.is_empty() {
+                                let start = st.taken + st.out.len() as u64;
                                 st.out.extend_from_slice(PING);
-                                let (tx, _) = oneshot::channel();
-                                st.slots.push_back(Slot::One(tx));
+                                let (tx, rx) = oneshot::channel();
+                                st.slots.push_back(Queued { start, slot: Slot::One(tx) });
+                                // Held, so the PING counts as wanted, not
+                                // given up; its reply itself is not needed.
+                                watch.ping_reply = Some(rx);
                                 watch.ping_sent = Some(now);
                                 queued = true;
                             }
@@ -258,8 +288,14 @@ impl Driver {
     /// Hands the decoded replies to their slots, oldest first, under one
     /// lock of the state (and one of the pub/sub queue, when one is attached).
     fn dispatch(&mut self) -> Result<(), Error> {
-        let Driver { shared, replies, done, woken, .. } = self;
+        let Driver { shared, replies, done, woken, sent_any, .. } = self;
         let mut result = Ok(());
+        if !*sent_any {
+            if let Some(v) = replies.first() {
+                // Taken as a reply, it would shift every reply after it.
+                return Err(Error::protocol(format!("the server sent {} before any command", quote(v))));
+            }
+        }
         {
             let mut st = lock(shared);
             let queue = st.pubsub.clone();
@@ -274,7 +310,7 @@ impl Driver {
                     None if matches!(v, Value::Push(_)) => continue,
                     None => v,
                 };
-                match st.slots.front_mut() {
+                match st.slots.front_mut().map(|q| &mut q.slot) {
                     None => {
                         // Replies before this one still reach their callers.
                         result = Err(Error::protocol(match v {
@@ -290,10 +326,10 @@ impl Driver {
                         let end = *stop_at_error && matches!(v, Value::Error(_));
                         got.push(v);
                         if got.len() == *n || end {
-                            done.push((st.slots.pop_front().expect("front exists"), None));
+                            done.push((st.slots.pop_front().expect("front exists").slot, None));
                         }
                     }
-                    Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists"), Some(v))),
+                    Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists").slot, Some(v))),
                 }
             }
         }
@@ -355,6 +391,9 @@ impl Driver {
         if !self.replies.is_empty() {
             self.dispatch()?;
         }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > MAX_IDLE_CAPACITY {
+            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
         Ok(true)
     }
 
@@ -373,7 +412,11 @@ impl Driver {
                 st.busy = true;
                 st.last_read = self.last_read;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
+                    if mem::take(&mut self.stalled) {
+                        st.purge_unsent();
+                    }
                     mem::swap(&mut self.wbuf, &mut st.out);
+                    st.taken += self.wbuf.len() as u64;
                 }
                 st.pubsub.as_ref().is_some_and(PubSubQueue::is_bounded)
             };
@@ -426,11 +469,11 @@ impl Driver {
 /// other pushes are dropped, and confirmations (replies to the (un)subscribe
 /// commands) update what the queue is subscribed to. Returns what is left
 /// for the command at the head of the queue, if anything.
-fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<Value> {
+fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Queued>, v: Value) -> Option<Value> {
     let subscribed = q.subscriptions() > 0;
     // In RESP2 a confirmation is a plain array: read arrays as pub/sub
     // frames while subscribed, or while a (un)subscribe waits for its own.
-    let confirming = matches!(slots.front(), Some(Slot::Many { stop_at_error: true, .. }));
+    let confirming = matches!(slots.front().map(|q| &q.slot), Some(Slot::Many { stop_at_error: true, .. }));
     match pubsub::classify(&v, subscribed || confirming) {
         Incoming::Message(m) => {
             q.push(m);
@@ -451,6 +494,20 @@ fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<
         }
         Incoming::Reply if subscribed => Some(pong_as_reply(v)),
         Incoming::Reply => Some(v),
+    }
+}
+
+/// A frame the server sent, shortened for an error message.
+pub(crate) fn quote(v: &Value) -> String {
+    const MAX: usize = 120;
+    let text = match v {
+        Value::Simple(b) | Value::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Value::Error(e) => format!("the error {e:?}"),
+        other => format!("{other:?}"),
+    };
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
     }
 }
 
@@ -483,16 +540,9 @@ impl Future for Driver {
             }
             Poll::Ready(Err(err)) => {
                 tracing::warn!(connection = this.id, error = %err, "connection failed");
-                let slots = {
-                    let mut st = lock(&this.shared);
-                    st.closed.get_or_insert(err.clone());
-                    if let Some(queue) = st.pubsub.take() {
-                        queue.lock().close(Some(err.clone()));
-                    }
-                    mem::take(&mut st.slots)
-                };
-                for slot in slots {
-                    slot.fail(&err);
+                let slots = lock(&this.shared).shut(&err);
+                for q in slots {
+                    q.slot.fail(&err);
                 }
                 Poll::Ready(())
             }

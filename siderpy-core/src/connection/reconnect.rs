@@ -26,7 +26,8 @@ use crate::error::Error;
 /// [`Redis::close`](crate::Redis::close).
 ///
 /// Only failures to reach the server count (I/O, TLS, timeouts); a server
-/// refusing the handshake (`WRONGPASS`) is reported as it is, every time.
+/// that answers the handshake, with a refusal (`WRONGPASS`) or with
+/// something else, is reported as it is, every time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     base: Duration,
@@ -113,7 +114,9 @@ impl Reconnect {
         let mut st = self.state();
         match outcome {
             Ok(_) => *st = Down::default(),
-            // The server answered: it is up, whatever it said.
+            // The server answered: it is up, whatever it said (a refusal,
+            // or bytes that are not the handshake's reply).
+            Err(Error::Redis(_) | Error::Handshake { .. } | Error::Protocol(_)) => *st = Down::default(),
             Err(e) if !e.is_connection_error() => *st = Down::default(),
             Err(e) => {
                 st.failures += 1;
