@@ -358,7 +358,7 @@ impl RedisBuilder {
                 conn: Mutex::new(None),
                 blocking_idle: Mutex::new(Vec::new()),
                 side_busy: Mutex::new(Vec::new()),
-                connecting: Mutex::new(None),
+                connecting: Mutex::new(std::sync::Weak::new()),
                 retired: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
                 selected_other_db: std::sync::atomic::AtomicBool::new(false),

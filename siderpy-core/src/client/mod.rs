@@ -128,7 +128,7 @@ pub(crate) struct Inner {
     side_busy: Mutex<Vec<WeakConnection>>,
     /// The attempt to open the shared connection under way, if any: one at
     /// a time, whoever waits on it.
-    connecting: Mutex<Option<shared::Attempt>>,
+    connecting: Mutex<shared::Attempt>,
     /// Shared connections retired after a silent read timeout, kept (and
     /// owned) until the calls still in flight on them are answered.
     retired: Mutex<Vec<Connection>>,

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::{oneshot, watch};
 
@@ -15,8 +15,9 @@ use crate::value::Value;
 
 use super::Redis;
 
-/// An attempt to open the shared connection: its outcome once known.
-pub(super) type Attempt = watch::Receiver<Option<Result<Connection>>>;
+/// An attempt to open the shared connection, while it runs: whoever needs
+/// the connection subscribes to its outcome.
+pub(super) type Attempt = Weak<watch::Sender<Option<Result<Connection>>>>;
 
 impl Redis {
     /// The open connection, connecting first if there is none.
@@ -24,9 +25,9 @@ impl Redis {
     /// One attempt at a time, on a task of its own: callers arriving while
     /// it runs wait for its outcome rather than start their own, and a
     /// caller giving up (its budget spent, its future dropped) does not cut
-    /// it short for the others. While the server is known to be down and
-    /// the next attempt is not due, fails at once with
-    /// [`Error::Unavailable`].
+    /// it short for the others; once every one of them has, it stops. While
+    /// the server is known to be down and the next attempt is not due,
+    /// fails at once with [`Error::Unavailable`].
     pub(crate) async fn connection(&self) -> Result<Connection> {
         if let Some(conn) = self.current() {
             return Ok(conn);
@@ -36,19 +37,27 @@ impl Redis {
             if let Some(conn) = self.current() {
                 return Ok(conn);
             }
-            match slot.as_ref().filter(|a| a.borrow().is_none()) {
-                Some(running) => running.clone(),
+            match slot.upgrade().filter(|running| running.borrow().is_none()) {
+                Some(running) => running.subscribe(),
                 None => {
                     self.inner.reconnect.check()?;
                     let (tx, rx) = watch::channel(None);
-                    *slot = Some(rx.clone());
+                    let tx = Arc::new(tx);
+                    *slot = Arc::downgrade(&tx);
                     let redis = Redis { inner: Arc::clone(&self.inner), local: Arc::default() };
                     tokio::spawn(async move {
-                        let outcome = redis.open_shared().await;
+                        let outcome = tokio::select! {
+                            outcome = redis.open_shared() => Some(outcome),
+                            // Nobody waits any more: the half-open
+                            // connection closes as the attempt is dropped.
+                            () = tx.closed() => None,
+                        };
                         // Gone before anyone learns the outcome: a pool
                         // taking the client back must not find it shared.
                         drop(redis);
-                        let _ = tx.send(Some(outcome));
+                        if let Some(outcome) = outcome {
+                            let _ = tx.send(Some(outcome));
+                        }
                     });
                     rx
                 }
