@@ -25,6 +25,12 @@ Options:
                    (default: beside the spec, commands.source.json)
   --check          regenerate in memory and exit 1, with a summary of added,
                    removed and changed commands, if the spec on disk differs
+  --docs           with --check, also list the commands whose docs alone
+                   changed (summary, since...); else they are only counted
+  --reply-schema PATH
+                   merge reply schemas (which COMMAND DOCS lacks) from a
+                   server source tree's src/commands/ directory, or from a
+                   JSON file keyed by command name
   --tls-ca FILE    PEM file of CA certificates to verify the server with
                    (turns TLS on)
   --timeout SECS   bound on connecting and on each reply (default 30)
@@ -41,11 +47,19 @@ struct Cli {
     output: PathBuf,
     source: Option<PathBuf>,
     check: bool,
+    docs: bool,
+    reply_schema: Option<PathBuf>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, String> {
-    let mut cli =
-        Cli { options: Options::default(), output: PathBuf::from("commands.json"), source: None, check: false };
+    let mut cli = Cli {
+        options: Options::default(),
+        output: PathBuf::from("commands.json"),
+        source: None,
+        check: false,
+        docs: false,
+        reply_schema: None,
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -77,6 +91,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
                 cli.options.timeout = Duration::from_secs_f64(secs);
             }
             "--check" => cli.check = true,
+            "--docs" => cli.docs = true,
+            "--reply-schema" => cli.reply_schema = Some(PathBuf::from(value("--reply-schema")?)),
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
@@ -111,8 +127,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let redis = connect(&cli.options)?;
-    let generated = fetch(&redis).await?;
+    let mut generated = fetch(&redis).await?;
     redis.close().await;
+    if let Some(path) = &cli.reply_schema {
+        let schemas = siderpy_gen::schema::load(path)?;
+        let n = generated.merge_reply_schemas(&schemas);
+        eprintln!("siderpy-gen: merged the reply schemas of {n} commands from {}", path.display());
+    }
     let to_stdout = cli.output == Path::new("-");
     let source_path = cli.source.clone().unwrap_or_else(|| Source::path_for(&cli.output));
     let commands = generated.spec.as_object().map_or(0, |m| m.len());
@@ -137,7 +158,8 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 eprintln!("siderpy-gen: {} is up to date with {from} ({commands} commands)", cli.output.display());
                 ExitCode::SUCCESS
             }
-            Some(diff) => {
+            Some(mut diff) => {
+                diff.show_docs = cli.docs;
                 eprintln!("siderpy-gen: {} differs from what {from} gives: {diff}", cli.output.display());
                 eprintln!("siderpy-gen: run without --check to regenerate it");
                 ExitCode::from(1)
@@ -187,7 +209,11 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let cli = args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5"]).unwrap().unwrap();
+        let cli =
+            args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5", "--reply-schema", "src"])
+                .unwrap()
+                .unwrap();
+        assert_eq!(cli.reply_schema.as_deref(), Some(Path::new("src")));
         assert_eq!(cli.options.url, "redis://h:1");
         assert_eq!(cli.output, Path::new("x.json"));
         assert!(cli.check);
