@@ -178,7 +178,8 @@ async fn a_handle_dropped_inside_multi_closes_its_connection(p: Protocol) {
     for _ in 0..CYCLES {
         let tx = redis.clone();
         tx.execute_cmd("MULTI", ()).await.unwrap();
-        tx.execute_cmd("SET", ("never", "set")).await.unwrap();
+        let queued = tx.execute_cmd("SET", ("never", "set")).await;
+        assert!(matches!(queued, Err(Error::Queued { index: 0 })), "{queued:?}");
     }
     before.wait_back(&admin, "MULTI + drop").await;
     let never: Option<String> = admin.execute_cmd("GET", ["never"]).returning().await.unwrap();
@@ -248,7 +249,13 @@ async fn close_fails_a_pending_blpop_promptly(p: Protocol) {
     let result = tokio::time::timeout(Duration::from_secs(1), waiting).await.expect("BLPOP still pending").unwrap();
     assert!(matches!(result, Err(Error::Closed(_))), "{result:?}");
     assert!(start.elapsed() < Duration::from_secs(1));
-    // Pushed after close(): nobody takes it.
+    // The server no longer counts a waiting BLPOP (it did until close()),
+    // so an element pushed now is nobody's.
+    wait_until("the server to drop the BLPOP", Duration::from_secs(2), || async {
+        let info: String = admin.execute_cmd("INFO", ["clients"]).returning().await.unwrap();
+        info.contains("blocked_clients:0")
+    })
+    .await;
     admin.execute_cmd("LPUSH", ("queue", "kept")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let len: i64 = admin.execute_cmd("LLEN", ["queue"]).returning().await.unwrap();

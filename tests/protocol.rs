@@ -383,6 +383,38 @@ async fn push_messages_are_not_replies() {
 }
 
 #[tokio::test]
+async fn unknown_pushes_reach_the_subscriber_as_unknown_messages() {
+    // Pushes of a kind no Redis sends today, and a message with no string
+    // payload, on a subscribed connection: queued as `Unknown`, whole, in
+    // order with the messages; none is taken as a reply (PING still gets its own).
+    let server = FakeServer::start(vec![vec![
+        Read,
+        Write(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"),
+        Write(b">3\r\n$9\r\nsomething\r\n:1\r\n$1\r\nx\r\n"),
+        Write(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n*1\r\n:1\r\n"),
+        Write(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"),
+        Read,
+        Write(b">1\r\n$5\r\nother\r\n+PONG\r\n"),
+        Hold,
+    ]])
+    .await;
+    let redis = Redis::new(&server.url).unwrap();
+    redis.execute_cmd("SUBSCRIBE", ["ch"]).await.unwrap();
+    let queue = redis.pubsub_queue();
+    let next = || async { tokio::time::timeout(Duration::from_secs(5), queue.recv()).await.unwrap().unwrap() };
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..]), (siderpy::MessageKind::Unknown, &b"something"[..]));
+    assert!(matches!(&m.frame, Some(Value::Push(items)) if items.len() == 3), "{m:?}");
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..]), (siderpy::MessageKind::Unknown, &b"message"[..]));
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..], &m.payload[..]), (siderpy::MessageKind::Message, &b"ch"[..], &b"hi"[..]));
+    assert_eq!(redis.execute_cmd("PING", ()).await.unwrap(), Value::Simple(Bytes::from_static(b"PONG")));
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..]), (siderpy::MessageKind::Unknown, &b"other"[..]));
+}
+
+#[tokio::test]
 async fn commands_are_encoded_as_arrays_of_bulk_strings() {
     let server = FakeServer::start(vec![vec![Serve]]).await;
     let redis = Redis::new(&server.url).unwrap();

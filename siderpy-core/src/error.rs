@@ -58,6 +58,14 @@ pub enum Error {
     /// A transaction did not run because a key it `WATCH`ed changed
     /// (`EXEC` replied nil).
     WatchConflict,
+    /// The command was queued in the `MULTI` open on this handle: it runs
+    /// at `EXEC`, whose reply carries its result at `index`. Not a failure:
+    /// sending the command again would queue it twice.
+    Queued {
+        /// Its place among the transaction's commands (0-based, not
+        /// counting `MULTI`): where `EXEC`'s reply has its result.
+        index: usize,
+    },
     /// The pub/sub message queue was closed: the last channel was
     /// unsubscribed, the connection was closed, or it failed (`cause`).
     QueueClosed {
@@ -204,6 +212,10 @@ impl fmt::Display for Error {
                 write!(f, "transaction discarded: command {index} was refused when queued: {error}")
             }
             Error::WatchConflict => f.write_str("transaction not run: a watched key changed (retry it)"),
+            Error::Queued { index } => write!(
+                f,
+                "queued in the open MULTI as command {index}: its result comes with EXEC (do not send it again)"
+            ),
             Error::QueueClosed { cause: None } => f.write_str("pub/sub queue is closed"),
             Error::QueueClosed { cause: Some(c) } => write!(f, "pub/sub queue is closed: {c}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),

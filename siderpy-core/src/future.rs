@@ -104,7 +104,7 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                         },
                         None => {
                             let redis = this.redis;
-                            if let Some(down) = redis.unavailable(&opts) {
+                            if let Some(down) = redis.unavailable(&args, &opts) {
                                 this.state = State::Done;
                                 return Poll::Ready(Err(down));
                             }

@@ -361,7 +361,6 @@ impl RedisBuilder {
                 connecting: Mutex::new(std::sync::Weak::new()),
                 retired: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
-                selected_other_db: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

@@ -15,8 +15,10 @@ use crate::value::Value;
 /// server that sends something of its own first (a greeting) is out of step
 /// with the client, and taken as replies its bytes would reach the wrong
 /// callers; the connect fails instead, with [`Error::Handshake`] quoting it.
-/// (A RESP2 connection with nothing to send at connect relies on the
-/// connection refusing any reply that comes before its first command.)
+/// A RESP2 connection with nothing to send at connect sends no `PING` (it
+/// would cost a round trip): it relies on the connection refusing a reply
+/// that arrives before its first command is written, which catches a
+/// greeting only when it comes first.
 ///
 /// `readonly` is for connections to cluster replicas that serve reads.
 pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly: bool) -> Result<()> {
@@ -73,6 +75,9 @@ pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly
         let reply = reply.await.map_err(|_| Error::Closed("connection"))??;
         let name = cmd.name();
         let in_shape = match (&reply, name.as_str()) {
+            // In step, and not this connection's problem: a client given no
+            // password may still send AUTH itself.
+            (Value::Error(e), "PING") if e.code() == "NOAUTH" => true,
             (Value::Error(e), _) => {
                 tracing::warn!(connection = conn.id, command = %name, error = %e, "handshake command failed");
                 return Err(Error::Redis(e.clone()));

@@ -8,18 +8,23 @@
 //! - `shared.rs`: the shared connection every clone sends on;
 //! - `side.rs`: side connections, one per blocking call, kept idle between uses;
 //! - `pinned.rs`: connections pinned to one handle (MULTI/WATCH, `dedicated()`);
-//! - `pubsub.rs`: the subscribed connection, its queue and re-subscribing.
+//! - `pubsub.rs`: the subscribed connection, its queue and re-subscribing;
+//! - `session.rs`: what a dedicated handle's own commands set on its
+//!   connection (db, user, protocol, name, reply mode), replayed on reconnect;
+//! - `monitor.rs`: `MONITOR` on a connection of its own.
 
 mod builder;
 mod connect;
 mod handshake;
+mod monitor;
 mod pinned;
 mod pubsub;
+mod session;
 mod shared;
 mod side;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +32,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::args::CmdArgs;
-use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
+use crate::command::{CallOptions, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
@@ -110,7 +115,8 @@ pub(crate) struct Local {
 impl Clone for Redis {
     fn clone(&self) -> Self {
         let local = self.local();
-        let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned::new(p.conn.clone(), true));
+        let pinned =
+            local.pinned.as_ref().filter(|p| p.dedicated()).map(|p| Pinned::new(p.conn.clone(), p.session.clone()));
         Redis { inner: Arc::clone(&self.inner), local: Arc::new(Mutex::new(Local { pinned, ..Local::default() })) }
     }
 }
@@ -133,9 +139,6 @@ pub(crate) struct Inner {
     /// owned) until the calls still in flight on them are answered.
     retired: Mutex<Vec<Connection>>,
     generation: AtomicU64,
-    /// A `SELECT` went through the shared connection: it no longer uses the
-    /// configured db (until it reconnects).
-    selected_other_db: std::sync::atomic::AtomicBool,
     /// When connecting may be tried again after a failure.
     reconnect: crate::connection::reconnect::Reconnect,
 }
@@ -196,10 +199,11 @@ impl Redis {
     ///
     /// The client stays usable: the next command reconnects at once (even
     /// while backing off, or after giving up), as in siderpy (a dedicated
-    /// handle opens a new dedicated connection).
+    /// handle opens a new dedicated connection, with the settings its own
+    /// commands gave it).
     pub async fn close(&self) {
         let err = Error::Closed("connection");
-        let pinned = self.local().pinned.as_ref().map(|p| (p.conn.clone(), p.dedicated));
+        let pinned = self.local().pinned.as_ref().map(|p| (p.conn.clone(), p.dedicated()));
         let mut owned = Vec::new();
         match pinned {
             // What it pinned stays recorded: a dedicated handle stays
@@ -239,9 +243,18 @@ impl Redis {
                     .into(),
             ));
         }
-        let name = opts.name();
-        if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
-            return self.request_pubsub(args, opts, family, subscribe).await;
+        args.check_name()?;
+        let (name, effect) = (opts.name(), opts.effect());
+        if effect.is_pubsub() {
+            if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
+                return self.request_pubsub(args, opts, family, subscribe).await;
+            }
+        }
+        // What would change the connection for others, or behind the
+        // client's back, runs only on a dedicated connection (see `Effect`).
+        let dedicated_only = !effect.is_none() && !effect.is_transaction() && !effect.is_pubsub();
+        if effect == Effect::Monitor || (dedicated_only && !self.is_dedicated()) {
+            return Err(pinned::refusal(effect, name.unwrap_or("the command")));
         }
         // The caller's bound covers connecting (even behind another
         // caller's attempt) and then the reply, in one budget. Blocking
@@ -251,9 +264,9 @@ impl Redis {
         let limit = opts.timeout.or(if exempt { None } else { config.read_timeout });
         let deadline = limit.map(|limit| Instant::now() + limit);
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if let Some(conn) = within(deadline, self.pinned_for(name)).await? {
+        if let Some(conn) = within(deadline, self.pinned_for(effect, name)).await? {
             let opts = CallOptions { timeout: left().or(opts.timeout), ..opts };
-            return self.request_pinned(conn, args, opts, name).await;
+            return self.request_pinned(conn, args, opts, effect).await;
         }
         if opts.blocking() {
             // Abandoned at the deadline, its side connection is closed.
@@ -265,16 +278,13 @@ impl Redis {
             };
         }
         let (_conn, rx) = within(deadline, self.send(args)).await?;
-        let reply = self.await_shared(rx, left()).await;
-        if name == Some("SELECT") && reply.is_ok() {
-            self.inner.selected_other_db.store(true, Ordering::Relaxed);
-        }
-        reply
+        self.await_shared(rx, left()).await
     }
 
     /// The common case of [`request`](Self::request), without awaiting: an
-    /// ordinary command (no transaction, pub/sub, blocking command, `SELECT`
-    /// or pipeline mode on this handle) when the shared connection is open.
+    /// ordinary command (no effect on its connection, not blocking; no
+    /// pinned connection or pipeline mode on this handle) when the shared
+    /// connection is open.
     /// Queues it and returns its reply slot and read timeout; `None` when the
     /// command needs the general path (nothing was sent then).
     pub(crate) fn try_send_shared(
@@ -282,7 +292,7 @@ impl Redis {
         args: &CmdArgs,
         opts: &CallOptions,
     ) -> Option<(oneshot::Receiver<Result<Value>>, Option<Duration>)> {
-        if !self.takes_shared_path(opts) {
+        if !self.takes_shared_path(args, opts) {
             return None;
         }
         let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -291,16 +301,12 @@ impl Redis {
         Some((rx, opts.timeout.or(self.inner.config.read_timeout)))
     }
 
-    /// Whether the command goes to the shared connection as it is: no
-    /// transaction, pub/sub, blocking command, `SELECT` or pipeline mode.
+    /// Whether the command goes to the shared connection as it is: one
+    /// with no effect on its connection, not blocking, not in pipeline mode
+    /// nor on a pinned handle.
     #[inline]
-    fn takes_shared_path(&self, opts: &CallOptions) -> bool {
-        if let Some(name) = opts.name() {
-            if matches!(name, "MULTI" | "WATCH" | "SELECT") || Family::of(name.as_bytes()).is_some() {
-                return false;
-            }
-        }
-        if opts.blocking() {
+    fn takes_shared_path(&self, args: &CmdArgs, opts: &CallOptions) -> bool {
+        if !opts.effect().is_none() || opts.blocking() || args.check_name().is_err() {
             return false;
         }
         let local = self.local();
@@ -313,8 +319,8 @@ impl Redis {
     /// (see [`Backoff`](crate::Backoff)). Spares the general path, its
     /// allocation and its timers, to each of the many calls that fail while
     /// the server is down.
-    pub(crate) fn unavailable(&self, opts: &CallOptions) -> Option<Error> {
-        if self.current().is_some() || !self.takes_shared_path(opts) {
+    pub(crate) fn unavailable(&self, args: &CmdArgs, opts: &CallOptions) -> Option<Error> {
+        if self.current().is_some() || !self.takes_shared_path(args, opts) {
             return None;
         }
         self.inner.reconnect.check().err()
@@ -331,7 +337,16 @@ impl Redis {
         let limit = if blocking && !config.timeout_blocking { None } else { config.read_timeout };
         let deadline = limit.map(|limit| Instant::now() + limit);
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
+        let pinned = match self.local().pinned.as_ref() {
+            Some(p) if !p.replies_on() => {
+                return Err(Error::Usage(
+                    "replies are off on this handle (CLIENT REPLY OFF or SKIP): a pipeline would wait for replies \
+                     that never come; turn them on first"
+                        .into(),
+                ))
+            }
+            p => p.map(|p| p.conn.clone()),
+        };
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
             (None, true) => {
@@ -370,8 +385,9 @@ impl Redis {
     }
 
     /// Whether the connection is as the settings made it: no transaction,
-    /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
-    /// connected. A pool hands out only clean clients.
+    /// WATCH or pipeline open on this handle, no pub/sub. (What else would
+    /// change it is refused on a shared connection: see `Effect`.) A pool
+    /// hands out only clean clients.
     pub(crate) fn is_clean(&self) -> bool {
         let local = self.local();
         local.pinned.is_none()
@@ -380,7 +396,6 @@ impl Redis {
             && local.pubsub.is_none()
             && local.pipeline.is_empty()
             && !local.pipeline_mode
-            && !self.inner.selected_other_db.load(Ordering::Relaxed)
     }
 
     /// Whether another handle (a clone, a pipeline, a dedicated handle)

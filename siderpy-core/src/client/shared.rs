@@ -1,10 +1,8 @@
 //! The shared connection: the one every clone of a client sends its
 //! ordinary commands on, opened on first use and again after it fails.
 
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
@@ -74,7 +72,6 @@ impl Redis {
             tracing::info!(previous = previous.id, server = %self.inner.config.info, "reconnecting");
         }
         let conn = self.connect("shared").await?;
-        self.inner.selected_other_db.store(false, Ordering::Relaxed);
         *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         Ok(conn)
     }

@@ -17,7 +17,7 @@ use tokio::time::{Instant, Sleep};
 use super::transport::Transport;
 use super::{lock, Finish, Queued, Slot, State};
 use crate::error::{Error, Timeout};
-use crate::pubsub::{self, Family, Incoming, PubSubQueue, QueueState};
+use crate::pubsub::{self, Family, Incoming, MessageKind, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
 use crate::value::Value;
 
@@ -288,7 +288,7 @@ impl Driver {
     /// Hands the decoded replies to their slots, oldest first, under one
     /// lock of the state (and one of the pub/sub queue, when one is attached).
     fn dispatch(&mut self) -> Result<(), Error> {
-        let Driver { shared, replies, done, woken, sent_any, .. } = self;
+        let Driver { shared, replies, done, woken, sent_any, id, .. } = self;
         let mut result = Ok(());
         if !*sent_any {
             if let Some(v) = replies.first() {
@@ -302,14 +302,21 @@ impl Driver {
             let mut q = queue.as_ref().map(PubSubQueue::lock);
             for v in replies.drain(..) {
                 let v = match &mut q {
-                    Some(q) => match route_pubsub(q, &st.slots, v) {
+                    Some(q) => match route_pubsub(q, &st.slots, v, *id) {
                         Some(v) => v,
                         None => continue,
                     },
-                    // Out-of-band data with no subscriber (client tracking...): no reply.
-                    None if matches!(v, Value::Push(_)) => continue,
+                    // Out-of-band, and no queue to take it: never a reply.
+                    None if matches!(v, Value::Push(_)) => {
+                        unqueued_push(&v, *id);
+                        continue;
+                    }
                     None => v,
                 };
+                // Commands the server does not answer (`CLIENT REPLY`) get nothing.
+                while matches!(st.slots.front().map(|q| &q.slot), Some(Slot::Unanswered)) {
+                    st.slots.pop_front();
+                }
                 match st.slots.front_mut().map(|q| &mut q.slot) {
                     None => {
                         // Replies before this one still reach their callers.
@@ -330,6 +337,7 @@ impl Driver {
                         }
                     }
                     Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists").slot, Some(v))),
+                    Some(Slot::Unanswered) => unreachable!("passed over above"),
                 }
             }
         }
@@ -341,6 +349,7 @@ impl Driver {
                 (Slot::One(tx), Some(v)) => drop(tx.send(Ok(v))),
                 (Slot::Many { got, tx, .. }, _) => drop(tx.send(Ok(got))),
                 (Slot::One(_), None) => unreachable!("single slots always carry their reply"),
+                (Slot::Unanswered, _) => unreachable!("never done"),
             }
         }
         result
@@ -469,17 +478,21 @@ impl Driver {
 /// other pushes are dropped, and confirmations (replies to the (un)subscribe
 /// commands) update what the queue is subscribed to. Returns what is left
 /// for the command at the head of the queue, if anything.
-fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Queued>, v: Value) -> Option<Value> {
+fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Queued>, v: Value, id: u64) -> Option<Value> {
+    let v = q.monitor_line(v, answered_waiting(slots))?;
     let subscribed = q.subscriptions() > 0;
     // In RESP2 a confirmation is a plain array: read arrays as pub/sub
     // frames while subscribed, or while a (un)subscribe waits for its own.
-    let confirming = matches!(slots.front().map(|q| &q.slot), Some(Slot::Many { stop_at_error: true, .. }));
+    let answered = slots.iter().map(|q| &q.slot).find(|s| !matches!(s, Slot::Unanswered));
+    let confirming = matches!(answered, Some(Slot::Many { stop_at_error: true, .. }));
     match pubsub::classify(&v, subscribed || confirming) {
         Incoming::Message(m) => {
+            if m.kind == MessageKind::Unknown {
+                tracing::warn!(connection = id, frame = ?m.frame, "an out-of-band message of an unknown kind: queued as Unknown");
+            }
             q.push(m);
             None
         }
-        Incoming::OtherPush => None,
         Incoming::Confirmation { family: Family::Shard, subscribe: false, channel: Some(channel) } if !confirming => {
             // No SUNSUBSCRIBE asked for this: the server dropped a shard
             // channel whose slot left this node (cluster resharding).
@@ -494,6 +507,23 @@ fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Queued>, v: Value) -> Optio
         }
         Incoming::Reply if subscribed => Some(pong_as_reply(v)),
         Incoming::Reply => Some(v),
+    }
+}
+
+/// Whether a command waits for a reply (commands sent while `CLIENT
+/// REPLY` is off wait for none).
+fn answered_waiting(slots: &VecDeque<Queued>) -> bool {
+    slots.iter().any(|q| !matches!(q.slot, Slot::Unanswered))
+}
+
+/// A push read where no pub/sub queue takes messages (a connection with
+/// `CLIENT TRACKING` on and no subscriber, say): logged, and dropped.
+fn unqueued_push(v: &Value, id: u64) {
+    match pubsub::classify(v, false) {
+        Incoming::Message(m) if m.kind == MessageKind::Invalidate => {
+            tracing::debug!(connection = id, keys = ?m.invalidated, "an invalidation with no queue to take it: dropped");
+        }
+        _ => tracing::warn!(connection = id, frame = ?v, "a push with no queue to take it: dropped"),
     }
 }
 

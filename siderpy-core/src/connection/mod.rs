@@ -52,6 +52,10 @@ pub(crate) enum Slot {
     /// `stop_at_error`, an error reply ends it early: a (un)subscribe the
     /// server refuses answers with one error, not one frame per channel.
     Many { n: usize, got: Vec<Value>, stop_at_error: bool, tx: oneshot::Sender<Result<Vec<Value>>> },
+    /// A command the server does not answer (sent while `CLIENT REPLY` is
+    /// off or skipping): it keeps its bytes' place in the output, and is
+    /// passed over when replies are handed out.
+    Unanswered,
 }
 
 impl Slot {
@@ -59,6 +63,7 @@ impl Slot {
         match self {
             Slot::One(tx) => drop(tx.send(Err(err.clone()))),
             Slot::Many { tx, .. } => drop(tx.send(Err(err.clone()))),
+            Slot::Unanswered => {}
         }
     }
 
@@ -67,6 +72,7 @@ impl Slot {
         match self {
             Slot::One(tx) => tx.is_closed(),
             Slot::Many { tx, .. } => tx.is_closed(),
+            Slot::Unanswered => false,
         }
     }
 }
@@ -268,6 +274,16 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         self.enqueue(|out| cmd.write_frame(out), Slot::One(tx))?;
         Ok(rx)
+    }
+
+    /// Queues a command the server will not answer (sent while `CLIENT
+    /// REPLY` is off or skipping): no reply slot, so the next reply still
+    /// goes to the command that gets it.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub(crate) fn send_unanswered(&self, cmd: &CmdArgs) -> Result<()> {
+        self.enqueue(|out| cmd.write_frame(out), Slot::Unanswered)
     }
 
     /// Queues commands already encoded back to back (a pipeline's buffer,
