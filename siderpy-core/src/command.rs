@@ -59,7 +59,7 @@ pub struct CommandInfo {
 /// | `Select`, `Auth`, `Hello`, `SetName`, `Reset` | refused (the builder's `db`, `auth`, `protocol`, `client_name`, or `dedicated()`) | runs; the handle's settings follow, so a reconnect restores them; refused inside `MULTI` | refused | refused | refused (`builder().client(..)`) |
 /// | `ClientReply` (`CLIENT REPLY`) | refused (`dedicated()`) | runs; while `OFF` (or for the command after `SKIP`) commands return `Nil` unawaited; pipelines and subscribing refused meanwhile | refused | refused | refused |
 /// | `Tracking` (`CLIENT TRACKING`) | refused (`dedicated()`) | runs; invalidations go to its [`pubsub_queue`](crate::Redis::pubsub_queue) | refused | refused | refused |
-/// | `ReadOnly`, `Asking`, `Quit` (`READONLY`, `READWRITE`, `ASKING`, `QUIT`) | refused (`dedicated()`; `close()` for `QUIT`) | runs (after `QUIT`, the next command reconnects) | refused | refused | refused (sent by the cluster itself) |
+/// | `ReadOnly`, `Asking`, `Quit` (`READONLY`, `READWRITE`, `ASKING`, `QUIT`) | refused (`dedicated()`; `close()` for `QUIT`) | runs (after `QUIT`, the next command reconnects) | refused | refused, but for `ASKING` right before the command it is for in a plain pipeline | refused (sent by the cluster itself) |
 /// | `Monitor` (`MONITOR`) | refused ([`Redis::monitor`](crate::Redis::monitor)) | refused (`monitor()`) | refused | refused | refused |
 /// | `Subscribe`, `Unsubscribe` (the `(P\|S)(UN)SUBSCRIBE` family) | moves the handle to a pub/sub connection of its own | the same, on its connection | refused | refused (await it on the handle) | refused ([`RedisCluster::pubsub`](crate::cluster::RedisCluster::pubsub)) |
 ///

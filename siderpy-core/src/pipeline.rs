@@ -73,6 +73,8 @@ pub struct Pipeline {
 struct Open {
     multi: bool,
     watch: bool,
+    /// The last command queued is `ASKING`, whose flag the next one uses up.
+    asking: bool,
 }
 
 /// The commands a pipeline has queued.
@@ -140,7 +142,13 @@ impl Pipeline {
     /// Adds an already built command; `.queue()` on a command calls this.
     pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
         if self.refused.is_none() {
-            self.refused = args.check_name().err().or_else(|| info.and_then(|i| self.refusal(i)));
+            self.refused = args.check_name().err().or_else(|| match info {
+                Some(i) => self.refusal(i),
+                None => {
+                    self.open.asking = false;
+                    None
+                }
+            });
         }
         let batch = &mut self.batch;
         batch.blocking |= info.is_some_and(|i| i.blocking);
@@ -179,8 +187,17 @@ impl Pipeline {
     /// them) whole within a plain pipeline may be sent.
     fn refusal(&mut self, info: &CommandInfo) -> Option<Error> {
         let open = &mut self.open;
+        // ASKING lasts for one command: the one queued right after it.
+        open.asking = false;
         let tool = match info.effect {
             Effect::None => return None,
+            // Harmless where the next command goes with it, as in one batch
+            // to one node (what a client following `-ASK` by hand sends); a
+            // cluster follows `-ASK` itself.
+            Effect::Asking if !self.atomic && !self.target.routes_each_command() => {
+                open.asking = true;
+                return None;
+            }
             Effect::Multi | Effect::EndTransaction | Effect::Watch | Effect::Unwatch if self.atomic => {
                 "a transaction() sends MULTI and EXEC itself"
             }
@@ -240,6 +257,9 @@ impl Pipeline {
         let open = std::mem::take(&mut self.open);
         if let Some(e) = self.refused.take() {
             return Err(e);
+        }
+        if open.asking {
+            return Err(Error::Usage("ASKING must be followed in the same pipeline by the command it is for".into()));
         }
         if open.multi || open.watch {
             return Err(Error::Usage(
