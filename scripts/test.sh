@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 echo "siderpy: $(redis-server --version)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The feature combinations that matter compile, warning-free: no TLS, TLS
+# with the application's provider, aws-lc-rs instead of ring (and both).
+for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,deadpool"; do
+    cargo clippy -p siderpy --quiet --no-default-features --features "$features" -- -D warnings
+done
+./scripts/msrv.sh
+# Every crate packages and builds from its package alone (the spec the API
+# is generated from travels inside siderpy-core).
+cargo package --workspace --allow-dirty --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
 # The benchmark (a workspace of its own) builds and runs one tiny round;
 # nothing about its timings is checked here.
 (cd bench && cargo fmt --all --check && CARGO_TARGET_DIR=../target cargo run --quiet -- --quick --no-rss)

@@ -7,6 +7,11 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+// docs.rs labels what a feature adds.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Without the `tracing` feature its events compile to nothing, and what
+// only they read (a connection's id, an error being logged) is unused.
+#![cfg_attr(not(feature = "tracing"), allow(unused_variables, dead_code))]
 
 mod args;
 mod client;
@@ -23,7 +28,15 @@ mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+#[cfg(feature = "tls")]
 mod tls;
+mod trace;
+/// Without TLS compiled in, a client has no TLS settings.
+#[cfg(not(feature = "tls"))]
+mod tls {
+    #[derive(Debug, Clone)]
+    pub(crate) enum TlsConfig {}
+}
 mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
@@ -32,7 +45,6 @@ pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
 pub use commands::__GENERATED_METHODS;
 pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
-pub use connection::transport::default_tls_config;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use future::ReplyFuture;
@@ -47,7 +59,20 @@ pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+#[cfg(feature = "tls")]
+pub use tls::{crypto_provider, default_tls_config};
 pub use value::Value;
+
+/// The byte string type of replies and arguments (`Option<Bytes>` is what
+/// `GET` returns by default).
+pub use bytes::Bytes;
+/// The trait of [`PubSubQueue`] and `Redis` as streams of messages. Without
+/// a futures crate, [`PubSubQueue::recv`] reads them one by one.
+pub use futures_core::Stream;
+/// The TLS library, to build a [`RedisBuilder::tls`] configuration with the
+/// same version siderpy uses.
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
 pub mod prelude {

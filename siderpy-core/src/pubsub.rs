@@ -25,6 +25,7 @@ use bytes::Bytes;
 use crate::args::CmdArgs;
 use crate::client::{Inner, Local, Redis};
 use crate::error::{Error, Result};
+use crate::trace as tracing;
 use crate::value::Value;
 
 /// Which kind of subscription delivered a message.

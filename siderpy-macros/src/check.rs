@@ -1089,7 +1089,7 @@ mod tests {
         );
         for p in &api.commands {
             let m = p.method.as_ref();
-            assert!(m.map_or(true, |m| m.params.iter().all(|p| p.ident != NUMKEYS)), "{}", p.name);
+            assert!(m.is_none_or(|m| m.params.iter().all(|p| p.ident != NUMKEYS)), "{}", p.name);
         }
 
         let zunion = plan(&api, "ZUNION").method.clone().unwrap();

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -9,7 +10,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::client::TlsStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
 
 use crate::error::{Error, Result};
@@ -21,6 +24,7 @@ pub(crate) enum Transport {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
 }
 
@@ -28,7 +32,7 @@ pub(crate) enum Transport {
 ///
 /// `tls` is the rustls configuration to use; `None` with `info.tls` means the
 /// default verifying configuration (webpki roots).
-pub(crate) async fn connect(info: &ConnectionInfo, tls: Option<&Arc<rustls::ClientConfig>>) -> Result<Transport> {
+pub(crate) async fn connect(info: &ConnectionInfo, tls: Option<&crate::tls::TlsConfig>) -> Result<Transport> {
     match &info.addr {
         Addr::Tcp { host, port } => {
             let tcp = TcpStream::connect((host.as_str(), *port)).await?;
@@ -37,14 +41,7 @@ pub(crate) async fn connect(info: &ConnectionInfo, tls: Option<&Arc<rustls::Clie
             if !info.tls {
                 return Ok(Transport::Tcp(tcp));
             }
-            let config = match tls {
-                Some(c) => Arc::clone(c),
-                None => default_tls_config()?,
-            };
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| Error::Tls(Arc::new(io::Error::new(io::ErrorKind::InvalidInput, e))))?;
-            let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| Error::Tls(Arc::new(e)))?;
-            Ok(Transport::Tls(Box::new(stream)))
+            tls_handshake(tcp, host, tls).await
         }
         #[cfg(unix)]
         Addr::Unix(path) => {
@@ -58,16 +55,21 @@ pub(crate) async fn connect(info: &ConnectionInfo, tls: Option<&Arc<rustls::Clie
     }
 }
 
-/// A configuration that verifies the server's certificate against the
-/// webpki root store, as `rediss://` URLs get by default.
-pub fn default_tls_config() -> Result<Arc<rustls::ClientConfig>> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(Arc::new(io::Error::other(e))))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+/// TLS over `tcp`, verifying the certificate is for `host`.
+#[cfg(feature = "tls")]
+async fn tls_handshake(tcp: TcpStream, host: &str, tls: Option<&crate::tls::TlsConfig>) -> Result<Transport> {
+    let config = crate::tls::client_config(tls)?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| Error::Tls(Arc::new(io::Error::new(io::ErrorKind::InvalidInput, e))))?;
+    let stream = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| Error::Tls(Arc::new(e)))?;
+    Ok(Transport::Tls(Box::new(stream)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn tls_handshake(_: TcpStream, host: &str, _: Option<&crate::tls::TlsConfig>) -> Result<Transport> {
+    Err(Error::Usage(format!(
+        "TLS to {host} is not compiled in: enable siderpy's `tls-ring` (a default) or `tls-aws-lc-rs` feature"
+    )))
 }
 
 macro_rules! each {
@@ -76,6 +78,7 @@ macro_rules! each {
             Transport::Tcp($s) => $e,
             #[cfg(unix)]
             Transport::Unix($s) => $e,
+            #[cfg(feature = "tls")]
             Transport::Tls($s) => $e,
         }
     };
