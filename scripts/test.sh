@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-redis.sh
+. scripts/ensure-modules.sh
 echo "siderpy: $(redis-server --version)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

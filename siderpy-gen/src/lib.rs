@@ -9,12 +9,15 @@
 //! - [`pyjson::to_string`] renders it byte for byte as Python's
 //!   `json.dump(..., indent=4, sort_keys=True)` does,
 //! - [`connect`] and [`fetch`] talk to the server,
-//! - [`check::diff`] compares a regenerated spec with the one on disk.
+//! - [`check::diff`] compares a regenerated spec with the one on disk,
+//! - [`merge::merge`] completes a module's published spec with what the
+//!   server reports (key specs, flags) for `--merge`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod check;
+pub mod merge;
 pub mod pyjson;
 pub mod spec;
 

@@ -23,6 +23,10 @@ Options:
   --output FILE    spec to write or check (default commands.json; - for stdout)
   --source FILE    where to record the server's name and version
                    (default: beside the spec, commands.source.json)
+  --merge FILE     a module's published spec (its repository's commands.json):
+                   write it completed by what the server reports of those
+                   commands (key specs, flags, arity), plus the server's
+                   commands with the same prefix that it lacks
   --check          regenerate in memory and exit 1, with a summary of added,
                    removed and changed commands, if the spec on disk differs
   --tls-ca FILE    PEM file of CA certificates to verify the server with
@@ -40,12 +44,18 @@ struct Cli {
     options: Options,
     output: PathBuf,
     source: Option<PathBuf>,
+    merge: Option<PathBuf>,
     check: bool,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, String> {
-    let mut cli =
-        Cli { options: Options::default(), output: PathBuf::from("commands.json"), source: None, check: false };
+    let mut cli = Cli {
+        options: Options::default(),
+        output: PathBuf::from("commands.json"),
+        source: None,
+        merge: None,
+        check: false,
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -76,6 +86,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
                     .ok_or(format!("--timeout {v}: not a positive number of seconds"))?;
                 cli.options.timeout = Duration::from_secs_f64(secs);
             }
+            "--merge" => cli.merge = Some(PathBuf::from(value("--merge")?)),
             "--check" => cli.check = true,
             _ => return Err(format!("unknown argument `{arg}`")),
         }
@@ -111,8 +122,15 @@ async fn main() -> ExitCode {
 
 async fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let redis = connect(&cli.options)?;
-    let generated = fetch(&redis).await?;
+    let mut generated = fetch(&redis).await?;
     redis.close().await;
+    if let Some(published) = &cli.merge {
+        let text = read(published)?;
+        let published: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Shape(format!("{}: not valid JSON: {e}", published.display())))?;
+        generated.spec = siderpy_gen::merge::merge(&published, &generated.spec)?;
+        generated.text = siderpy_gen::pyjson::to_string(&generated.spec);
+    }
     let to_stdout = cli.output == Path::new("-");
     let source_path = cli.source.clone().unwrap_or_else(|| Source::path_for(&cli.output));
     let commands = generated.spec.as_object().map_or(0, |m| m.len());
