@@ -187,7 +187,7 @@ fn reshape(file: syn::File, input: &Input, module: &Ident, count: usize) -> Vec<
                 items.push(quote!(#t));
             }
             syn::Item::Impl(mut i) if i.trait_.is_some() => {
-                let (_, path, _) = i.trait_.as_mut().expect("a trait impl");
+                let (path, _) = i.trait_.as_mut().expect("a trait impl");
                 let last = path.segments.last_mut().expect("a path");
                 if last.ident == "Commands" {
                     last.ident = ident.clone();
