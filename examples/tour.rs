@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
         pusher.execute_cmd("RPUSH", ("tour:queue", "job-1")).await
     });
-    step("BLPOP tour:queue 0", redis.blpop(["tour:queue"], 0.0).await?);
+    step("BLPOP tour:queue 0", redis.blpop("tour:queue", 0).await?);
 
     // Typed arguments and replies, from the spec: no annotations needed.
     redis.hset("tour:user", [("name", "ada"), ("lang", "rust")]).await?;

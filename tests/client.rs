@@ -15,6 +15,7 @@ use support::{client, client_id, client_info, url, wait_until, with_protocol, Re
 
 protocol_tests!(
     commands_round_trip,
+    one_argument_where_several_may_go,
     server_error_keeps_the_connection,
     hundred_tasks_share_one_client,
     dropped_future_does_not_desynchronise,
@@ -43,6 +44,29 @@ fn client_is_send_sync_and_cheap_to_share() {
 
 fn builder(server: &RedisServer, p: Protocol) -> siderpy::RedisBuilder {
     Redis::builder(&url(server, p)).unwrap()
+}
+
+/// Where the spec takes several keys, members or values, one works too, and
+/// is sent as one argument (a byte string included).
+async fn one_argument_where_several_may_go(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    assert_eq!(redis.lpush("list", "a").await.unwrap(), 1);
+    assert_eq!(redis.lpush("list", ["b", "c"]).await.unwrap(), 3);
+    // The design's own line.
+    let popped = redis.blpop("list", 0).await.unwrap();
+    assert_eq!(popped, Some((Bytes::from_static(b"list"), Bytes::from_static(b"c"))));
+    assert_eq!(redis.sadd("set", 7).await.unwrap(), 1);
+    assert!(redis.sismember("set", "7").await.unwrap());
+    redis.set("bytes", "v").await.unwrap();
+    assert_eq!(redis.mget(b"bytes".to_vec()).await.unwrap(), vec![Some(Bytes::from_static(b"v"))]);
+    let keys = vec!["list".to_owned(), "set".to_owned(), "nothing".to_owned()];
+    assert_eq!(redis.exists(&keys).await.unwrap(), 2);
+    assert_eq!(redis.exists(keys.iter().filter(|k| k.starts_with('s'))).await.unwrap(), 1);
+    assert_eq!(redis.delete("set").await.unwrap(), 1);
+    assert_eq!(redis.exists("set").await.unwrap(), 0);
+    let n: i64 = redis.eval("return #KEYS").key("k").returning().await.unwrap();
+    assert_eq!(n, 1);
 }
 
 /// ECHOes a payload only this call uses and checks the reply is it.

@@ -10,6 +10,11 @@ fn compile_fail() {
     // Typed arguments: a wrong type, a missing required argument.
     t.compile_fail("tests/ui/wrong_type/*.rs");
     t.compile_fail("tests/ui/missing_argument/*.rs");
+    // One argument or several where the spec takes several; nothing else.
+    t.pass("tests/ui/one_or_many/*.rs");
+    t.compile_fail("tests/ui/one_or_many_fail/*.rs");
+    // Derives report every bad attribute, each at its span.
+    t.compile_fail("tests/ui/derive/*.rs");
     // Mutually exclusive options cannot both be given.
     t.compile_fail("tests/ui/oneof/*.rs");
     // Stateful commands (MULTI, WATCH, SELECT...) are not methods of a pool.

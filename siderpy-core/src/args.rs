@@ -57,7 +57,10 @@ macro_rules! integer {
         }
     )*};
 }
-integer!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+// Not `u8`: a `Vec<u8>`, `[u8]` or `Bytes` is one byte-string argument, and
+// with `u8` an argument too, each would also be a list of arguments to
+// [`Multiple`], which could not tell the two apart.
+integer!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize);
 
 macro_rules! float {
     ($($t:ty),*) => {$(
@@ -80,6 +83,97 @@ macro_rules! float {
 }
 float!(f32, f64);
 
+/// One argument or several, where the spec takes several (keys, members,
+/// channels, values): `redis.delete("k")` and `redis.delete(["a", "b"])`
+/// both work, as does any iterator of arguments.
+///
+/// `M` is [`One`] or [`Several`]; it only lets both kinds of value implement
+/// the trait, and is inferred. Byte strings (`Vec<u8>`, `&[u8]`, `Bytes`) are
+/// one argument.
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// redis.lpush("jobs", "a").await?;
+/// redis.lpush("jobs", ["b", "c"]).await?;
+/// let job = redis.blpop("jobs", 0).await?;
+/// let keys = vec![String::from("jobs")];
+/// redis.delete(&keys).await?;
+/// # Ok(()) }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is neither one argument nor a list of arguments",
+    label = "expected a string, a number, bytes, or a collection or iterator of them",
+    note = "one argument implements `ToArg`; a list is any `IntoIterator` whose items implement `ToArg`"
+)]
+pub trait Multiple<M> {
+    /// The type of each argument.
+    type Item: ToArg;
+    /// The arguments, in order.
+    type IntoArgs: Iterator<Item = Self::Item>;
+    /// The arguments, in order.
+    fn into_args(self) -> Self::IntoArgs;
+}
+
+/// [`Multiple`]'s marker for a single argument.
+#[derive(Debug)]
+pub enum One {}
+
+/// [`Multiple`]'s marker for a collection or iterator of arguments.
+#[derive(Debug)]
+pub enum Several {}
+
+impl<T: ToArg> Multiple<One> for T {
+    type Item = T;
+    type IntoArgs = std::iter::Once<T>;
+    fn into_args(self) -> Self::IntoArgs {
+        std::iter::once(self)
+    }
+}
+
+impl<I> Multiple<Several> for I
+where
+    I: IntoIterator,
+    I::Item: ToArg,
+{
+    type Item = I::Item;
+    type IntoArgs = I::IntoIter;
+    fn into_args(self) -> Self::IntoArgs {
+        self.into_iter()
+    }
+}
+
+/// A struct written as field/value pairs, as `HSET` and `XADD` take them:
+/// derive it (`#[derive(ToArgs)]`) and pass `&value`.
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// use siderpy::{FromValue, ToArgs};
+///
+/// #[derive(ToArgs, FromValue, Debug, PartialEq)]
+/// struct User {
+///     name: String,
+///     #[siderpy(rename = "mail")]
+///     email: Option<String>,
+///     visits: i64,
+/// }
+///
+/// let ada = User { name: "Ada".into(), email: None, visits: 3 };
+/// redis.hset("user:1", &ada).await?;
+/// let back: Option<User> = redis.hgetall("user:1").returning().await?;
+/// assert_eq!(back, Some(ada));
+/// # Ok(()) }
+/// ```
+pub trait ToArgs {
+    /// The fields that have a value, as (name on the wire, value) pairs.
+    fn field_values(&self) -> Vec<(&'static str, Arg)>;
+}
+
 /// A value for an argument the spec types `double` (a score, a radius, a
 /// weight...): any number, or a score bound such as [`Exclusive`].
 ///
@@ -90,7 +184,7 @@ pub trait DoubleArg: ToArg {}
 macro_rules! double_arg {
     ($($t:ty),*) => {$( impl DoubleArg for $t {} )*};
 }
-double_arg!(f64, f32, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+double_arg!(f64, f32, i8, i16, i32, i64, isize, u16, u32, u64, usize);
 
 /// An exclusive score bound: `Exclusive(2.5)` is sent as `(2.5`, as in
 /// `ZRANGEBYSCORE z (2.5 +inf` ("scores greater than 2.5").
@@ -577,7 +671,7 @@ macro_rules! arg_from {
     )*};
 }
 arg_from!(&str, String, &String, Cow<'_, str>, &[u8], Vec<u8>, Bytes, &Bytes);
-arg_from!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64);
+arg_from!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize, f32, f64);
 
 impl<const N: usize> From<&[u8; N]> for Arg {
     fn from(value: &[u8; N]) -> Arg {

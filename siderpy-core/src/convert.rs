@@ -53,6 +53,34 @@ pub fn convert<T: FromValue>(value: Value, policy: TextPolicy) -> Result<T, Erro
 /// and tuples of up to twelve elements. A top-level error reply never reaches
 /// a conversion (it is [`Error::Redis`]); a nested one (inside `EXEC`'s
 /// array, say) converts to that same error.
+///
+/// Structs read from field/value pairs can derive it
+/// (`#[derive(FromValue)]`, see [`ToArgs`](crate::ToArgs)); for anything
+/// else, implement it on top of the conversions that exist.
+///
+/// # Examples
+/// A point stored as `"x,y"`:
+/// ```
+/// # extern crate siderpy_core as siderpy;
+/// use siderpy::{type_error, FromValue, Value};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Point(i64, i64);
+///
+/// impl FromValue for Point {
+///     fn from_value(value: Value) -> siderpy::Result<Point> {
+///         let text = String::from_value(value.clone())?;
+///         let parsed = text.split_once(',').and_then(|(x, y)| Some(Point(x.parse().ok()?, y.parse().ok()?)));
+///         parsed.ok_or_else(|| type_error("a point \"x,y\"", &value))
+///     }
+/// }
+///
+/// assert_eq!(Point::from_value(Value::Bulk("3,4".into())).unwrap(), Point(3, 4));
+/// assert!(Point::from_value(Value::Bulk("3;4".into())).is_err());
+/// // Every container of it converts too.
+/// let many = Vec::<Option<Point>>::from_value(Value::Array(vec![Value::Bulk("1,2".into()), Value::Nil]));
+/// assert_eq!(many.unwrap(), [Some(Point(1, 2)), None]);
+/// ```
 pub trait FromValue: Sized {
     /// Converts one reply.
     ///
@@ -65,6 +93,12 @@ pub trait FromValue: Sized {
     /// array of pairs. Other types keep the default of 1.
     #[doc(hidden)]
     const FLAT_ARITY: usize = 1;
+
+    /// Whether an empty hash or map is `None` when this type is asked for
+    /// as an `Option` (`HGETALL` of a missing key answers `{}`): true for
+    /// structs that derive `FromValue`.
+    #[doc(hidden)]
+    const EMPTY_IS_NONE: bool = false;
 
     /// For `u8` only: a string reply read as `Vec<u8>` is its bytes, not a
     /// list of numbers. (Stable Rust has no specialization; this hook is how
@@ -213,8 +247,34 @@ impl<T: FromValue> FromValue for Option<T> {
     fn from_value(value: Value) -> Result<Self, Error> {
         match plain(value)? {
             Value::Nil => Ok(None),
+            Value::Map(m) if m.is_empty() && T::EMPTY_IS_NONE => Ok(None),
+            Value::Array(a) if a.is_empty() && T::EMPTY_IS_NONE => Ok(None),
             v => T::from_value(v).map(Some),
         }
+    }
+}
+
+/// A hash's (or a RESP3 map's, or a stream entry's) field/value pairs, the
+/// field names as text; for `#[derive(FromValue)]`.
+#[doc(hidden)]
+pub fn field_values(value: Value, expected: &str) -> Result<Vec<(String, Value)>, Error> {
+    collect(value, expected)
+}
+
+/// A required field missing from a reply read into a struct.
+#[doc(hidden)]
+pub fn missing_field(type_name: &str, field: &str) -> Error {
+    Error::Type(TypeError::new(format!("{type_name} with a field {field:?}"), format!("no field {field:?}")))
+}
+
+/// The text of a string reply, if it is one; for enums deriving `FromValue`.
+#[doc(hidden)]
+pub fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::Simple(b) | Value::Bulk(b) | Value::Verbatim { text: b, .. } => {
+            std::str::from_utf8(b).ok().map(str::to_owned)
+        }
+        _ => None,
     }
 }
 

@@ -153,6 +153,10 @@ impl fmt::Display for ConnectionInfo {
 
 /// Parses a connection URL into its settings.
 ///
+/// Schemes: `redis://` and `valkey://` (TCP), `rediss://` and `valkeys://`
+/// (TLS), `redis+unix://`, `valkey+unix://`, `redis-socket://` and
+/// `unix://` (a socket path).
+///
 /// # Errors
 /// [`UrlError`] naming what is wrong: no scheme, an unsupported scheme, no
 /// host, no socket path, a port out of range, a db that is not a
@@ -174,9 +178,10 @@ pub fn parse_url(url: &str) -> Result<ConnectionInfo, UrlError> {
         return Err(UrlError::MissingScheme);
     }
     let scheme = scheme.to_ascii_lowercase();
+    // Valkey's own schemes mean the same as Redis's, as in other clients.
     let unix = match scheme.as_str() {
-        "redis" | "rediss" => false,
-        "redis+unix" | "redis-socket" | "unix" => true,
+        "redis" | "rediss" | "valkey" | "valkeys" => false,
+        "redis+unix" | "valkey+unix" | "redis-socket" | "unix" => true,
         _ => return Err(UrlError::UnsupportedScheme(scheme)),
     };
     // A fragment means nothing to a connection; the query ends the rest.
@@ -199,7 +204,7 @@ pub fn parse_url(url: &str) -> Result<ConnectionInfo, UrlError> {
     } else {
         let (host, port) = host_and_port(host_port, url)?;
         let mut info = ConnectionInfo::tcp(host, port);
-        info.tls = scheme == "rediss";
+        info.tls = matches!(scheme.as_str(), "rediss" | "valkeys");
         info.db = match path.trim_start_matches('/') {
             "" => 0,
             db => parse_db(db)?,
@@ -329,6 +334,17 @@ mod tests {
     }
 
     #[test]
+    fn valkey_schemes_mean_the_same_as_redis_ones() {
+        for (valkey, redis) in [("valkey", "redis"), ("valkeys", "rediss"), ("VALKEY", "redis")] {
+            let url = |scheme: &str| format!("{scheme}://u:pw@example.com:6390/3?protocol=3");
+            assert_eq!(parse_url(&url(valkey)).unwrap(), parse_url(&url(redis)).unwrap(), "{valkey}");
+        }
+        assert!(parse_url("valkeys://h").unwrap().tls);
+        assert!(!parse_url("valkey://h").unwrap().tls);
+        assert_eq!(parse_url("valkey+tls://h"), Err(UrlError::UnsupportedScheme("valkey+tls".into())));
+    }
+
+    #[test]
     fn defaults_and_overrides() {
         let info = parse_url(DEFAULT_URL).unwrap();
         assert_eq!(info.addr, Addr::Tcp { host: "localhost".into(), port: 6379 });
@@ -358,7 +374,7 @@ mod tests {
 
     #[test]
     fn unix_forms() {
-        for scheme in ["redis+unix", "redis-socket", "unix"] {
+        for scheme in ["redis+unix", "valkey+unix", "redis-socket", "unix"] {
             let info = parse_url(&format!("{scheme}:///tmp/r.sock?db=2&password=pw")).unwrap();
             assert_eq!(info.addr, Addr::Unix("/tmp/r.sock".into()));
             assert_eq!(info.db, 2);

@@ -24,10 +24,14 @@ mod error;
 mod future;
 mod info;
 mod keys;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod pipeline;
 mod pool;
 mod pubsub;
 pub mod resp;
+mod scan;
+mod script;
 #[cfg(feature = "tls")]
 mod tls;
 mod trace;
@@ -39,7 +43,7 @@ mod tls {
 }
 mod value;
 
-pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, ToArg};
+pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
 pub use client::{Redis, RedisBuilder};
 pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
@@ -59,6 +63,10 @@ pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use scan::ScanIter;
+pub use script::{FunctionCall, Library, Script, ScriptCall};
+/// Derives [`FromValue`](trait@FromValue) and [`ToArgs`](trait@ToArgs).
+pub use siderpy_macros::{FromValue, ToArgs};
 #[cfg(feature = "tls")]
 pub use tls::{crypto_provider, default_tls_config};
 pub use value::Value;
@@ -134,8 +142,10 @@ macro_rules! commands {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, ToArg};
+    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::convert::{field_values, missing_field, text_of, type_error, FromValue};
+    pub use crate::error::Error;
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};

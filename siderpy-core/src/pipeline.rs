@@ -1,14 +1,16 @@
 //! Many commands in one round trip: [`Pipeline`], which also builds
 //! transactions (`MULTI` ... `EXEC`, sent as one batch).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
 use crate::client::Redis;
-use crate::cluster::RedisCluster;
 use crate::command::{Cmd, CommandInfo, Executor, StatefulExecutor};
 use crate::connection::Frames;
-use crate::convert::{convert, FromValue};
+use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result};
 use crate::trace as tracing;
 use crate::value::Value;
@@ -37,7 +39,8 @@ use crate::value::Value;
 /// pipeline holding a blocking command runs on a connection of its own.
 ///
 /// Sending empties the pipeline, whatever the outcome, so it can be reused.
-/// On a [`RedisCluster`] (made by its [`pipe`](RedisCluster::pipe)), the
+/// On a [`RedisCluster`](crate::cluster::RedisCluster) (made by its
+/// [`pipe`](crate::cluster::RedisCluster::pipe)), the
 /// commands are split per node, each node's share is sent as one batch, all
 /// nodes at once, and the replies are put back in the order queued;
 /// commands that were redirected are retried. A command whose keys span
@@ -47,24 +50,58 @@ use crate::value::Value;
 #[derive(Debug)]
 #[must_use = "a pipeline does nothing until it is executed"]
 pub struct Pipeline {
-    target: Target,
-    /// The queued commands, encoded back to back as they are queued: each
-    /// command's own buffer is freed at once, and sending is one copy.
-    frames: BytesMut,
-    /// For a cluster, the queued commands as they are: they are routed
-    /// one by one when sent.
-    commands: Vec<(CmdArgs, Option<&'static CommandInfo>)>,
-    /// How many commands are queued.
-    n: usize,
-    blocking: bool,
+    target: Box<dyn BatchTarget>,
+    batch: Batch,
     atomic: bool,
 }
 
-/// Where a pipeline is sent.
-#[derive(Debug)]
-enum Target {
-    Redis(Redis),
-    Cluster(RedisCluster),
+/// The commands a pipeline has queued.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// The queued commands, encoded back to back as they are queued: each
+    /// command's own buffer is freed at once, and sending is one copy.
+    pub(crate) frames: BytesMut,
+    /// For a target that routes commands one by one (a cluster), the
+    /// queued commands as they are.
+    pub(crate) commands: Vec<(CmdArgs, Option<&'static CommandInfo>)>,
+    /// How many commands are queued.
+    pub(crate) n: usize,
+    /// Whether one of them is a blocking command.
+    pub(crate) blocking: bool,
+}
+
+/// What a boxed batch send returns.
+pub(crate) type BatchFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<Value>>> + Send + 'a>>;
+
+/// Where a pipeline's batch goes: a single server's client, or a cluster
+/// (which implements it next to its routing, so that this module knows
+/// nothing of clusters).
+pub(crate) trait BatchTarget: std::fmt::Debug + Send + Sync {
+    /// Whether queued commands are kept as they are, to be routed one by
+    /// one when sent, rather than encoded back to back.
+    fn routes_each_command(&self) -> bool;
+
+    /// How `String` replies treat invalid UTF-8.
+    fn text_policy(&self) -> TextPolicy;
+
+    /// Sends the batch (wrapped in `MULTI` ... `EXEC` when `atomic`) and
+    /// returns the replies in the order queued, error replies included;
+    /// for a transaction, the results of `EXEC`.
+    fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a>;
+}
+
+impl BatchTarget for Redis {
+    fn routes_each_command(&self) -> bool {
+        false
+    }
+
+    fn text_policy(&self) -> TextPolicy {
+        Redis::text_policy(self)
+    }
+
+    fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
+        Box::pin(send_batch(self, &batch.frames, batch.n, batch.blocking, atomic))
+    }
 }
 
 const MULTI: &[u8] = b"*1\r\n$5\r\nMULTI\r\n";
@@ -72,43 +109,42 @@ const EXEC: &[u8] = b"*1\r\n$4\r\nEXEC\r\n";
 
 impl Pipeline {
     pub(crate) fn new(redis: Redis, atomic: bool) -> Self {
-        Self::with_target(Target::Redis(redis), atomic)
+        Self::with_target(Box::new(redis), atomic)
     }
 
-    pub(crate) fn for_cluster(cluster: RedisCluster, atomic: bool) -> Self {
-        Self::with_target(Target::Cluster(cluster), atomic)
-    }
-
-    fn with_target(target: Target, atomic: bool) -> Self {
-        Pipeline { target, frames: BytesMut::new(), commands: Vec::new(), n: 0, blocking: false, atomic }
+    /// A pipeline (or, `atomic`, a transaction) sent to `target`.
+    pub(crate) fn with_target(target: Box<dyn BatchTarget>, atomic: bool) -> Self {
+        Pipeline { target, batch: Batch::default(), atomic }
     }
 
     /// Adds an already built command; `.queue()` on a command calls this.
     pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
-        self.blocking |= info.is_some_and(|i| i.blocking);
-        match self.target {
-            Target::Redis(_) => args.write_frame(&mut self.frames),
-            Target::Cluster(_) => self.commands.push((args, info)),
+        let batch = &mut self.batch;
+        batch.blocking |= info.is_some_and(|i| i.blocking);
+        if self.target.routes_each_command() {
+            batch.commands.push((args, info));
+        } else {
+            args.write_frame(&mut batch.frames);
         }
-        self.n += 1;
+        batch.n += 1;
     }
 
     /// How many commands are queued.
     pub fn len(&self) -> usize {
-        self.n
+        self.batch.n
     }
 
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.batch.n == 0
     }
 
     /// Drops every queued command.
     pub fn clear(&mut self) {
-        self.frames.clear();
-        self.commands.clear();
-        self.n = 0;
-        self.blocking = false;
+        self.batch.frames.clear();
+        self.batch.commands.clear();
+        self.batch.n = 0;
+        self.batch.blocking = false;
     }
 
     /// Sends the queued commands and returns one result per command, in
@@ -133,33 +169,21 @@ impl Pipeline {
     /// As [`execute`](Self::execute), and any command's error reply.
     pub async fn query<T: FromValue>(&mut self) -> Result<T> {
         let replies = self.send().await?;
-        let policy = match &self.target {
-            Target::Redis(redis) => redis.text_policy(),
-            Target::Cluster(cluster) => cluster.text_policy(),
-        };
-        convert(Value::Array(replies), policy)
+        convert(Value::Array(replies), self.target.text_policy())
     }
 
     async fn send(&mut self) -> Result<Vec<Value>> {
         // Emptied first, so that it is empty whatever the outcome, even if
         // this future is dropped.
-        let mut frames = std::mem::take(&mut self.frames);
-        let commands = std::mem::take(&mut self.commands);
-        let n = std::mem::take(&mut self.n);
-        let blocking = std::mem::take(&mut self.blocking);
-        if n == 0 {
+        let mut batch = std::mem::take(&mut self.batch);
+        if batch.n == 0 {
             return Ok(Vec::new());
         }
-        let redis = match &self.target {
-            Target::Redis(redis) => redis,
-            Target::Cluster(cluster) if self.atomic => return cluster.transaction_batch(commands).await,
-            Target::Cluster(cluster) => return cluster.pipeline_batch(commands).await,
-        };
-        let result = send_batch(redis, &frames, n, blocking, self.atomic).await;
+        let result = self.target.send_batch(&batch, self.atomic).await;
         // Keep the buffer's allocation for the next batch.
-        frames.clear();
-        if self.frames.capacity() == 0 {
-            self.frames = frames;
+        batch.frames.clear();
+        if self.batch.frames.capacity() == 0 {
+            self.batch.frames = batch.frames;
         }
         result
     }

@@ -1,7 +1,7 @@
 //! Pub/sub: the message queue a subscribed handle reads from.
 //!
 //! Subscribing pins the handle to a connection of its own (see
-//! [`Redis`](crate::Redis)); that connection's driver puts every
+//! [`Redis`](crate::Redis), which also re-subscribes); that connection's driver puts every
 //! `message`/`pmessage`/`smessage` it reads into the handle's
 //! [`PubSubQueue`], and routes the (un)subscribe confirmations to the calls
 //! that asked for them.
@@ -23,9 +23,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 
 use crate::args::CmdArgs;
-use crate::client::{Inner, Local, Redis};
 use crate::error::{Error, Result};
-use crate::trace as tracing;
 use crate::value::Value;
 
 /// Which kind of subscription delivered a message.
@@ -249,7 +247,7 @@ impl PubSubQueue {
         notify
     }
 
-    fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed.is_some()
     }
 
@@ -440,62 +438,6 @@ impl futures_core::Stream for PubSubQueue {
     }
 }
 
-/// A `Redis` handle is a stream of its pub/sub messages, as the instance
-/// is an async iterator in siderpy; see [`PubSubQueue`].
-impl futures_core::Stream for crate::Redis {
-    type Item = Result<Message>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.pubsub_queue()).poll_next(cx)
-    }
-}
-
 /// How many times a failed pub/sub connection is re-established before its
 /// queue closes, when [re-subscribing](crate::RedisBuilder::resubscribe) is on.
 pub const RESUBSCRIBE_ATTEMPTS: u32 = 20;
-
-/// The task behind [`RedisBuilder::resubscribe`](crate::RedisBuilder::resubscribe):
-/// waits for the subscribed connection to fail, then reconnects and
-/// subscribes again. Ends with the handle, or when the queue closes.
-pub(crate) async fn resubscriber(
-    inner: std::sync::Weak<Inner>,
-    handle: std::sync::Weak<Mutex<Local>>,
-    queue: PubSubQueue,
-    interrupted: Arc<tokio::sync::Notify>,
-) {
-    loop {
-        interrupted.notified().await;
-        if queue.is_closed() {
-            return;
-        }
-        match handle.upgrade() {
-            // A connection that is not (or no longer) the handle's failed:
-            // an attempt that did not succeed, say. Nothing to do.
-            Some(h) if Redis::has_live_pubsub_connection(&h) => continue,
-            Some(_) => {}
-            None => return,
-        }
-        let mut pause = std::time::Duration::from_millis(50);
-        let mut attempt = 0;
-        loop {
-            let (Some(inner), Some(handle)) = (inner.upgrade(), handle.upgrade()) else { return };
-            attempt += 1;
-            match Redis::resubscribe_with(inner, &handle, &queue).await {
-                Ok(()) => {
-                    tracing::info!(attempt, "pub/sub connection re-established and re-subscribed");
-                    break;
-                }
-                Err(e) if attempt >= RESUBSCRIBE_ATTEMPTS => {
-                    tracing::warn!(attempt, error = %e, "giving up re-subscribing");
-                    queue.lock().force_close(Some(e));
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(attempt, error = %e, "re-subscribing failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
-                }
-            }
-        }
-    }
-}

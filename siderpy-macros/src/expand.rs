@@ -30,9 +30,11 @@ except containers with no arguments of their own (`CLIENT`):
   setters and parameters (`.match_()`, `.type_()`).
 - **Required arguments** are parameters, in spec order: `key`, `string` and
   `pattern` take any [`ToArg`](crate::ToArg); `integer` is `i64`, `double`
-  `f64`, `unix-time` an `i64` Unix timestamp; `multiple` takes any
-  `IntoIterator` (of tuples for repeated blocks, as `ZADD`'s
-  `(score, member)`); a required `oneof` takes an enum from
+  `f64`, `unix-time` an `i64` Unix timestamp; a `multiple` of strings
+  (keys, members, channels) takes one or several
+  ([`Multiple`](crate::Multiple): `delete(\"k\")`, `delete([\"a\", \"b\"])`,
+  any iterator), other `multiple`s any `IntoIterator` (of tuples for
+  repeated blocks, as `ZADD`'s `(score, member)`); a required `oneof` takes an enum from
   [`types`](crate::types); a block's members are parameters of their own.
 - **Optional arguments** are setters on the returned [`Cmd`](crate::Cmd),
   named after their token (`.ex(10)`, `.limit(0, 10)`), else their name.
@@ -230,13 +232,14 @@ fn method(p: &Plan) -> TokenStream {
         Some(since) => quote!(#[deprecated(since = #since, note = #note)]),
         None => quote!(#[deprecated(note = #note)]),
     });
-    let params = params(&m.params);
+    let Signature { generics, params, prologue } = signature(&m.params);
     let reply = reply_ty(&m.reply);
     let body = if m.writes.is_empty() {
         quote!(crate::__private::Cmd::__new(self.__sink()))
     } else {
         let writes = m.writes.iter().map(|(slot, w)| slot_write(quote!(__cmd), *slot, w));
         quote! {
+            #prologue
             let mut __cmd = crate::__private::Cmd::__new(self.__sink());
             #(#writes)*
             __cmd
@@ -245,18 +248,50 @@ fn method(p: &Plan) -> TokenStream {
     quote! {
         #[doc = #doc]
         #deprecated
-        fn #ident(self, #(#params),*) -> crate::__private::Cmd<Self::Sink, self::kind::#kind, #reply> {
+        fn #ident #generics(self, #(#params),*) -> crate::__private::Cmd<Self::Sink, self::kind::#kind, #reply> {
             #body
         }
     }
 }
 
-fn params(params: &[Param]) -> impl Iterator<Item = TokenStream> + '_ {
-    params.iter().map(|p| {
-        let ident = format_ident!("{}", p.ident);
-        let ty = ty(&p.ty, true);
-        quote!(#ident: #ty)
-    })
+/// A method's parameters as emitted.
+struct Signature {
+    /// `<__M0, ...>`: one marker per parameter that takes one argument or
+    /// several (see `Multiple`); empty when there is none.
+    generics: TokenStream,
+    params: Vec<TokenStream>,
+    /// Turns each such parameter into an iterator, so the writes that
+    /// follow treat it as any `multiple` argument.
+    prologue: TokenStream,
+}
+
+fn signature(params: &[Param]) -> Signature {
+    let mut markers = Vec::new();
+    let mut prologue = TokenStream::new();
+    let params = params
+        .iter()
+        .map(|p| {
+            let ident = format_ident!("{}", p.ident);
+            if !is_one_or_many(&p.ty) {
+                let ty = ty(&p.ty, true);
+                return quote!(#ident: #ty);
+            }
+            let marker = format_ident!("__M{}", markers.len());
+            prologue.extend(quote!(let #ident = crate::__private::Multiple::into_args(#ident);));
+            let param = quote!(#ident: impl crate::__private::Multiple<#marker>);
+            markers.push(marker);
+            param
+        })
+        .collect();
+    let generics = if markers.is_empty() { TokenStream::new() } else { quote!(<#(#markers),*>) };
+    Signature { generics, params, prologue }
+}
+
+/// Whether a parameter takes one argument or several: a `multiple`
+/// argument of plain strings (keys, members, channels, values). Lists of
+/// tuples, numbers or enums stay `IntoIterator`s.
+fn is_one_or_many(t: &Ty) -> bool {
+    matches!(t, Ty::Many(inner) if **inner == Ty::Str)
 }
 
 fn setters(p: &Plan) -> TokenStream {
@@ -264,12 +299,13 @@ fn setters(p: &Plan) -> TokenStream {
     let setters = p.setters.iter().map(|s: &Setter| {
         let ident = format_ident!("{}", s.ident);
         let doc = docs(&s.docs);
-        let params = params(&s.params);
+        let Signature { generics, params, prologue } = signature(&s.params);
         let write = slot_write(quote!(self), s.slot, &s.write);
         match &s.reply {
             None => quote! {
                 #[doc = #doc]
-                pub fn #ident(mut self, #(#params),*) -> Self {
+                pub fn #ident #generics(mut self, #(#params),*) -> Self {
+                    #prologue
                     #write
                     self
                 }
@@ -278,7 +314,8 @@ fn setters(p: &Plan) -> TokenStream {
                 let r = reply_ty(r);
                 quote! {
                     #[doc = #doc]
-                    pub fn #ident(mut self, #(#params),*) -> crate::__private::Cmd<__S, self::kind::#kind, #r> {
+                    pub fn #ident #generics(mut self, #(#params),*) -> crate::__private::Cmd<__S, self::kind::#kind, #r> {
+                        #prologue
                         #write
                         self.returning()
                     }

@@ -55,6 +55,7 @@
 
 mod check;
 mod ctxt;
+mod derive;
 mod expand;
 mod naming;
 mod replies;
@@ -63,7 +64,7 @@ mod syntax;
 mod user;
 
 use proc_macro::TokenStream;
-use syn::{parse_macro_input, LitStr};
+use syn::{parse_macro_input, DeriveInput, LitStr};
 
 /// The reply table, embedded so that editing it rebuilds this crate.
 const REPLIES: &str = include_str!("../replies.json");
@@ -106,6 +107,24 @@ fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
     })?;
     let full = full.canonicalize().unwrap_or(full);
     Ok(expand::api(&api, &full.to_string_lossy()))
+}
+
+/// Reads a struct from field/value pairs (`HGETALL`, a RESP3 map, a stream
+/// entry's fields) or a unit enum from a reply's text; see
+/// `siderpy::FromValue`. Attributes: `#[siderpy(rename = "..")]` and
+/// `#[siderpy(default)]` on fields and variants, `#[siderpy(rename_all =
+/// "lowercase" | "UPPERCASE" | "snake_case" | "kebab-case")]` on the type.
+/// `Option` fields may be missing.
+#[proc_macro_derive(FromValue, attributes(siderpy))]
+pub fn derive_from_value(input: TokenStream) -> TokenStream {
+    derive::from_value(parse_macro_input!(input as DeriveInput)).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Writes a struct as field/value pairs: `&value` is what `HSET` and `XADD`
+/// take; `None` fields are left out. Attributes as for `FromValue`.
+#[proc_macro_derive(ToArgs, attributes(siderpy))]
+pub fn derive_to_args(input: TokenStream) -> TokenStream {
+    derive::to_args(parse_macro_input!(input as DeriveInput)).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 #[cfg(test)]

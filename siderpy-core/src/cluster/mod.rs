@@ -12,6 +12,7 @@
 mod pipeline;
 mod pubsub;
 mod route;
+mod scan;
 mod slot;
 mod topology;
 
@@ -24,9 +25,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
-use crate::client::{await_reply, Redis, RedisBuilder};
+use crate::client::{Redis, RedisBuilder};
 use crate::command::{CallOptions, Cmd, Executor};
-use crate::connection::Frames;
+use crate::connection::{await_reply, Frames};
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, Addr};
@@ -35,6 +36,7 @@ use crate::value::Value;
 
 pub use pubsub::ClusterPubSub;
 pub(crate) use route::{redirect, route, Redirect, Route};
+pub use scan::{ClusterScanIter, MAX_ROUNDS};
 pub use slot::{key_slot, SLOTS};
 pub use topology::NodeAddr;
 use topology::Topology;

@@ -4,18 +4,18 @@
 use bytes::BytesMut;
 
 use crate::args::CmdArgs;
-use crate::client::await_batch;
 use crate::command::{CallOptions, CommandInfo};
-use crate::connection::Frames;
+use crate::connection::{await_batch, Frames};
+use crate::convert::TextPolicy;
 use crate::error::{Error, Result};
-use crate::pipeline::{send_batch, Pipeline};
+use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
 use crate::value::Value;
 
 use super::{redirect, route, NodeAddr, RedisCluster, Route};
 use crate::trace as tracing;
 
 /// One node's share of a pipeline, once handed over.
-enum Batch {
+enum Share {
     /// Queued on the node's shared connection; the replies will come here.
     Queued(tokio::sync::oneshot::Receiver<Result<Vec<Value>>>),
     /// Already sent and answered (a share with a blocking command).
@@ -36,7 +36,7 @@ impl RedisCluster {
     /// node's share is sent in one batch, all nodes at once; see
     /// [`Pipeline`].
     pub fn pipe(&self) -> Pipeline {
-        Pipeline::for_cluster(self.clone(), false)
+        Pipeline::with_target(Box::new(self.clone()), false)
     }
 
     /// A new, empty transaction (`MULTI` ... `EXEC` in one batch). Its keys
@@ -44,12 +44,12 @@ impl RedisCluster {
     /// with [`Error::CrossSlot`] before anything is sent. Sent again, whole,
     /// if the slot moved before it ran.
     pub fn transaction(&self) -> Pipeline {
-        Pipeline::for_cluster(self.clone(), true)
+        Pipeline::with_target(Box::new(self.clone()), true)
     }
 
     /// Sends a pipeline's commands, each node's share as one batch, and
     /// returns the replies in the order queued (error replies included).
-    pub(crate) async fn pipeline_batch(&self, commands: Vec<Queued>) -> Result<Vec<Value>> {
+    async fn pipeline_batch(&self, commands: &[Queued]) -> Result<Vec<Value>> {
         let topology = self.current_topology().await?;
         // A cluster has few nodes: a list beats hashing addresses.
         let mut by_node: Vec<(&NodeAddr, Vec<usize>)> = Vec::new();
@@ -82,14 +82,14 @@ impl RedisCluster {
             let node = self.node(addr);
             let reply = if blocking {
                 // On a side connection of its own, as on a single server.
-                Batch::Done(send_batch(&node, &frames, indices.len(), true, false).await)
+                Share::Done(send_batch(&node, &frames, indices.len(), true, false).await)
             } else {
                 match node.connection().await {
                     Ok(conn) => match conn.send_frames(Frames { parts: &[&frames], n: indices.len() }) {
-                        Ok(rx) => Batch::Queued(rx),
-                        Err(_) => Batch::Unreachable,
+                        Ok(rx) => Share::Queued(rx),
+                        Err(_) => Share::Unreachable,
                     },
-                    Err(_) => Batch::Unreachable,
+                    Err(_) => Share::Unreachable,
                 }
             };
             queued.push((addr, indices, reply));
@@ -97,10 +97,10 @@ impl RedisCluster {
         let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
         for (addr, indices, batch) in queued {
             let batch = match batch {
-                Batch::Queued(rx) => await_batch(rx, None).await,
-                Batch::Done(replies) => replies,
+                Share::Queued(rx) => await_batch(rx, None).await,
+                Share::Done(replies) => replies,
                 // Nothing was sent: each command is retried alone.
-                Batch::Unreachable => {
+                Share::Unreachable => {
                     again.extend(indices);
                     continue;
                 }
@@ -128,9 +128,9 @@ impl RedisCluster {
     }
 
     /// Sends a transaction to the node serving its one slot.
-    pub(crate) async fn transaction_batch(&self, commands: Vec<Queued>) -> Result<Vec<Value>> {
+    async fn transaction_batch(&self, commands: &[Queued]) -> Result<Vec<Value>> {
         let mut slot: Option<u16> = None;
-        for (args, info) in &commands {
+        for (args, info) in commands {
             let slots = match route(args, *info, false) {
                 Ok(Route::Slot { slot, .. }) => [slot, slot],
                 Ok(_) => continue,
@@ -147,7 +147,7 @@ impl RedisCluster {
             }
         }
         let mut frames = BytesMut::new();
-        for (args, _) in &commands {
+        for (args, _) in commands {
             args.write_frame(&mut frames);
         }
         let mut attempt = 0;
@@ -171,6 +171,26 @@ impl RedisCluster {
             tracing::debug!(?slot, "transaction redirected; refreshing the topology");
             self.refresh(seen).await?;
             tokio::time::sleep(super::FIRST_BACKOFF * attempt as u32).await;
+        }
+    }
+}
+
+/// A pipeline on a cluster keeps its commands as they are: each is routed
+/// to its slot's node when the pipeline is sent.
+impl BatchTarget for RedisCluster {
+    fn routes_each_command(&self) -> bool {
+        true
+    }
+
+    fn text_policy(&self) -> TextPolicy {
+        RedisCluster::text_policy(self)
+    }
+
+    fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
+        if atomic {
+            Box::pin(self.transaction_batch(&batch.commands))
+        } else {
+            Box::pin(self.pipeline_batch(&batch.commands))
         }
     }
 }

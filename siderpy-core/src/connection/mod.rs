@@ -13,6 +13,7 @@
 
 mod driver;
 pub(crate) mod transport;
+mod wait;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,7 @@ use crate::value::Value;
 
 pub(crate) use driver::Driver;
 use transport::Transport;
+pub(crate) use wait::{await_batch, await_reply};
 
 /// Where a reply (or a run of replies) goes.
 pub(crate) enum Slot {

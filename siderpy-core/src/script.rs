@@ -1,0 +1,329 @@
+//! [`Script`] and [`Library`]: server-side code sent by name, and loaded
+//! only when the server does not have it.
+//!
+//! A Lua script is sent as `EVALSHA` with its SHA1 digest, so its text
+//! crosses the network once per server rather than once per call; when the
+//! server answers `NOSCRIPT` (restarted, `SCRIPT FLUSH`, another node of a
+//! cluster), the script is loaded and the call sent again. A function library
+//! works the same way with `FCALL` and `FUNCTION LOAD`.
+//!
+//! Both work with any executor whose commands can be awaited: a [`Redis`],
+//! a [`RedisPool`] or a [`RedisCluster`] (where `SCRIPT LOAD` and
+//! `FUNCTION LOAD` go to every node, each having its own cache). A pipeline
+//! cannot retry one of its commands on its own, so for pipelines load the
+//! script first ([`Script::load`]) and queue [`ScriptCall::queue`].
+//!
+//! [`Redis`]: crate::Redis
+//! [`RedisPool`]: crate::RedisPool
+//! [`RedisCluster`]: crate::cluster::RedisCluster
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+
+use crate::args::{Arg, Multiple, ToArg};
+use crate::command::{Cmd, Executor, Raw};
+use crate::convert::FromValue;
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+use crate::value::Value;
+
+/// A Lua script, invoked by its SHA1 digest (`EVALSHA`) and loaded on
+/// demand.
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::Script;
+/// // Cheap to clone; make it once (a static, a field) and reuse it.
+/// let add = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+/// let total: i64 = add.key("counter").arg(5).invoke(&redis).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Script {
+    code: Arc<str>,
+    sha1: Arc<str>,
+}
+
+impl Script {
+    /// A script of `code`; its digest is computed here, no I/O happens.
+    pub fn new(code: impl Into<String>) -> Script {
+        let code: String = code.into();
+        let sha1 = sha1_smol::Sha1::from(code.as_bytes()).digest().to_string();
+        Script { code: code.into(), sha1: sha1.into() }
+    }
+
+    /// The script's SHA1 digest in hex, as `EVALSHA` and `SCRIPT EXISTS` take it.
+    pub fn sha1(&self) -> &str {
+        &self.sha1
+    }
+
+    /// The script's source.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// A call of the script with `key` as its first key (`KEYS[1]`).
+    pub fn key(&self, key: impl ToArg) -> ScriptCall<'_> {
+        self.call().key(key)
+    }
+
+    /// A call of the script with these keys.
+    pub fn keys<M>(&self, keys: impl Multiple<M>) -> ScriptCall<'_> {
+        self.call().keys(keys)
+    }
+
+    /// A call of the script with `arg` as its first argument (`ARGV[1]`).
+    pub fn arg(&self, arg: impl ToArg) -> ScriptCall<'_> {
+        self.call().arg(arg)
+    }
+
+    /// A call of the script with neither keys nor arguments so far.
+    pub fn call(&self) -> ScriptCall<'_> {
+        ScriptCall { script: self, keys: Vec::new(), args: Vec::new() }
+    }
+
+    /// Runs the script without keys or arguments; see [`ScriptCall::invoke`].
+    ///
+    /// # Errors
+    /// As [`ScriptCall::invoke`].
+    pub async fn invoke<E, T>(&self, executor: E) -> Result<T>
+    where
+        E: Executor + Copy,
+        T: FromValue,
+        Cmd<E::Sink, Raw, T>: IntoFuture<Output = Result<T>>,
+        Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
+    {
+        self.call().invoke(executor).await
+    }
+
+    /// Loads the script (`SCRIPT LOAD`; on a cluster, into every node), so
+    /// that pipelines can send it by digest.
+    ///
+    /// # Errors
+    /// The server refused the script (a syntax error), or sending failed.
+    pub async fn load<E>(&self, executor: E) -> Result<()>
+    where
+        E: Executor + Copy,
+        Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
+    {
+        raw(executor, "SCRIPT LOAD", vec![Arg::new(&*self.code)]).await.map(drop)
+    }
+}
+
+/// One call of a [`Script`]: its keys and arguments.
+#[derive(Debug, Clone)]
+#[must_use = "a script call does nothing until it is invoked or queued"]
+pub struct ScriptCall<'a> {
+    script: &'a Script,
+    keys: Vec<Arg>,
+    args: Vec<Arg>,
+}
+
+impl ScriptCall<'_> {
+    /// Adds a key (`KEYS[n]`). Keys are what a cluster routes the call by.
+    pub fn key(mut self, key: impl ToArg) -> Self {
+        self.keys.push(Arg::new(key));
+        self
+    }
+
+    /// Adds keys.
+    pub fn keys<M>(mut self, keys: impl Multiple<M>) -> Self {
+        self.keys.extend(keys.into_args().map(Arg::new));
+        self
+    }
+
+    /// Adds an argument (`ARGV[n]`).
+    pub fn arg(mut self, arg: impl ToArg) -> Self {
+        self.args.push(Arg::new(arg));
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<M>(mut self, args: impl Multiple<M>) -> Self {
+        self.args.extend(args.into_args().map(Arg::new));
+        self
+    }
+
+    /// Runs the script with `EVALSHA`; when the server does not have it
+    /// (`NOSCRIPT`), loads it and sends the call again. The reply is
+    /// converted to `T`.
+    ///
+    /// # Errors
+    /// The script's own errors ([`Error::Redis`]), a failed conversion, or
+    /// sending failed.
+    pub async fn invoke<E, T>(&self, executor: E) -> Result<T>
+    where
+        E: Executor + Copy,
+        T: FromValue,
+        Cmd<E::Sink, Raw, T>: IntoFuture<Output = Result<T>>,
+        Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
+    {
+        match self.evalsha(executor).returning::<T>().await {
+            Err(e) if e.code() == Some("NOSCRIPT") => {
+                self.script.load(executor).await?;
+                self.evalsha(executor).returning::<T>().await
+            }
+            reply => reply,
+        }
+    }
+
+    /// Queues the call (`EVALSHA`) in a pipeline. The script must already be
+    /// loaded ([`Script::load`]): a pipeline cannot load and retry one of
+    /// its commands.
+    pub fn queue(&self, pipe: &mut Pipeline) {
+        crate::__private::execute_cmd(&mut *pipe, "EVALSHA", self.words()).queue();
+    }
+
+    fn evalsha<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
+        crate::__private::execute_cmd(executor.__sink(), "EVALSHA", self.words())
+    }
+
+    /// `sha1 numkeys key... arg...`.
+    fn words(&self) -> Vec<Arg> {
+        let mut words = Vec::with_capacity(2 + self.keys.len() + self.args.len());
+        words.push(Arg::new(self.script.sha1()));
+        words.push(Arg::new(self.keys.len()));
+        words.extend(self.keys.iter().cloned());
+        words.extend(self.args.iter().cloned());
+        words
+    }
+}
+
+/// A library of functions (`FUNCTION LOAD`), called with `FCALL` and
+/// loaded on demand.
+///
+/// Its name comes from the code's first line (`#!lua name=mylib`).
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::Library;
+/// let lib = Library::new(
+///     "#!lua name=counters\n\
+///      redis.register_function('bump', function(keys, args) return redis.call('INCR', keys[1]) end)",
+/// )?;
+/// let n: i64 = lib.fcall("bump").key("hits").invoke(&redis).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Library {
+    code: Arc<str>,
+    name: Arc<str>,
+}
+
+impl Library {
+    /// A library of `code`, whose first line names it (`#!lua name=mylib`).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when the first line names no library.
+    pub fn new(code: impl Into<String>) -> Result<Library> {
+        let code: String = code.into();
+        let name = code
+            .lines()
+            .next()
+            .filter(|l| l.starts_with("#!"))
+            .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("name=")))
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::Usage("a function library's first line must name it: `#!lua name=mylib`".into()))?
+            .to_owned();
+        Ok(Library { code: code.into(), name: name.into() })
+    }
+
+    /// The library's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A call of `function`, one of this library's functions.
+    pub fn fcall<'a>(&'a self, function: &'a str) -> FunctionCall<'a> {
+        FunctionCall { library: self, function, keys: Vec::new(), args: Vec::new() }
+    }
+
+    /// Loads the library, replacing a loaded one of the same name
+    /// (`FUNCTION LOAD REPLACE`; on a cluster, into every primary).
+    ///
+    /// # Errors
+    /// The server refused the code, or sending failed.
+    pub async fn load<E>(&self, executor: E) -> Result<()>
+    where
+        E: Executor + Copy,
+        Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
+    {
+        raw(executor, "FUNCTION LOAD", vec![Arg::new("REPLACE"), Arg::new(&*self.code)]).await.map(drop)
+    }
+}
+
+/// One call of a [`Library`]'s function: its keys and arguments.
+#[derive(Debug, Clone)]
+#[must_use = "a function call does nothing until it is invoked"]
+pub struct FunctionCall<'a> {
+    library: &'a Library,
+    function: &'a str,
+    keys: Vec<Arg>,
+    args: Vec<Arg>,
+}
+
+impl FunctionCall<'_> {
+    /// Adds a key.
+    pub fn key(mut self, key: impl ToArg) -> Self {
+        self.keys.push(Arg::new(key));
+        self
+    }
+
+    /// Adds keys.
+    pub fn keys<M>(mut self, keys: impl Multiple<M>) -> Self {
+        self.keys.extend(keys.into_args().map(Arg::new));
+        self
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, arg: impl ToArg) -> Self {
+        self.args.push(Arg::new(arg));
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<M>(mut self, args: impl Multiple<M>) -> Self {
+        self.args.extend(args.into_args().map(Arg::new));
+        self
+    }
+
+    /// Calls the function (`FCALL`); when the server does not know it, loads
+    /// the library and calls again.
+    ///
+    /// # Errors
+    /// The function's own errors ([`Error::Redis`]), a failed conversion, or
+    /// sending failed.
+    pub async fn invoke<E, T>(&self, executor: E) -> Result<T>
+    where
+        E: Executor + Copy,
+        T: FromValue,
+        Cmd<E::Sink, Raw, T>: IntoFuture<Output = Result<T>>,
+        Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
+    {
+        match self.fcall(executor).returning::<T>().await {
+            // The server's words: "ERR Function not found".
+            Err(Error::Redis(e)) if e.as_str().contains("Function not found") => {
+                self.library.load(executor).await?;
+                self.fcall(executor).returning::<T>().await
+            }
+            reply => reply,
+        }
+    }
+
+    fn fcall<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
+        let mut words = Vec::with_capacity(2 + self.keys.len() + self.args.len());
+        words.push(Arg::new(self.function));
+        words.push(Arg::new(self.keys.len()));
+        words.extend(self.keys.iter().cloned());
+        words.extend(self.args.iter().cloned());
+        crate::__private::execute_cmd(executor.__sink(), "FCALL", words)
+    }
+}
+
+fn raw<E: Executor>(executor: E, name: &str, words: Vec<Arg>) -> Cmd<E::Sink, Raw, Value> {
+    crate::__private::execute_cmd(executor.__sink(), name, words)
+}

@@ -1,0 +1,131 @@
+//! Scripts and function libraries against real servers: sent by digest,
+//! loaded when the server lacks them, on a client, a pool, a pipeline and a
+//! cluster whose nodes each have their own script cache.
+
+#[macro_use]
+mod support;
+
+use siderpy::cluster::RedisCluster;
+use siderpy::prelude::*;
+use siderpy::{Error, Library, Protocol, RedisPool, Script, Value};
+use support::cluster::{keys_for_slot, TestCluster};
+use support::{client, with_protocol, RedisServer};
+
+protocol_tests!(
+    script_is_loaded_when_missing_and_sent_by_digest,
+    script_errors_and_conversion_failures_reach_the_caller,
+    function_library_is_loaded_when_missing,
+);
+
+const ADD: &str = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+
+async fn script_exists(redis: &siderpy::Redis, script: &Script) -> bool {
+    let found: Vec<bool> = redis.execute_cmd("SCRIPT", ("EXISTS", script.sha1())).returning().await.unwrap();
+    found == [true]
+}
+
+/// How many times the server ran `command` (from `INFO commandstats`).
+async fn calls(redis: &siderpy::Redis, command: &str) -> i64 {
+    let info: String = redis.execute_cmd("INFO", ["commandstats"]).returning().await.unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+async fn script_is_loaded_when_missing_and_sent_by_digest(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    let add = Script::new(ADD);
+    // The digest is Redis's own.
+    let sha: String = redis.execute_cmd("SCRIPT", ("LOAD", ADD)).returning().await.unwrap();
+    assert_eq!(add.sha1(), sha);
+    redis.execute_cmd("SCRIPT", ["FLUSH"]).await.unwrap();
+    assert!(!script_exists(&redis, &add).await);
+
+    let n: i64 = add.key("counter").arg(5).invoke(&redis).await.unwrap();
+    assert_eq!(n, 5);
+    assert!(script_exists(&redis, &add).await);
+    let n: i64 = add.keys(["counter"]).args([2]).invoke(&redis).await.unwrap();
+    assert_eq!(n, 7);
+    // Loaded once: the second call went by digest alone.
+    assert_eq!(calls(&redis, "script|load").await, 2, "one SCRIPT LOAD by the test, one by the first invoke");
+    assert_eq!(calls(&redis, "eval").await, 0);
+
+    // Through a pool, and in a pipeline once loaded.
+    let pool = RedisPool::builder(&with_protocol(&server.url(), p)).unwrap().size(2).build();
+    redis.execute_cmd("SCRIPT", ["FLUSH"]).await.unwrap();
+    let n: i64 = add.key("counter").arg(1).invoke(&pool).await.unwrap();
+    assert_eq!(n, 8);
+    let mut pipe = redis.pipe();
+    add.key("counter").arg(10).queue(&mut pipe);
+    add.key("other").arg(1).queue(&mut pipe);
+    let (a, b): (i64, i64) = pipe.query().await.unwrap();
+    assert_eq!((a, b), (18, 1));
+    redis.execute_cmd("SCRIPT", ["FLUSH"]).await.unwrap();
+    add.load(&redis).await.unwrap();
+    assert!(script_exists(&redis, &add).await);
+}
+
+async fn script_errors_and_conversion_failures_reach_the_caller(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    let fails = Script::new("return redis.error_reply('MYERR no luck')");
+    let err = fails.invoke::<_, Value>(&redis).await.unwrap_err();
+    assert_eq!(err.code(), Some("MYERR"), "{err:?}");
+    // A script that does not compile is the server's error, not a retry loop.
+    let broken = Script::new("return (");
+    let err = broken.invoke::<_, Value>(&redis).await.unwrap_err();
+    assert!(matches!(err, Error::Redis(_)), "{err:?}");
+    let text = Script::new("return 'not a number'");
+    let err = text.invoke::<_, i64>(&redis).await.unwrap_err();
+    assert!(matches!(err, Error::Type(_)), "{err:?}");
+}
+
+async fn function_library_is_loaded_when_missing(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    let lib = Library::new(
+        "#!lua name=counters\n\
+         redis.register_function('bump', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)",
+    )
+    .unwrap();
+    assert_eq!(lib.name(), "counters");
+    let n: i64 = lib.fcall("bump").key("hits").arg(3).invoke(&redis).await.unwrap();
+    assert_eq!(n, 3);
+    redis.execute_cmd("FUNCTION", ["FLUSH"]).await.unwrap();
+    let n: i64 = lib.fcall("bump").keys(["hits"]).args([4]).invoke(&redis).await.unwrap();
+    assert_eq!(n, 7);
+    // Loading again replaces it rather than failing.
+    lib.load(&redis).await.unwrap();
+    // A function the library does not have is still an error.
+    let err = lib.fcall("missing").invoke::<_, Value>(&redis).await.unwrap_err();
+    assert!(matches!(err, Error::Redis(_)), "{err:?}");
+    let err = Library::new("redis.register_function('f', function() return 1 end)").unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_on_a_cluster_load_where_each_key_lives() {
+    let cluster = TestCluster::start(3, 0).await;
+    let seeds: Vec<String> = cluster.seed_urls().iter().map(|u| with_protocol(u, Protocol::Resp3)).collect();
+    let redis = RedisCluster::new(&seeds).unwrap();
+    let add = Script::new(ADD);
+    // Keys in slots served by different primaries: each node loads it.
+    let keys: Vec<String> = [0u16, 8000, 16000].iter().map(|s| keys_for_slot(*s, 1).remove(0)).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let n: i64 = add.key(key).arg(i as i64 + 1).invoke(&redis).await.unwrap();
+        assert_eq!(n, i as i64 + 1);
+    }
+    for port in cluster.primary_ports().await {
+        assert!(script_exists(&cluster.admin(port), &add).await, "node {port}");
+    }
+    let lib = Library::new(
+        "#!lua name=c\nredis.register_function('get', function(keys, args) return redis.call('GET', keys[1]) end)",
+    )
+    .unwrap();
+    for key in &keys {
+        let v: Option<i64> = lib.fcall("get").key(key).invoke(&redis).await.unwrap();
+        assert!(v.is_some(), "{key}");
+    }
+}
