@@ -15,11 +15,14 @@ for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,d
     cargo clippy -p siderpy --quiet --no-default-features --features "$features" -- -D warnings
 done
 ./scripts/msrv.sh
-# Every crate packages and builds from its package alone (the spec the API
-# is generated from travels inside siderpy-core).
-cargo package --workspace --allow-dirty --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
-# A user's crate built from those packages: typed module commands from
-# RedisJSON's and RedisBloom's specs, against the real modules.
+# Every crate packages, and builds from its package alone (the spec the API
+# is generated from travels inside siderpy-core): user-crate.sh builds them
+# from the unpacked packages. (cargo package's own verification reuses its
+# first extraction of a same-named version, so a second run would verify
+# stale sources.) Then a user's crate built from those packages runs typed
+# module commands from RedisJSON's and RedisBloom's specs against the real
+# modules.
+cargo package --workspace --allow-dirty --no-verify --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
 (cd tests/user-crate && cargo fmt --check)
 ./scripts/user-crate.sh
 # The benchmark (a workspace of its own) builds and runs one tiny round;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds tests/user-crate, a crate that depends only on `siderpy`, from the
+# Builds siderpy-gen from its package, and tests/user-crate, a crate that depends only on `siderpy`, from the
 # packaged .crate files (as a registry would serve them, never the
 # workspace's paths), and runs its tests: typed JSON.* and BF.* methods
 # generated from RedisJSON's and RedisBloom's published specs, against
@@ -15,10 +15,14 @@ unpacked=target/user-crate/packages
 rm -rf "$unpacked"
 mkdir -p "$unpacked"
 patches=()
-for crate in siderpy siderpy-core siderpy-macros; do
+for crate in siderpy siderpy-core siderpy-macros siderpy-gen; do
     tar -xzf "target/package/$crate-$version.crate" -C "$unpacked"
     patches+=(--config "patch.crates-io.$crate.path=\"$PWD/$unpacked/$crate-$version\"")
 done
+# siderpy-gen, as `cargo install siderpy-gen` builds it: from its package
+# (a workspace of its own, as it is outside this repository).
+printf '\n[workspace]\n' >> "$unpacked/siderpy-gen-$version/Cargo.toml"
+(cd "$unpacked/siderpy-gen-$version" && CARGO_TARGET_DIR=../../../../target cargo build --quiet "${patches[@]}")
 # The workspace's lockfile: the same dependency versions, so the shared
 # target directory already holds most of what the fixture needs.
 cp Cargo.lock tests/user-crate/Cargo.lock
