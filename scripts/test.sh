@@ -29,3 +29,15 @@ cargo package --workspace --allow-dirty --no-verify --quiet 2>&1 | { grep -v "^w
 # nothing about its timings is checked here.
 (cd bench && cargo fmt --all --check && CARGO_TARGET_DIR=../target cargo run --quiet -- --quick --no-rss)
 cargo test --workspace
+# The newer spec (Valkey 8.1, siderpy-macros/fixtures): the whole suite
+# compiles against it unchanged (names stay), and the reply probes (every
+# default type, and every shape-changing option, those only newer specs
+# have included) run on a live Valkey 8.1. A target directory of its own,
+# so the main build stays warm.
+. scripts/ensure-valkey.sh
+echo "siderpy: newer spec: $("$VALKEY_SERVER_BIN" --version)"
+newer_spec=(env CARGO_TARGET_DIR=target/newer-spec
+    SIDERPY_SPEC=../siderpy-macros/fixtures/valkey-8.1/commands.json
+    RUSTFLAGS="--cfg siderpy_newer_spec")
+"${newer_spec[@]}" cargo check --workspace --tests --examples --quiet
+"${newer_spec[@]}" REDIS_SERVER_BIN="$VALKEY_SERVER_BIN" cargo test --quiet --test reply_shapes --test reply_probe

@@ -16,7 +16,9 @@ rm -rf "$unpacked"
 mkdir -p "$unpacked"
 patches=()
 for crate in siderpy siderpy-core siderpy-macros siderpy-gen; do
-    tar -xzf "target/package/$crate-$version.crate" -C "$unpacked"
+    # Fresh modification times: cargo sees the sources as changed since any
+    # earlier build from this directory.
+    tar -xzf "target/package/$crate-$version.crate" -C "$unpacked" --touch
     patches+=(--config "patch.crates-io.$crate.path=\"$PWD/$unpacked/$crate-$version\"")
 done
 # siderpy-gen, as `cargo install siderpy-gen` builds it: from its package

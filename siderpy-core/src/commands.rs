@@ -3,9 +3,10 @@
 //! the repository root that `siderpy-gen` regenerates): traits `Commands` and
 //! `ConnectionCommands`, the setters of each command's `Cmd`, the argument
 //! enums in `types`, the markers in `kind` and `command_info`. The naming
-//! rules are documented on `Commands`.
+//! rules are documented on `Commands`. `SIDERPY_SPEC` builds it from
+//! another spec instead (the test script's newer fixture).
 
-siderpy_macros::commands!("commands.json");
+siderpy_macros::commands!("commands.json", "SIDERPY_SPEC");
 
 #[cfg(test)]
 mod tests;

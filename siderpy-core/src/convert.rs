@@ -32,9 +32,24 @@ thread_local! {
 ///
 /// The policy is a thread-local set only for the duration of this
 /// synchronous call, so conversions (yours included) need not pass it along.
+///
+/// # Errors
+/// [`Error::Type`] keeping `value` whole ([`Error::into_reply`]) when it does
+/// not convert; a nested error reply as [`Error::Redis`].
 pub fn convert<T: FromValue>(value: Value, policy: TextPolicy) -> Result<T, Error> {
-    if policy == TextPolicy::Strict {
+    if !T::FALLIBLE {
         return T::from_value(value);
+    }
+    // A conversion consumes what it reads, and the command has already run:
+    // a copy (reference counts for the bytes, one allocation per aggregate)
+    // is what lets a failure hand the reply back.
+    let kept = value.clone();
+    let keep = |e| match e {
+        Error::Type(t) => Error::Type(t.with_reply(kept)),
+        e => e,
+    };
+    if policy == TextPolicy::Strict {
+        return T::from_value(value).map_err(keep);
     }
     struct Restore(TextPolicy);
     impl Drop for Restore {
@@ -43,7 +58,7 @@ pub fn convert<T: FromValue>(value: Value, policy: TextPolicy) -> Result<T, Erro
         }
     }
     let _restore = Restore(TEXT_POLICY.with(|p| p.replace(policy)));
-    T::from_value(value)
+    T::from_value(value).map_err(keep)
 }
 
 /// A Rust type a reply can be converted to.
@@ -94,6 +109,11 @@ pub trait FromValue: Sized {
     #[doc(hidden)]
     const FLAT_ARITY: usize = 1;
 
+    /// False only for [`Value`], whose conversion cannot fail: [`convert`]
+    /// then keeps no copy of the reply for the error.
+    #[doc(hidden)]
+    const FALLIBLE: bool = true;
+
     /// Whether an empty hash or map is `None` when this type is asked for
     /// as an `Option` (`HGETALL` of a missing key answers `{}`): true for
     /// structs that derive `FromValue`.
@@ -130,6 +150,8 @@ fn plain(value: Value) -> Result<Value, Error> {
 }
 
 impl FromValue for Value {
+    const FALLIBLE: bool = false;
+
     fn from_value(value: Value) -> Result<Self, Error> {
         Ok(value)
     }
@@ -444,6 +466,19 @@ mod tests {
         let bad = Value::Bulk(Bytes::from_static(b"a\xffb"));
         assert!(matches!(convert::<String>(bad.clone(), TextPolicy::Strict), Err(Error::Type(_))));
         assert_eq!(convert::<Vec<String>>(Value::Array(vec![bad]), TextPolicy::Replace).unwrap(), vec!["a\u{fffd}b"]);
+    }
+
+    #[test]
+    fn a_failed_conversion_keeps_the_reply() {
+        let popped = Value::Array(vec![bulk("a"), bulk("b")]);
+        let err = convert::<Option<Bytes>>(popped.clone(), TextPolicy::Strict).unwrap_err();
+        assert_eq!(err.reply(), Some(&popped));
+        let err = convert::<Vec<i64>>(popped.clone(), TextPolicy::Replace).unwrap_err();
+        assert_eq!(err.into_reply(), Some(popped));
+        // Nested: the whole reply, not the element that failed.
+        let pairs = Value::Array(vec![Value::Array(vec![bulk("m"), bulk("x")])]);
+        let err = convert::<Vec<(Bytes, f64)>>(pairs.clone(), TextPolicy::Strict).unwrap_err();
+        assert_eq!(err.into_reply(), Some(pairs));
     }
 
     #[test]

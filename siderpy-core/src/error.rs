@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::value::Value;
+
 /// Shorthand for `Result<T, siderpy::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,6 +21,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `Error` is `Clone` (I/O and TLS causes are shared behind an `Arc`) because
 /// one connection failure is reported to every command that was in flight on
 /// that connection.
+///
+/// # Nothing the server sent is lost
+///
+/// A reply that does not convert to the type asked for is an
+/// [`Error::Type`] that keeps the whole reply: [`Error::reply`] borrows it,
+/// [`Error::into_reply`] takes it. A command with side effects (`RPOP l 2`
+/// read as one element, say) has already run; its reply is still yours:
+///
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: &siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// match redis.rpop("l").returning::<i64>().await {
+///     Ok(n) => println!("{n}"),
+///     Err(e) if e.reply().is_some() => println!("popped, but not an integer: {:?}", e.reply()),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
@@ -52,7 +74,8 @@ pub enum Error {
     Protocol(String),
     /// The connection URL (or a setting) is invalid.
     Url(UrlError),
-    /// A reply could not be converted to the requested Rust type.
+    /// A reply could not be converted to the requested Rust type; the
+    /// reply is kept ([`TypeError::reply`], [`Error::into_reply`]).
     Type(TypeError),
     /// The client, pool or connection was closed by the user.
     Closed(&'static str),
@@ -99,6 +122,23 @@ impl Error {
             self,
             Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::Timeout(Timeout::Connect | Timeout::Write)
         )
+    }
+
+    /// The server's reply that could not be converted to the type asked
+    /// for, if this is such an error ([`Error::Type`]).
+    pub fn reply(&self) -> Option<&Value> {
+        match self {
+            Error::Type(t) => t.reply.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// [`reply`](Self::reply), taken out of the error.
+    pub fn into_reply(self) -> Option<Value> {
+        match self {
+            Error::Type(t) => t.reply.map(|r| *r),
+            _ => None,
+        }
     }
 
     /// True for any timeout.
@@ -309,7 +349,8 @@ impl fmt::Display for UrlError {
 impl std::error::Error for UrlError {}
 
 /// A reply that does not fit the Rust type asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TypeError {
     /// The command whose reply it was, when known.
     pub command: Option<String>,
@@ -317,12 +358,24 @@ pub struct TypeError {
     pub expected: String,
     /// A short description of what was received.
     pub received: String,
+    /// The whole reply, as the server sent it, when the error comes from
+    /// converting a command's reply (the executors always attach it): the
+    /// command ran, and what it returned is not lost.
+    pub reply: Option<Box<Value>>,
 }
 
 impl TypeError {
     /// A type error with no command attached yet (the executor adds it).
     pub fn new(expected: impl Into<String>, received: impl Into<String>) -> Self {
-        TypeError { command: None, expected: expected.into(), received: received.into() }
+        TypeError { command: None, expected: expected.into(), received: received.into(), reply: None }
+    }
+
+    /// This error with `reply` attached, unless one already is.
+    pub(crate) fn with_reply(mut self, reply: Value) -> Self {
+        if self.reply.is_none() {
+            self.reply = Some(Box::new(reply));
+        }
+        self
     }
 
     pub(crate) fn with_command(mut self, command: &str) -> Self {

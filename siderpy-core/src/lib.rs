@@ -169,13 +169,16 @@ pub mod __private {
         1
     }
 
-    /// Writes how many arguments `write` writes, then those arguments (a
-    /// `numkeys` and its keys); returns how many bulk strings in all.
-    pub fn write_counted(buf: &mut BytesMut, write: impl FnOnce(&mut BytesMut) -> u32) -> u32 {
+    /// Writes how many items `write` writes (its arguments over
+    /// `per_item`), then those arguments (a `numkeys` and its keys, a
+    /// `numfields` and its field-value pairs); returns how many bulk
+    /// strings in all.
+    pub fn write_counted(buf: &mut BytesMut, per_item: u32, write: impl FnOnce(&mut BytesMut) -> u32) -> u32 {
         let start = buf.len();
         let n = write(buf);
         let written = buf.len();
-        crate::resp::write_bulk(buf, itoa::Buffer::new().format(n).as_bytes());
+        // A list of `field value` pairs (HSETEX) counts pairs, not words.
+        crate::resp::write_bulk(buf, itoa::Buffer::new().format(n / per_item.max(1)).as_bytes());
         // The count goes first: moved in place before what it counts.
         let count = buf.len() - written;
         buf[start..].rotate_right(count);

@@ -8,6 +8,18 @@ use serde_json::Value as Json;
 /// How many names each section of a [`Diff`] lists before summing up the rest.
 const SHOWN: usize = 50;
 
+/// Fields of an entry that only document it: a change to these alone
+/// changes no generated signature or behaviour, so it is listed last, and
+/// only when asked for.
+const DOC_FIELDS: &[&str] =
+    &["summary", "since", "complexity", "group", "history", "doc_flags", "deprecated_since", "replaced_by"];
+
+/// Fields of an argument that only document it.
+const ARG_DOC_FIELDS: &[&str] = &["display_text", "since", "deprecated_since", "summary"];
+
+/// The field holding a command's arguments (the generated signature).
+const ARGUMENTS: &str = "arguments";
+
 /// The differences between the spec on disk and a regenerated one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
@@ -15,8 +27,17 @@ pub struct Diff {
     pub added: Vec<String>,
     /// Commands only the file on disk has.
     pub removed: Vec<String>,
-    /// Commands in both whose entries differ, with the fields that differ.
+    /// Commands in both whose entries differ beyond their docs, with what
+    /// differs: `arguments` (what the generated method takes) first, with
+    /// the arguments added (`+name`), removed (`-name`) or changed
+    /// (`~name`), then the other fields (`arity`, `key_specs`...).
     pub changed: Vec<(String, Vec<String>)>,
+    /// Commands whose entries differ only in their docs (summary, since,
+    /// complexity, argument display texts...), with the fields.
+    pub docs_only: Vec<(String, Vec<String>)>,
+    /// Whether [`Display`](fmt::Display) lists [`Self::docs_only`] (else it
+    /// counts them).
+    pub show_docs: bool,
     /// Set when the file on disk is not a JSON object: why.
     pub unreadable: Option<String>,
 }
@@ -25,7 +46,11 @@ impl Diff {
     /// True when the contents are the same and only the bytes differ
     /// (formatting, key order, escaping).
     pub fn formatting_only(&self) -> bool {
-        self.unreadable.is_none() && self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.unreadable.is_none()
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.docs_only.is_empty()
     }
 }
 
@@ -64,11 +89,75 @@ pub fn diff(on_disk: &str, regenerated: &Json, regenerated_text: &str) -> Option
         match (old.get(name), new.get(name)) {
             (None, Some(_)) => diff.added.push(name.clone()),
             (Some(_), None) => diff.removed.push(name.clone()),
-            (Some(a), Some(b)) if a != b => diff.changed.push((name.clone(), changed_fields(a, b))),
+            (Some(a), Some(b)) if a != b => {
+                let fields = changed_fields(a, b);
+                let (docs, rest): (Vec<String>, Vec<String>) =
+                    fields.into_iter().partition(|f| DOC_FIELDS.contains(&f.as_str()));
+                let mut rest: Vec<String> = rest
+                    .into_iter()
+                    .flat_map(|f| if f == ARGUMENTS { argument_changes(a, b) } else { vec![f] })
+                    .collect();
+                if rest.is_empty() {
+                    let mut docs = docs;
+                    if changed_fields(a, b).iter().any(|f| f == ARGUMENTS) {
+                        docs.push(format!("{ARGUMENTS} (docs)"));
+                    }
+                    diff.docs_only.push((name.clone(), docs));
+                } else {
+                    rest.extend(docs);
+                    diff.changed.push((name.clone(), rest));
+                }
+            }
             _ => {}
         }
     }
+    // What changes a signature first.
+    diff.changed.sort_by_key(|(_, fields)| !fields.iter().any(|f| f.starts_with(ARGUMENTS)));
     Some(diff)
+}
+
+/// What differs between two entries' arguments, docs aside: `arguments:
+/// +name`, `arguments: -name`, `arguments: ~name` (top-level names); empty
+/// when only their docs differ.
+fn argument_changes(old: &Json, new: &Json) -> Vec<String> {
+    let args = |e: &Json| -> Vec<(String, Json)> {
+        e.get(ARGUMENTS)
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|x| (x.get("name").and_then(Json::as_str).unwrap_or("").to_owned(), strip_docs(x)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (old, new) = (args(old), args(new));
+    let mut out = Vec::new();
+    for (name, a) in &new {
+        match old.iter().find(|(n, _)| n == name) {
+            None => out.push(format!("{ARGUMENTS}: +{name}")),
+            Some((_, b)) if a != b => out.push(format!("{ARGUMENTS}: ~{name}")),
+            _ => {}
+        }
+    }
+    out.extend(old.iter().filter(|(n, _)| !new.iter().any(|(m, _)| m == n)).map(|(n, _)| format!("{ARGUMENTS}: -{n}")));
+    if out.is_empty() && old.iter().map(|(n, _)| n).ne(new.iter().map(|(n, _)| n)) {
+        out.push(format!("{ARGUMENTS}: order"));
+    }
+    out
+}
+
+/// An argument without the fields that only document it.
+fn strip_docs(arg: &Json) -> Json {
+    match arg {
+        Json::Object(o) => Json::Object(
+            o.iter()
+                .filter(|(k, _)| !ARG_DOC_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), if k == ARGUMENTS { strip_docs(v) } else { v.clone() }))
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(items.iter().map(strip_docs).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The top-level fields of two entries that differ (all of them, sorted).
@@ -93,8 +182,10 @@ fn kind(v: &Json) -> &'static str {
     }
 }
 
-/// A summary for people: counts, then the names of added (`+`), removed
-/// (`-`) and changed (`~`, with the fields) commands.
+/// A summary for people, what users' code feels first: counts, then the
+/// names of added (`+`) and removed (`-`) commands, then changed ones (`~`,
+/// with what changed: arguments first), and last the commands whose docs
+/// alone changed (`.`), listed when [`Diff::show_docs`] is set.
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(why) = &self.unreadable {
@@ -103,7 +194,14 @@ impl fmt::Display for Diff {
         if self.formatting_only() {
             return f.write_str("same commands, but not byte-identical (formatting, key order or escaping differ)");
         }
-        write!(f, "{} added, {} removed, {} changed", self.added.len(), self.removed.len(), self.changed.len())?;
+        write!(
+            f,
+            "{} added, {} removed, {} changed, {} with docs-only changes",
+            self.added.len(),
+            self.removed.len(),
+            self.changed.len(),
+            self.docs_only.len()
+        )?;
         let section = |f: &mut fmt::Formatter<'_>, mark: char, lines: Vec<String>| -> fmt::Result {
             for line in lines.iter().take(SHOWN) {
                 write!(f, "\n  {mark} {line}")?;
@@ -115,7 +213,15 @@ impl fmt::Display for Diff {
         };
         section(f, '+', self.added.clone())?;
         section(f, '-', self.removed.clone())?;
-        section(f, '~', self.changed.iter().map(|(name, fields)| format!("{name} ({})", fields.join(", "))).collect())
+        let listed =
+            |c: &[(String, Vec<String>)]| c.iter().map(|(n, fields)| format!("{n} ({})", fields.join(", "))).collect();
+        section(f, '~', listed(&self.changed))?;
+        if self.show_docs {
+            section(f, '.', listed(&self.docs_only))?;
+        } else if !self.docs_only.is_empty() {
+            write!(f, "\n  . {} commands with docs-only changes (--docs lists them)", self.docs_only.len())?;
+        }
+        Ok(())
     }
 }
 
@@ -129,7 +235,47 @@ mod tests {
         let new = json!({"A": {"x": 1}, "B": {"x": 1, "y": 2}});
         let text = crate::pyjson::to_string(&new);
         let d = diff(r#"{"B": {"x": 1}, "C": 5}"#, &new, &text).unwrap();
-        assert_eq!(d.to_string(), "1 added, 1 removed, 1 changed\n  + A\n  - C\n  ~ B (y)");
+        assert_eq!(d.to_string(), "1 added, 1 removed, 1 changed, 0 with docs-only changes\n  + A\n  - C\n  ~ B (y)");
+    }
+
+    #[test]
+    fn signatures_first_docs_last() {
+        let old = json!({
+            "GET": {"summary": "old", "arguments": [{"name": "key", "type": "key", "display_text": "k"}]},
+            "SET": {"arity": -3, "summary": "s", "arguments": [{"name": "key", "type": "key"}, {"name": "get", "type": "pure-token"}]},
+            "TTL": {"arity": 2},
+            "ZRANK": {"arguments": [{"name": "key", "type": "key"}]},
+        });
+        let new = json!({
+            "GET": {"summary": "new", "arguments": [{"name": "key", "type": "key", "display_text": "key"}]},
+            "SET": {"arity": -3, "summary": "t", "arguments": [{"name": "key", "type": "string"}, {"name": "ifeq", "type": "string"}]},
+            "TTL": {"arity": 3},
+            "ZRANK": {"arguments": [{"name": "key", "type": "key"}, {"name": "withscore", "type": "pure-token", "optional": true}]},
+        });
+        let text = crate::pyjson::to_string(&new);
+        let mut d = diff(&old.to_string(), &new, &text).unwrap();
+        assert_eq!(
+            d.changed,
+            [
+                (
+                    "SET".to_owned(),
+                    vec![
+                        "arguments: ~key".to_owned(),
+                        "arguments: +ifeq".into(),
+                        "arguments: -get".into(),
+                        "summary".into()
+                    ]
+                ),
+                ("ZRANK".to_owned(), vec!["arguments: +withscore".to_owned()]),
+                ("TTL".to_owned(), vec!["arity".to_owned()]),
+            ]
+        );
+        assert_eq!(d.docs_only, [("GET".to_owned(), vec!["summary".to_owned(), "arguments (docs)".into()])]);
+        let text = d.to_string();
+        assert!(text.starts_with("0 added, 0 removed, 3 changed, 1 with docs-only changes\n  ~ SET"), "{text}");
+        assert!(text.ends_with("  . 1 commands with docs-only changes (--docs lists them)"), "{text}");
+        d.show_docs = true;
+        assert!(d.to_string().ends_with("  . GET (summary, arguments (docs))"), "{d}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`pyjson::to_string`] renders it byte for byte as Python's
 //!   `json.dump(..., indent=4, sort_keys=True)` does,
 //! - [`connect`] and [`fetch`] talk to the server,
+//! - [`schema::load`] and [`schema::merge`] add the reply schemas of a
+//!   server's source (`src/commands/*.json`), which `COMMAND DOCS` lacks,
 //! - [`check::diff`] compares a regenerated spec with the one on disk,
 //! - [`merge::merge`] completes a module's published spec with what the
 //!   server reports (key specs, flags) for `--merge`.
@@ -19,6 +21,7 @@
 pub mod check;
 pub mod merge;
 pub mod pyjson;
+pub mod schema;
 pub mod spec;
 
 use std::fmt;
@@ -159,6 +162,14 @@ impl Generated {
         let spec = spec::build(commands, docs)?;
         let text = pyjson::to_string(&spec);
         Ok(Generated { spec, text, source })
+    }
+
+    /// Adds `schemas` ([`schema::load`]) to the spec; returns how many
+    /// commands got one.
+    pub fn merge_reply_schemas(&mut self, schemas: &std::collections::BTreeMap<String, Json>) -> usize {
+        let n = schema::merge(&mut self.spec, schemas);
+        self.text = pyjson::to_string(&self.spec);
+        n
     }
 }
 

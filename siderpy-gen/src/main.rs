@@ -29,6 +29,12 @@ Options:
                    commands with the same prefix that it lacks
   --check          regenerate in memory and exit 1, with a summary of added,
                    removed and changed commands, if the spec on disk differs
+  --docs           with --check, also list the commands whose docs alone
+                   changed (summary, since...); else they are only counted
+  --reply-schema PATH
+                   merge reply schemas (which COMMAND DOCS lacks) from a
+                   server source tree's src/commands/ directory, or from a
+                   JSON file keyed by command name
   --tls-ca FILE    PEM file of CA certificates to verify the server with
                    (turns TLS on)
   --timeout SECS   bound on connecting and on each reply (default 30)
@@ -46,6 +52,8 @@ struct Cli {
     source: Option<PathBuf>,
     merge: Option<PathBuf>,
     check: bool,
+    docs: bool,
+    reply_schema: Option<PathBuf>,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, String> {
@@ -55,6 +63,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
         source: None,
         merge: None,
         check: false,
+        docs: false,
+        reply_schema: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -88,6 +98,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
             }
             "--merge" => cli.merge = Some(PathBuf::from(value("--merge")?)),
             "--check" => cli.check = true,
+            "--docs" => cli.docs = true,
+            "--reply-schema" => cli.reply_schema = Some(PathBuf::from(value("--reply-schema")?)),
             _ => return Err(format!("unknown argument `{arg}`")),
         }
     }
@@ -124,6 +136,11 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
     let redis = connect(&cli.options)?;
     let mut generated = fetch(&redis).await?;
     redis.close().await;
+    if let Some(path) = &cli.reply_schema {
+        let schemas = siderpy_gen::schema::load(path)?;
+        let n = generated.merge_reply_schemas(&schemas);
+        eprintln!("siderpy-gen: merged the reply schemas of {n} commands from {}", path.display());
+    }
     if let Some(published) = &cli.merge {
         let text = read(published)?;
         let published: serde_json::Value = serde_json::from_str(&text)
@@ -155,7 +172,8 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
                 eprintln!("siderpy-gen: {} is up to date with {from} ({commands} commands)", cli.output.display());
                 ExitCode::SUCCESS
             }
-            Some(diff) => {
+            Some(mut diff) => {
+                diff.show_docs = cli.docs;
                 eprintln!("siderpy-gen: {} differs from what {from} gives: {diff}", cli.output.display());
                 eprintln!("siderpy-gen: run without --check to regenerate it");
                 ExitCode::from(1)
@@ -205,7 +223,11 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let cli = args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5"]).unwrap().unwrap();
+        let cli =
+            args(&["--url", "redis://h:1", "--output=x.json", "--check", "--timeout", "2.5", "--reply-schema", "src"])
+                .unwrap()
+                .unwrap();
+        assert_eq!(cli.reply_schema.as_deref(), Some(Path::new("src")));
         assert_eq!(cli.options.url, "redis://h:1");
         assert_eq!(cli.output, Path::new("x.json"));
         assert!(cli.check);

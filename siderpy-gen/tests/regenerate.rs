@@ -236,7 +236,8 @@ fn command_line_checks_and_writes() {
     std::fs::write(&out, siderpy_gen::pyjson::to_string(&stale)).unwrap();
     let (code, err) = run(&["--url", &url, "--output", out.to_str().unwrap(), "--check"]);
     assert_eq!(code, Some(1), "{err}");
-    for want in ["1 added, 1 removed, 1 changed", "+ SET", "- NOT A COMMAND", "~ GET (arity)"] {
+    for want in ["1 added, 1 removed, 1 changed, 0 with docs-only changes", "+ SET", "- NOT A COMMAND", "~ GET (arity)"]
+    {
         assert!(err.contains(want), "{want:?} missing from: {err}");
     }
 

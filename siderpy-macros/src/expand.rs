@@ -1,5 +1,5 @@
 //! Emits the API model as Rust. Nothing is decided here: names, types and
-//! writes come from [`check`](crate::check).
+//! writes come from [`lower`](crate::lower), through [`model`](crate::model).
 //!
 //! Generated code reaches the runtime only through `crate::__private`, and
 //! the standard library through `::core`/`::std` paths; its locals start
@@ -8,7 +8,7 @@
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::check::{Api, EnumDef, Method, Param, Plan, Setter, Ty, Write};
+use crate::model::{Api, EnumDef, Method, Param, Plan, Setter, Ty, Write};
 use crate::replies::ReplyTy;
 use crate::spec::{BeginSearch, FindKeys, KeySpec};
 
@@ -44,8 +44,10 @@ except containers with no arguments of their own (`CLIENT`):
   optional block with one optional flag has a setter without and one with
   it (`.count(5)`, `.count_any(5)`). Optional pieces inside blocks are
   `Option`s or `bool`s.
-- **`numkeys`** (an `integer` so named, followed by `multiple` keys) is
-  never given: it is computed from the keys. `zunion([\"a\", \"b\"])`
+- **Counts** are never given: an `integer` followed by the `multiple` keys
+  it counts (`numkeys`), or a block of an `integer` and the list it counts
+  (`FIELDS numfields field [field ...]`), is computed from the list, by
+  the spec's structure whatever the count's name. `zunion([\"a\", \"b\"])`
   sends `ZUNION 2 a b`; where the keys are optional, `0` is sent until
   their setter gives some (`eval(script)` sends `EVAL script 0`,
   `eval(script).key([\"k\"])` `EVAL script 1 k`).
@@ -54,7 +56,11 @@ except containers with no arguments of their own (`CLIENT`):
 - Arguments sent in any order are sent in the spec's order, tokens exactly
   as the spec spells them.
 - What cannot be typed (an argument type this version does not know) is
-  taken as raw [`Args`](crate::Args), and its docs say why.";
+  taken as raw [`Args`](crate::Args), and its docs say why.
+- **Names stay** when the spec is regenerated from a newer server: an
+  argument renamed or restructured upstream keeps the method, parameters,
+  setters and types it had in the first published API (Redis 7.0.15),
+  recorded in the macro crate's naming table.";
 
 const CONNECTION_DOC: &str = "\
 Typed methods for the commands that change connection state (`MULTI`,
@@ -78,6 +84,10 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
     let conn_methods = conn.iter().map(|p| method(p));
     let setters = api.commands.iter().filter(|p| !p.setters.is_empty()).map(setters);
     let enums = api.enums.iter().map(enum_def);
+    let aliases = api.aliases.iter().map(|a| {
+        let (ident, target, doc) = (format_ident!("{}", a.ident), format_ident!("{}", a.target), docs(&a.docs));
+        quote!(#[doc = #doc] pub type #ident = #target;)
+    });
     let kinds = api.commands.iter().map(|p| {
         let ty = format_ident!("{}", p.kind);
         let name = &p.name;
@@ -131,9 +141,12 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
 
         /// The argument types of typed methods: one enum per required (or
         /// repeated) `oneof` argument, named after the command and the
-        /// argument (`GeosearchFrom`), one variant per choice.
+        /// argument (`GeosearchFrom`), one variant per choice. Where several
+        /// commands take the same choices, one enum serves them all (`Unit`,
+        /// `LeftOrRight`), and each command's own name is an alias of it.
         pub mod types {
             #(#enums)*
+            #(#aliases)*
         }
 
         /// One marker type per command, carrying what the spec says about it.
@@ -524,10 +537,11 @@ fn stmts(w: &Write) -> TokenStream {
             let body = stmts(body);
             quote!(if #src { #body })
         }
-        Write::Counted(body) => {
+        Write::Counted(per_item, body) => {
+            let per_item = Literal::u32_unsuffixed(*per_item);
             let body = stmts(body);
             quote! {
-                __n += crate::__private::write_counted(__buf, |__buf| {
+                __n += crate::__private::write_counted(__buf, #per_item, |__buf| {
                     let mut __n = 0u32;
                     #body
                     __n

@@ -2,6 +2,12 @@
 //! (`commands.json`, the format of Redis's `utils/generate-commands-json.py`)
 //! at compile time.
 //!
+//! Modules, in the order a build runs them (serde_derive's shape): `spec`
+//! reads the JSON, `compat` restores the names of the first published API,
+//! `replies`/`schema` read the reply types, `lower` builds the API `model`
+//! (with `naming`, `syntax` and `docs`), `check` runs the checks that span
+//! the whole API, and `expand` emits it; `ctxt` collects every error.
+//!
 //! ```ignore
 //! siderpy_macros::commands!("../commands.json"); // relative to CARGO_MANIFEST_DIR
 //! ```
@@ -12,10 +18,11 @@
 //! - trait `Commands` (blanket impl over `Executor`) with `execute_cmd` and
 //!   one method per command, and trait `ConnectionCommands` (over
 //!   `StatefulExecutor`) with the commands that need connection state
-//!   (`check::CONNECTION_COMMANDS`);
+//!   (`lower::CONNECTION_COMMANDS`);
 //! - for each command with optional arguments, an inherent
 //!   `impl Cmd<S, kind::X, R>` of setters;
-//! - module `types`: an enum per required or repeated `oneof` argument;
+//! - module `types`: an enum per shape of required or repeated `oneof`
+//!   argument, and an alias per command that takes it;
 //! - module `kind`: a marker type per command with its `CommandInfo` (its
 //!   name, flags, group, `key_specs` and routing hints), and
 //!   `command_info(name)`;
@@ -35,14 +42,26 @@
 //!   (`naming::CMD_METHODS`) or repeat an earlier setter of
 //!   the same command gets `_arg` appended, then a number.
 //! - Types: `kind::ClientKill`, `types::GeosearchFrom` (command + argument
-//!   token or name, CamelCase; a clash gets a number).
+//!   token or name, CamelCase; a clash gets a number). Enums of one shape
+//!   (the same choices) are one enum, named after the argument they share
+//!   (`Unit` for `M | KM | FT | MI`), else after short choices
+//!   (`LeftOrRight`), else as the first; each command's own name is a
+//!   `pub type` alias of it.
+//!
+//! - Stability: before lowering, a spec from a newer server is brought
+//!   back to the argument names and shapes of the first published API
+//!   (`names.json`, what this macro emitted for Redis 7.0.15), so renamed
+//!   or restructured upstream arguments keep their methods, setters and
+//!   types (module `compat`).
 //!
 //! # Replies
 //!
 //! Default reply types come from `replies.json` in this crate (embedded),
-//! else from the spec entry's `reply_schema`, else `Value`. The table's
-//! `when` gives the type a setter switches to (`SET`'s `.get()` ->
-//! `Option<Bytes>`), keyed by the optional argument's spec name.
+//! else from the spec entry's `reply_schema` (module `schema`), else `Value`.
+//! A setter switches the type when its option changes the reply's shape
+//! (`SET`'s `.get()` -> `Option<Bytes>`, `.count(n)` on pops): from the
+//! table's `when`, keyed by the optional argument's spec name, else from
+//! the schema's branches.
 //!
 //! # Errors
 //!
@@ -54,11 +73,16 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod compat;
 mod ctxt;
 mod derive;
+mod docs;
 mod expand;
+mod lower;
+mod model;
 mod naming;
 mod replies;
+mod schema;
 mod spec;
 mod syntax;
 mod user;
@@ -69,13 +93,23 @@ use syn::{parse_macro_input, DeriveInput, LitStr};
 /// The reply table, embedded so that editing it rebuilds this crate.
 const REPLIES: &str = include_str!("../replies.json");
 
+/// The naming table of the first published spec (see [`compat`]).
+const NAMES: &str = include_str!("../names.json");
+
 /// Generates the typed command API from the spec at the given path
 /// (relative to the invoking crate's `CARGO_MANIFEST_DIR`). See the crate
 /// docs.
+///
+/// A second literal names an environment variable that, when set, replaces
+/// the path (absolute, or relative to the same directory): to build
+/// against another spec (a newer server's) without editing code, as
+/// `commands!("../commands.json", "SIDERPY_SPEC")`. The invoking crate's
+/// build script must declare it (`cargo:rerun-if-env-changed`), since a
+/// proc-macro cannot.
 #[proc_macro]
 pub fn commands(input: TokenStream) -> TokenStream {
-    let path = parse_macro_input!(input as LitStr);
-    commands_impl(&path).unwrap_or_else(syn::Error::into_compile_error).into()
+    let input = parse_macro_input!(input as Input);
+    commands_impl(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// The expansion of `siderpy::commands!`, which passes its `$crate` first:
@@ -86,21 +120,47 @@ pub fn user_commands(input: TokenStream) -> TokenStream {
     user::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
-fn commands_impl(path: &LitStr) -> syn::Result<proc_macro2::TokenStream> {
+/// `"path"` or `"path", "ENV_VAR"`.
+struct Input {
+    path: LitStr,
+    env: Option<LitStr>,
+}
+
+impl syn::parse::Parse for Input {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        let path = input.parse()?;
+        let env = if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Input { path, env })
+    }
+}
+
+fn commands_impl(input: &Input) -> syn::Result<proc_macro2::TokenStream> {
+    let lit = &input.path;
     let dir = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
-    let full = std::path::Path::new(&dir).join(path.value());
+    let from_env = input.env.as_ref().and_then(|e| Some((std::env::var(e.value()).ok()?, e.value())));
+    let (path, from) = match from_env {
+        Some((p, var)) if !p.is_empty() => (p, format!(" (from {var})")),
+        _ => (lit.value(), String::new()),
+    };
+    let full = std::path::Path::new(&dir).join(&path);
     let json = std::fs::read_to_string(&full).map_err(|e| {
         syn::Error::new(
-            path.span(),
-            format!("cannot read `{}` (relative to the crate's manifest directory): {e}", path.value()),
+            lit.span(),
+            format!("cannot read `{path}`{from} (relative to the crate's manifest directory): {e}"),
         )
     })?;
     let mut cx = ctxt::Ctxt::new();
-    let spec = spec::parse(&json, &path.value(), &mut cx);
+    let mut spec = spec::parse(&json, &path, &mut cx);
+    compat::apply(&mut spec, &compat::parse(NAMES, &mut cx));
     let replies = replies::parse(REPLIES, &mut cx);
-    let api = check::api(&spec, &replies, &mut cx);
+    let api = lower::api(&spec, &replies, &mut cx);
+    check::api(&spec, &api, &replies, &mut cx);
     cx.check().map_err(|errors| {
-        let mut errors = errors.into_iter().map(|e| syn::Error::new(path.span(), e));
+        let mut errors = errors.into_iter().map(|e| syn::Error::new(lit.span(), e));
         let mut first = errors.next().expect("at least one error");
         first.extend(errors);
         first
@@ -136,7 +196,7 @@ mod dump {
         let mut cx = crate::ctxt::Ctxt::new();
         let spec = crate::spec::parse(include_str!("../../commands.json"), crate::spec::FILE, &mut cx);
         let replies = crate::replies::parse(crate::REPLIES, &mut cx);
-        let api = crate::check::api(&spec, &replies, &mut cx);
+        let api = crate::lower::api(&spec, &replies, &mut cx);
         let out = std::env::temp_dir().join("siderpy-expanded.rs");
         let code = crate::expand::api(&api, "commands.json").to_string();
         let file: syn::File = syn::parse_str(&code).expect("the expansion parses as Rust");

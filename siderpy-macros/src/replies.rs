@@ -1,5 +1,6 @@
-//! Default reply types: the reply table (`replies.json`, embedded in this
-//! crate) and, for commands it does not list, the spec's `reply_schema`.
+//! The reply table (`replies.json`, embedded in this crate): default reply
+//! types, and the types setters switch to, overriding what
+//! [`schema`](crate::schema) derives from a spec's `reply_schema`.
 //!
 //! Table format: `{"SET": {"reply": "bool", "when": {"get": "Option<Bytes>"}}}`;
 //! `when` maps an optional argument's spec name to the reply type once its
@@ -59,7 +60,7 @@ impl ReplyTy {
         ReplyTy::Named(DEFAULT, Vec::new())
     }
 
-    fn named(name: &str, args: Vec<ReplyTy>) -> ReplyTy {
+    pub fn named(name: &str, args: Vec<ReplyTy>) -> ReplyTy {
         let (name, ..) = TYPES.iter().find(|(n, ..)| *n == name).expect("a known name");
         ReplyTy::Named(name, args)
     }
@@ -245,62 +246,6 @@ impl TypeParser<'_> {
     }
 }
 
-// JSON Schema words `from_schema` reads.
-const SCHEMA_CONST: &str = "const";
-const SCHEMA_ONE_OF: &str = "oneOf";
-const SCHEMA_ANY_OF: &str = "anyOf";
-const SCHEMA_TYPE: &str = "type";
-const SCHEMA_ITEMS: &str = "items";
-const SCHEMA_ADDITIONAL: &str = "additionalProperties";
-const SCHEMA_NULL: &str = "null";
-const SCHEMA_STRING: &str = "string";
-const SCHEMA_INTEGER: &str = "integer";
-const SCHEMA_NUMBER: &str = "number";
-const SCHEMA_BOOLEAN: &str = "boolean";
-const SCHEMA_ARRAY: &str = "array";
-const SCHEMA_OBJECT: &str = "object";
-
-/// A reply type derived from a spec `reply_schema` (JSON Schema, as newer
-/// Redis builds carry): strings are `Bytes`, integers `i64`, numbers
-/// `f64`, arrays `Vec`, maps `HashMap<Bytes, _>`, a `oneOf` of null and one
-/// other type an `Option`, a constant (`+OK`) `()`; anything else `Value`.
-pub fn from_schema(schema: &Json) -> ReplyTy {
-    let value = ReplyTy::value;
-    let scalar = |name| ReplyTy::named(name, Vec::new());
-    let Some(obj) = schema.as_object() else { return value() };
-    if obj.contains_key(SCHEMA_CONST) {
-        return ReplyTy::Tuple(Vec::new());
-    }
-    if let Some(alts) = obj.get(SCHEMA_ONE_OF).or_else(|| obj.get(SCHEMA_ANY_OF)).and_then(Json::as_array) {
-        let is_null = |s: &Json| s.get(SCHEMA_TYPE).and_then(Json::as_str) == Some(SCHEMA_NULL);
-        let others: Vec<&Json> = alts.iter().filter(|s| !is_null(s)).collect();
-        return match (alts.len() - others.len(), others.as_slice()) {
-            (1, [one]) => match from_schema(one) {
-                ReplyTy::Named(DEFAULT, _) => value(),
-                t => ReplyTy::named("Option", vec![t]),
-            },
-            (0, [one]) => from_schema(one),
-            _ => value(),
-        };
-    }
-    match obj.get(SCHEMA_TYPE).and_then(Json::as_str) {
-        Some(SCHEMA_STRING) => scalar("Bytes"),
-        Some(SCHEMA_INTEGER) => scalar("i64"),
-        Some(SCHEMA_NUMBER) => scalar("f64"),
-        Some(SCHEMA_BOOLEAN) => scalar("bool"),
-        Some(SCHEMA_NULL) => ReplyTy::named("Option", vec![value()]),
-        Some(SCHEMA_ARRAY) => match obj.get(SCHEMA_ITEMS) {
-            Some(items) if items.is_object() => ReplyTy::named("Vec", vec![from_schema(items)]),
-            _ => value(),
-        },
-        Some(SCHEMA_OBJECT) => match obj.get(SCHEMA_ADDITIONAL) {
-            Some(v) if v.is_object() => ReplyTy::named("HashMap", vec![scalar("Bytes"), from_schema(v)]),
-            _ => value(),
-        },
-        _ => value(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,18 +295,5 @@ mod tests {
         );
         assert_eq!(errors[1], r#"replies.json: "SET".when.get: expected a type string"#);
         assert_eq!(errors[2], r#"replies.json: "X".reply: expected a type string"#);
-    }
-
-    #[test]
-    fn schemas() {
-        let t = |s: &str| from_schema(&serde_json::from_str(s).unwrap()).to_string();
-        assert_eq!(t(r#"{"type": "string"}"#), "Bytes");
-        assert_eq!(t(r#"{"const": "OK"}"#), "()");
-        assert_eq!(t(r#"{"oneOf": [{"type": "string"}, {"type": "null"}]}"#), "Option<Bytes>");
-        assert_eq!(t(r#"{"type": "array", "items": {"type": "integer"}}"#), "Vec<i64>");
-        assert_eq!(t(r#"{"type": "object", "additionalProperties": {"type": "number"}}"#), "HashMap<Bytes, f64>");
-        assert_eq!(t(r#"{"oneOf": [{"type": "string"}, {"type": "integer"}]}"#), "Value");
-        assert_eq!(t(r#"{"type": "array", "items": [{"type": "string"}]}"#), "Value");
-        assert_eq!(t(r#"{"description": "anything"}"#), "Value");
     }
 }

@@ -240,6 +240,13 @@ pub fn parse(json: &str, file: &str, cx: &mut Ctxt) -> Spec {
     Spec { file: file.to_owned(), commands }
 }
 
+/// [`parse`] of JSON already read (an object keyed by command name).
+pub fn from_json(root: &Json, file: &str, cx: &mut Ctxt) -> Spec {
+    let mut r = Reader { file, cx };
+    let commands = r.commands(root);
+    Spec { file: file.to_owned(), commands }
+}
+
 struct Reader<'a> {
     file: &'a str,
     cx: &'a mut Ctxt,
@@ -258,6 +265,10 @@ impl Reader<'_> {
                 return Vec::new();
             }
         };
+        self.commands(&root)
+    }
+
+    fn commands(&mut self, root: &Json) -> Vec<Command> {
         let Json::Object(root) = root else {
             self.error("", "expected an object keyed by command name");
             return Vec::new();

@@ -85,6 +85,18 @@ fn subcommand_with_collisions_keywords_and_raw_fallbacks() {
     );
 }
 
+/// A count inside a block, found by the spec's structure (Valkey 9's hash
+/// field expiry): `numfields` is the number of fields, and of field-value
+/// pairs, not of words.
+#[test]
+fn counted_blocks() {
+    assert_eq!(sent(Capture.httl("h", ["a", "b"])), "*6 $4 HTTL $1 h $6 FIELDS $1 2 $1 a $1 b ");
+    assert_eq!(
+        sent(Capture.hsetex("h", [("f1", "v1"), ("f2", "v2")])),
+        "*8 $6 HSETEX $1 h $6 FIELDS $1 2 $2 f1 $2 v1 $2 f2 $2 v2 "
+    );
+}
+
 #[test]
 #[allow(deprecated)]
 fn keywords_deprecation_and_arity_without_arguments() {
