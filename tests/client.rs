@@ -180,8 +180,9 @@ async fn server_error_keeps_the_connection(p: Protocol) {
 
     // Errors nested in an EXEC reply are values, not failures.
     redis.execute_cmd("MULTI", ()).await.unwrap();
-    redis.execute_cmd("INCR", ["k"]).await.unwrap();
-    redis.execute_cmd("SET", ("k2", "v")).await.unwrap();
+    // Queued: a typed "queued" result, not a failure.
+    assert!(matches!(redis.execute_cmd("INCR", ["k"]).await, Err(Error::Queued { index: 0 })));
+    assert!(matches!(redis.execute_cmd("SET", ("k2", "v")).await, Err(Error::Queued { index: 1 })));
     let results: Vec<Value> = redis.execute_cmd("EXEC", ()).returning().await.unwrap();
     assert!(matches!(&results[0], Value::Error(e) if e.code() == "ERR"), "{results:?}");
     assert_eq!(redis.get("k2").await.unwrap(), Some(Bytes::from_static(b"v")));
@@ -454,7 +455,8 @@ async fn reconnects_after_server_restart(p: Protocol) {
     assert_eq!((info["db"].as_str(), info["name"].as_str()), ("3", "survivor"));
     assert_eq!(info["resp"], if p == Protocol::Resp3 { "3" } else { "2" });
     redis.execute_cmd("SET", ("k", "after")).await.unwrap();
-    let admin = server.admin();
+    // SELECT changes its connection: on a dedicated handle (refused on a shared one).
+    let admin = server.admin().dedicated().await.unwrap();
     admin.execute_cmd("SELECT", [3]).await.unwrap();
     assert_eq!(admin.get("k").await.unwrap(), Some(Bytes::from_static(b"after")));
 }

@@ -234,7 +234,7 @@ async fn db_from_path_and_query(p: Protocol) {
     let redis = Redis::builder(&base).unwrap().db(11).protocol(p).build();
     assert_eq!(client_info(&redis).await["db"], "11");
     // The keys landed in their databases.
-    let admin = server.admin();
+    let admin = server.admin().dedicated().await.unwrap();
     for db in [5, 7, 9, 15] {
         admin.execute_cmd("SELECT", [db]).await.unwrap();
         let v: Option<i64> = admin.execute_cmd("GET", [format!("in-db-{db}")]).returning().await.unwrap();

@@ -274,14 +274,14 @@ async fn client_kill_of_each_kind_of_connection(p: Protocol) {
 
     // A transaction's pinned connection: EXEC fails, the next transaction works.
     redis.execute_cmd("MULTI", ()).await.unwrap();
-    redis.execute_cmd("INCR", ["tx"]).await.unwrap();
+    assert!(matches!(redis.execute_cmd("INCR", ["tx"]).await, Err(Error::Queued { index: 0 })));
     let id = find_client(&admin, "cmd=incr").await;
     kill_client(&admin, id).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let err = redis.execute_cmd("EXEC", ()).await.unwrap_err();
     assert!(err.is_connection_error() || matches!(err, Error::Redis(_)), "{err:?}");
     redis.execute_cmd("MULTI", ()).await.unwrap();
-    redis.execute_cmd("INCR", ["tx"]).await.unwrap();
+    assert!(matches!(redis.execute_cmd("INCR", ["tx"]).await, Err(Error::Queued { index: 0 })));
     let done: Vec<i64> = redis.execute_cmd("EXEC", ()).returning().await.unwrap();
     assert_eq!(done, [1], "the killed transaction did not run");
 
@@ -345,7 +345,7 @@ async fn restart_with_every_kind_of_connection_open(p: Protocol) {
     echo(&dedicated, "dedicated".into()).await.unwrap();
     let in_tx = client(&server, p);
     in_tx.execute_cmd("MULTI", ()).await.unwrap();
-    in_tx.execute_cmd("INCR", ["n"]).await.unwrap();
+    assert!(matches!(in_tx.execute_cmd("INCR", ["n"]).await, Err(Error::Queued { index: 0 })));
     let sub = client(&server, p);
     sub.execute_cmd("SUBSCRIBE", ["ch"]).await.unwrap();
     let queue = sub.pubsub_queue();
@@ -365,7 +365,7 @@ async fn restart_with_every_kind_of_connection_open(p: Protocol) {
     echo(&redis, "shared after".into()).await.unwrap();
     echo(&dedicated, "dedicated after".into()).await.unwrap();
     in_tx.execute_cmd("MULTI", ()).await.unwrap();
-    in_tx.execute_cmd("INCR", ["n"]).await.unwrap();
+    assert!(matches!(in_tx.execute_cmd("INCR", ["n"]).await, Err(Error::Queued { index: 0 })));
     let done: Vec<i64> = in_tx.execute_cmd("EXEC", ()).returning().await.unwrap();
     assert_eq!(done, [1], "the interrupted transaction did not run");
     sub.execute_cmd("SUBSCRIBE", ["ch"]).await.unwrap();
@@ -386,7 +386,7 @@ async fn transaction_whose_connection_dies_runs_nothing_outside_it(p: Protocol) 
     for (which, redis) in [("shared", &shared), ("dedicated", &dedicated)] {
         let key = |k: &str| format!("{which}:{k}");
         redis.execute_cmd("MULTI", ()).await.unwrap();
-        redis.execute_cmd("INCR", [key("queued")]).await.unwrap();
+        assert!(matches!(redis.execute_cmd("INCR", [key("queued")]).await, Err(Error::Queued { index: 0 })));
         let id = find_client(&admin, "flags=x").await;
         kill_client(&admin, id).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -403,7 +403,7 @@ async fn transaction_whose_connection_dies_runs_nothing_outside_it(p: Protocol) 
         // Over: the handle works again, transactions too.
         echo(redis, format!("{which} after")).await.unwrap();
         redis.execute_cmd("MULTI", ()).await.unwrap();
-        redis.execute_cmd("INCR", [key("queued")]).await.unwrap();
+        assert!(matches!(redis.execute_cmd("INCR", [key("queued")]).await, Err(Error::Queued { index: 0 })));
         let done: Vec<i64> = redis.execute_cmd("EXEC", ()).returning().await.unwrap();
         assert_eq!(done, [1], "{which}");
 

@@ -24,6 +24,7 @@ protocol_tests!(
     watch_conflict_then_the_helper_retries,
     fifty_tasks_run_transactions_on_one_client,
     pipeline_with_a_blocking_command_does_not_stall_others,
+    asking_only_with_the_command_it_is_for,
 );
 
 fn bulk(s: &str) -> Value {
@@ -159,14 +160,38 @@ async fn multi_exec_through_plain_methods_in_a_pipeline(p: Protocol) {
     assert_eq!(results[3], Value::Array(vec![Value::Int(1), Value::Int(2)]));
 }
 
+/// `ASKING` lasts one command, so a pipeline may hold it right before the
+/// command it is for (as a client following `-ASK` by hand sends it), but
+/// never last, where it would flag whatever the next caller sends.
+async fn asking_only_with_the_command_it_is_for(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    let mut pipe = redis.pipe();
+    pipe.execute_cmd("ASKING", ()).queue();
+    let err = pipe.execute().await.unwrap_err();
+    assert!(matches!(&err, Error::Usage(m) if m.contains("ASKING must be followed")), "{err:?}");
+    // Not a cluster node, so the server refuses ASKING itself: the pipeline
+    // went out, in order, and the GET is answered.
+    pipe.execute_cmd("ASKING", ()).queue().get("k").queue();
+    let results = pipe.execute().await.unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_err());
+    assert_eq!(results[1].as_ref().unwrap(), &Value::Nil);
+    // In a transaction it is refused outright.
+    let mut tx = redis.transaction();
+    tx.execute_cmd("ASKING", ()).queue().get("k").queue();
+    assert!(matches!(tx.execute().await, Err(Error::Usage(_))));
+}
+
 /// `MULTI` awaited on a client shared by other tasks: the handle pins a
 /// connection of its own, so another task's commands don't land inside.
 async fn multi_exec_awaited_on_a_shared_client(p: Protocol) {
     let server = RedisServer::start();
     let redis = client(&server, p);
     redis.multi().await.unwrap();
-    let queued: Value = redis.incr("n").returning().await.unwrap();
-    assert_eq!(queued, Value::Simple("QUEUED".into()));
+    // Queued, not run: a typed "queued" result, with its place in EXEC's reply.
+    let queued = redis.incr("n").await;
+    assert!(matches!(queued, Err(Error::Queued { index: 0 })), "{queued:?}");
     // Another handle (another task's) is not part of the transaction.
     let other = redis.clone();
     assert_eq!(other.incr("other").await.unwrap(), 1);

@@ -216,8 +216,8 @@ async fn open_transaction_or_watch_is_undone(p: Protocol) {
         let redis = pool.get_redis(None).await.unwrap();
         let id = client_id(&redis).await;
         redis.multi().await.unwrap();
-        let queued: String = redis.execute_cmd("SET", ("in-tx", "1")).returning().await.unwrap();
-        assert_eq!(queued, "QUEUED");
+        let queued = redis.execute_cmd("SET", ("in-tx", "1")).await;
+        assert!(matches!(queued, Err(Error::Queued { index: 0 })), "{queued:?}");
         assert!(any_in_multi(&admin).await);
         id
     }; // given back inside MULTI
@@ -240,7 +240,8 @@ async fn open_transaction_or_watch_is_undone(p: Protocol) {
         redis.execute_cmd("WATCH", ["w"]).await.unwrap();
         assert_eq!(client_list(&admin).await.len(), 3);
     }
-    pool.execute_cmd("MULTI", ()).await.unwrap();
+    // MULTI on the pool itself: refused (a borrow lasts one command).
+    assert!(matches!(pool.execute_cmd("MULTI", ()).await, Err(Error::Usage(_))));
     let redis = pool.get_redis(None).await.unwrap();
     let info = client_info(&redis).await;
     assert_eq!(info["multi"], "-1", "{info:?}");
@@ -275,17 +276,22 @@ async fn select_is_not_lent_again(p: Protocol) {
     let pool = pool(&server, p, 1);
     {
         let redis = pool.get_redis(None).await.unwrap();
-        redis.execute_cmd("SELECT", [5]).await.unwrap();
-        redis.set("in-db5", "1").await.unwrap();
-        assert_eq!(client_info(&redis).await["db"], "5");
+        // On the lent client's own connection SELECT is refused; its
+        // dedicated handle runs it, on a connection that closes with it.
+        assert!(matches!(redis.execute_cmd("SELECT", [5]).await, Err(Error::Usage(_))));
+        let dedicated = redis.dedicated().await.unwrap();
+        dedicated.execute_cmd("SELECT", [5]).await.unwrap();
+        dedicated.set("in-db5", "1").await.unwrap();
+        assert_eq!(client_info(&dedicated).await["db"], "5");
+        assert_eq!(client_info(&redis).await["db"], "0");
     }
     let redis = pool.get_redis(None).await.unwrap();
     assert_eq!(client_info(&redis).await["db"], "0");
     assert_eq!(redis.get("in-db5").await.unwrap(), None);
     drop(redis);
 
-    // The same through a command sent on the pool itself.
-    pool.execute_cmd("SELECT", [5]).await.unwrap();
+    // On the pool itself: refused.
+    assert!(matches!(pool.execute_cmd("SELECT", [5]).await, Err(Error::Usage(_))));
     assert_eq!(pool.get("in-db5").await.unwrap(), None);
     let db: String = pool.execute_cmd("CLIENT", ["INFO"]).returning().await.unwrap();
     assert!(db.contains(" db=0 "), "{db}");
@@ -355,12 +361,9 @@ async fn subscribed_client_is_not_lent_again(p: Protocol) {
     assert!(!matches!(old_queue.try_recv(), Ok(Some(_))), "the old queue got the new borrower's message");
     drop(redis);
 
-    // The same through a command sent on the pool itself.
-    pool.execute_cmd("SUBSCRIBE", ["direct"]).await.unwrap();
-    wait_until("the pool's subscribed connection to close", Duration::from_secs(5), || async {
-        subscribers(&admin, "direct").await == 0
-    })
-    .await;
+    // On the pool itself: refused (a borrow lasts one command).
+    assert!(matches!(pool.execute_cmd("SUBSCRIBE", ["direct"]).await, Err(Error::Usage(_))));
+    assert_eq!(subscribers(&admin, "direct").await, 0);
     let info: String = pool.execute_cmd("CLIENT", ["INFO"]).returning().await.unwrap();
     assert!(info.contains(" sub=0 "), "{info}");
     assert_eq!(pool.status().size, 1);
@@ -501,8 +504,9 @@ async fn bb8_manager_runs_commands() {
     {
         let redis = pool.get().await.unwrap();
         assert!(redis.set("k", "v").await.unwrap());
-        redis.execute_cmd("SELECT", [5]).await.unwrap();
-    } // given back dirty: bb8 is told it is broken
+        assert!(matches!(redis.execute_cmd("SELECT", [5]).await, Err(Error::Usage(_))));
+        redis.execute_cmd("SUBSCRIBE", ["ch"]).await.unwrap();
+    } // given back dirty (subscribed): bb8 is told it is broken
     let redis = pool.get().await.unwrap();
     assert_eq!(redis.get("k").await.unwrap(), Some(Bytes::from_static(b"v")));
     assert_eq!(client_info(&redis).await["db"], "0");

@@ -27,7 +27,8 @@ enum Step {
     Close,
     /// Keeps the connection open, reading and ignoring whatever comes.
     Hold,
-    /// Behaves from here on: PING → PONG, ECHO x → x, anything else → OK.
+    /// Behaves from here on: PING → PONG, ECHO x → x, HELLO → a map,
+    /// anything else → OK.
     Serve,
     /// Writes the first bytes, then the second over and over until the
     /// client goes away.
@@ -121,6 +122,7 @@ async fn run_script(
                     log.lock().unwrap().push(cmd.clone());
                     let reply = match cmd[0].to_ascii_uppercase().as_slice() {
                         b"PING" => b"+PONG\r\n".to_vec(),
+                        b"HELLO" => b"%1\r\n$6\r\nserver\r\n$4\r\nfake\r\n".to_vec(),
                         b"ECHO" => [format!("${}\r\n", cmd[1].len()).as_bytes(), &cmd[1], b"\r\n"].concat(),
                         _ => b"+OK\r\n".to_vec(),
                     };
@@ -381,6 +383,38 @@ async fn push_messages_are_not_replies() {
 }
 
 #[tokio::test]
+async fn unknown_pushes_reach_the_subscriber_as_unknown_messages() {
+    // Pushes of a kind no Redis sends today, and a message with no string
+    // payload, on a subscribed connection: queued as `Unknown`, whole, in
+    // order with the messages; none is taken as a reply (PING still gets its own).
+    let server = FakeServer::start(vec![vec![
+        Read,
+        Write(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"),
+        Write(b">3\r\n$9\r\nsomething\r\n:1\r\n$1\r\nx\r\n"),
+        Write(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n*1\r\n:1\r\n"),
+        Write(b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"),
+        Read,
+        Write(b">1\r\n$5\r\nother\r\n+PONG\r\n"),
+        Hold,
+    ]])
+    .await;
+    let redis = Redis::new(&server.url).unwrap();
+    redis.execute_cmd("SUBSCRIBE", ["ch"]).await.unwrap();
+    let queue = redis.pubsub_queue();
+    let next = || async { tokio::time::timeout(Duration::from_secs(5), queue.recv()).await.unwrap().unwrap() };
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..]), (siderpy::MessageKind::Unknown, &b"something"[..]));
+    assert!(matches!(&m.frame, Some(Value::Push(items)) if items.len() == 3), "{m:?}");
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..]), (siderpy::MessageKind::Unknown, &b"message"[..]));
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..], &m.payload[..]), (siderpy::MessageKind::Message, &b"ch"[..], &b"hi"[..]));
+    assert_eq!(redis.execute_cmd("PING", ()).await.unwrap(), Value::Simple(Bytes::from_static(b"PONG")));
+    let m = next().await;
+    assert_eq!((m.kind, &m.channel[..]), (siderpy::MessageKind::Unknown, &b"other"[..]));
+}
+
+#[tokio::test]
 async fn commands_are_encoded_as_arrays_of_bulk_strings() {
     let server = FakeServer::start(vec![vec![Serve]]).await;
     let redis = Redis::new(&server.url).unwrap();
@@ -410,9 +444,9 @@ async fn handshake_commands() {
         ("redis://127.0.0.1:{port}", &[]),
         (
             "redis://:pw@127.0.0.1:{port}/2?client_name=app",
-            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"]],
+            &[&["AUTH", "pw"], &["CLIENT", "SETNAME", "app"], &["SELECT", "2"], &["PING"]],
         ),
-        ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"]]),
+        ("redis://al:pw@127.0.0.1:{port}/0", &[&["AUTH", "al", "pw"], &["PING"]]),
         ("redis://127.0.0.1:{port}/0?protocol=3", &[&["HELLO", "3"]]),
         (
             "redis://al:pw@127.0.0.1:{port}/5?protocol=3&client_name=app",

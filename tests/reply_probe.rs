@@ -1135,10 +1135,10 @@ async fn connection(pr: &mut Probe, redis: &Redis, url: &str) {
     assert_eq!(unblocked.unwrap(), None, "BLPOP after CLIENT UNBLOCK");
     check!(pr, redis.client_kill(ClientKillFilter::NewFormat(vec![ClientKillNewFormat::Id(blocked_id)])), 1);
     blocked.close().await;
-    // MONITOR and QUIT, each on a connection of its own that is then dropped.
-    let monitor = Redis::new(url).unwrap().dedicated().await.unwrap();
-    check!(pr, monitor.monitor(), ());
-    monitor.close().await;
+    // MONITOR (through Redis::monitor, which owns its connection) and QUIT,
+    // each on a connection of its own that is then dropped.
+    let monitor = Redis::new(url).unwrap().monitor().await.expect("MONITOR");
+    monitor.close();
     let quitting = Redis::new(url).unwrap().dedicated().await.unwrap();
     check!(pr, quitting.quit(), ());
     quitting.close().await;
@@ -1185,33 +1185,38 @@ async fn pubsub(pr: &mut Probe, redis: &Redis, url: &str) {
     sub.close().await;
 }
 
+/// A command awaited inside MULTI: queued, not run.
+fn queued(r: siderpy::Result<Value>) {
+    assert!(matches!(r, Err(siderpy::Error::Queued { .. })), "{r:?}");
+}
+
 async fn transactions(pr: &mut Probe, redis: &Redis) {
     flushall(pr, redis).await;
     let conn = redis.dedicated().await.unwrap();
-    // Inside MULTI every command replies QUEUED: those go through execute_cmd.
+    // Inside MULTI every command is queued: awaited, it is `Error::Queued`.
     check!(pr, conn.multi(), ());
-    conn.execute_cmd("INCR", ["tx"]).await.unwrap();
-    conn.execute_cmd("GET", ["tx"]).await.unwrap();
+    queued(conn.execute_cmd("INCR", ["tx"]).await);
+    queued(conn.execute_cmd("GET", ["tx"]).await);
     check!(pr, conn.execute(), Some(vec![Value::Int(1), bulk("1")]));
     check!(pr, conn.multi(), ());
-    conn.execute_cmd("INCR", ["tx"]).await.unwrap();
+    queued(conn.execute_cmd("INCR", ["tx"]).await);
     check!(pr, conn.discard(), ());
     check!(pr, conn.get("tx"), Some(b("1")));
     check!(pr, conn.watch(["tx"]), ());
     check!(pr, redis.incr("tx"), 2);
     check!(pr, conn.multi(), ());
-    conn.execute_cmd("INCR", ["tx"]).await.unwrap();
+    queued(conn.execute_cmd("INCR", ["tx"]).await);
     check!(pr, conn.execute(), None);
     check!(pr, conn.watch(["tx"]), ());
     check!(pr, conn.unwatch(), ());
     check!(pr, redis.incr("tx"), 3);
     check!(pr, conn.multi(), ());
-    conn.execute_cmd("INCR", ["tx"]).await.unwrap();
+    queued(conn.execute_cmd("INCR", ["tx"]).await);
     check!(pr, conn.execute(), Some(vec![Value::Int(4)]));
     // A command failing inside EXEC is an error entry of the array.
     check!(pr, conn.multi(), ());
-    conn.execute_cmd("INCR", ["tx"]).await.unwrap();
-    conn.execute_cmd("HGET", ["tx", "field"]).await.unwrap();
+    queued(conn.execute_cmd("INCR", ["tx"]).await);
+    queued(conn.execute_cmd("HGET", ["tx", "field"]).await);
     check_that!(pr, conn.execute(), |replies| {
         replies.as_ref().is_some_and(|r| {
             r.len() == 2 && r[0] == Value::Int(5) && matches!(&r[1], Value::Error(e) if e.code() == "WRONGTYPE")

@@ -10,7 +10,14 @@ use siderpy_core::resp::{Decoder, Limits};
 use siderpy_core::{convert as convert_value, parse_url, FromValue, Password, TextPolicy, Value};
 
 /// Caps small enough for short inputs to reach every one of them.
-const SMALL: Limits = Limits { max_bulk_len: 64, max_elements: 8, max_depth: 4, max_frame_len: 256 };
+const SMALL: Limits = Limits {
+    max_bulk_len: 64,
+    max_elements: 8,
+    max_depth: 4,
+    max_frame_len: 256,
+    max_decoded_bytes: 1024,
+    max_queued_bytes: 4096,
+};
 
 /// How decoding a byte stream ended.
 #[derive(Debug, PartialEq)]

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::error::{Error, Result};
 use crate::resp::{write_array_header, write_bulk};
 
 /// A value that can be sent as one command argument.
@@ -402,6 +403,20 @@ impl CmdArgs {
         self.arg(slot, value);
     }
 
+    /// Refuses a command with no name (`execute_cmd("", ..)`, or only
+    /// spaces): sent, it would be `*0`, which Redis ignores without a reply,
+    /// so every later reply on the connection would go to the wrong caller;
+    /// with arguments, the first would be taken as the command.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when the name has no words.
+    pub(crate) fn check_name(&self) -> Result<()> {
+        match self.segs.as_slice().iter().find(|s| s.slot == 0) {
+            Some(name) if name.count > 0 => Ok(()),
+            _ => Err(Error::Usage("a command needs a name: execute_cmd was given an empty one".into())),
+        }
+    }
+
     /// Whether `slot` has been given.
     pub fn has(&self, slot: u16) -> bool {
         self.segs.as_slice().iter().any(|s| s.slot == slot)
@@ -598,6 +613,19 @@ mod tests {
         assert!(b.ordered);
         assert_eq!(b.words(), [&b"mset"[..], b"k", b"1.5"]);
         assert!(CmdArgs::default().words().is_empty());
+    }
+
+    #[test]
+    fn a_command_needs_a_name() {
+        for empty in ["", "   ", " \t "] {
+            let mut a = CmdArgs::with_name(empty);
+            assert!(matches!(a.check_name(), Err(Error::Usage(_))), "{empty:?}");
+            a.push("GET");
+            assert!(matches!(a.check_name(), Err(Error::Usage(_))), "{empty:?} with arguments");
+        }
+        assert!(CmdArgs::default().check_name().is_err());
+        assert!(CmdArgs::with_name(" client  list ").check_name().is_ok());
+        assert!(CmdArgs::with_encoded_name(b"$3\r\nGET\r\n", 1).check_name().is_ok());
     }
 
     #[test]

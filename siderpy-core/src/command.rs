@@ -26,11 +26,12 @@ pub struct CommandInfo {
     /// The spec flags it `readonly`: a cluster client may send it to a
     /// replica when reading from replicas is on.
     pub readonly: bool,
-    /// The command acts on the connection it is sent on (`MULTI`, `WATCH`,
-    /// `SELECT`, the `SUBSCRIBE` family, `CLIENT REPLY`...): a method of
-    /// [`ConnectionCommands`](crate::ConnectionCommands) only, and refused by
-    /// a cluster client, whose node connections are shared.
-    pub connection_state: bool,
+    /// What the command does to the connection it is sent on (`MULTI`,
+    /// `SELECT`, `AUTH`, `CLIENT REPLY`...); [`Effect::None`] for most. Every
+    /// executor decides from it alone: see [`Effect`]. A command with an
+    /// effect is a method of [`ConnectionCommands`](crate::ConnectionCommands)
+    /// only.
+    pub effect: Effect,
     /// The command's group in the spec (`string`, `list`, `server`...).
     pub group: &'static str,
     /// Where its keys are (the spec's `key_specs`), for routing in a
@@ -43,6 +44,88 @@ pub struct CommandInfo {
     /// How a cluster combines its replies from several nodes (the spec's
     /// `response_policy` hint).
     pub response_policy: Option<ResponsePolicy>,
+}
+
+/// What a command does to the connection it is sent on, beyond its reply.
+///
+/// Emitted for every command into its [`CommandInfo`] from one table in the
+/// macro crate (the spec has no flag for it), and read by every executor;
+/// none keeps a list of command names of its own. What each does:
+///
+/// | effect (commands) | shared `Redis` | `dedicated()` handle | pool (awaited on it) | `Pipeline` | cluster |
+/// |---|---|---|---|---|---|
+/// | `Multi`, `Watch` (`MULTI`, `WATCH`) | pins the handle to a connection of its own until the transaction or watch ends | runs | refused | plain pipeline: sent when ended in the same pipeline; `transaction()`: refused | refused (`transaction()`) |
+/// | `EndTransaction`, `Unwatch` (`EXEC`, `DISCARD`, `UNWATCH`) | ends it, back on the shared connection | runs | refused | as `MULTI` | refused |
+/// | `Select`, `Auth`, `Hello`, `SetName`, `Reset` | refused (the builder's `db`, `auth`, `protocol`, `client_name`, or `dedicated()`) | runs; the handle's settings follow, so a reconnect restores them; refused inside `MULTI` | refused | refused | refused (`builder().client(..)`) |
+/// | `ClientReply` (`CLIENT REPLY`) | refused (`dedicated()`) | runs; while `OFF` (or for the command after `SKIP`) commands return `Nil` unawaited; pipelines and subscribing refused meanwhile | refused | refused | refused |
+/// | `Tracking` (`CLIENT TRACKING`) | refused (`dedicated()`) | runs; invalidations go to its [`pubsub_queue`](crate::Redis::pubsub_queue) | refused | refused | refused |
+/// | `ReadOnly`, `Asking`, `Quit` (`READONLY`, `READWRITE`, `ASKING`, `QUIT`) | refused (`dedicated()`; `close()` for `QUIT`) | runs (after `QUIT`, the next command reconnects) | refused | refused, but for `ASKING` right before the command it is for in a plain pipeline | refused (sent by the cluster itself) |
+/// | `Monitor` (`MONITOR`) | refused ([`Redis::monitor`](crate::Redis::monitor)) | refused (`monitor()`) | refused | refused | refused |
+/// | `Subscribe`, `Unsubscribe` (the `(P\|S)(UN)SUBSCRIBE` family) | moves the handle to a pub/sub connection of its own | the same, on its connection | refused | refused (await it on the handle) | refused ([`RedisCluster::pubsub`](crate::cluster::RedisCluster::pubsub)) |
+///
+/// While a `MULTI` is open on a handle, an ordinary command awaited on it
+/// returns [`Error::Queued`](crate::Error::Queued) (its result comes with
+/// `EXEC`). A command the spec does not know counts as `None`.
+///
+/// Refusals are [`Error::Usage`](crate::Error::Usage), before anything is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Leaves the connection as it found it.
+    None,
+    /// `MULTI`: opens a transaction; what follows is queued until `EXEC`.
+    Multi,
+    /// `EXEC`, `DISCARD`: ends a transaction (and every `WATCH`).
+    EndTransaction,
+    /// `WATCH`: the next `EXEC` fails if a watched key changes.
+    Watch,
+    /// `UNWATCH`: forgets every `WATCH`.
+    Unwatch,
+    /// `SELECT`: changes the database.
+    Select,
+    /// `AUTH`: changes the user.
+    Auth,
+    /// `HELLO`: may change the protocol, the user and the name.
+    Hello,
+    /// `CLIENT SETNAME`: changes the connection's name.
+    SetName,
+    /// `RESET`: back to db 0, RESP2, the default user, no name, no
+    /// transaction, tracking or subscription.
+    Reset,
+    /// `CLIENT REPLY ON|OFF|SKIP`: the server stops answering.
+    ClientReply,
+    /// `CLIENT TRACKING`: the server sends invalidation messages.
+    Tracking,
+    /// `MONITOR`: every later frame is a monitor line, no reply.
+    Monitor,
+    /// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`: pub/sub mode.
+    Subscribe,
+    /// `UNSUBSCRIBE`, `PUNSUBSCRIBE`, `SUNSUBSCRIBE`.
+    Unsubscribe,
+    /// `READONLY`, `READWRITE`: whether a cluster replica serves reads.
+    ReadOnly,
+    /// `ASKING`: the next command may use a slot being imported.
+    Asking,
+    /// `QUIT`: the server closes the connection.
+    Quit,
+}
+
+impl Effect {
+    /// Whether the command leaves its connection as it found it.
+    pub fn is_none(self) -> bool {
+        self == Effect::None
+    }
+
+    /// Whether the command belongs to a transaction's bookkeeping (`MULTI`,
+    /// `EXEC`, `DISCARD`, `WATCH`, `UNWATCH`).
+    pub fn is_transaction(self) -> bool {
+        matches!(self, Effect::Multi | Effect::EndTransaction | Effect::Watch | Effect::Unwatch)
+    }
+
+    /// Whether the command (un)subscribes.
+    pub fn is_pubsub(self) -> bool {
+        matches!(self, Effect::Subscribe | Effect::Unsubscribe)
+    }
 }
 
 /// The command of `all` (sorted by name) called `name`, in any case and
@@ -103,6 +186,12 @@ pub(crate) struct CallOptions {
 impl CallOptions {
     pub(crate) fn blocking(&self) -> bool {
         self.info.is_some_and(|i| i.blocking)
+    }
+
+    /// What the command does to its connection (`None` for a command the
+    /// spec does not know: it cannot be told apart from an ordinary one).
+    pub(crate) fn effect(&self) -> Effect {
+        self.info.map_or(Effect::None, |i| i.effect)
     }
 
     /// The command's name as the spec spells it (`"CLIENT KILL"`), if known.

@@ -58,6 +58,14 @@ pub enum Error {
     /// A transaction did not run because a key it `WATCH`ed changed
     /// (`EXEC` replied nil).
     WatchConflict,
+    /// The command was queued in the `MULTI` open on this handle: it runs
+    /// at `EXEC`, whose reply carries its result at `index`. Not a failure:
+    /// sending the command again would queue it twice.
+    Queued {
+        /// Its place among the transaction's commands (0-based, not
+        /// counting `MULTI`): where `EXEC`'s reply has its result.
+        index: usize,
+    },
     /// The pub/sub message queue was closed: the last channel was
     /// unsubscribed, the connection was closed, or it failed (`cause`).
     QueueClosed {
@@ -95,6 +103,26 @@ pub enum Error {
     /// The cluster could not serve the command: no node is known for its
     /// slot, or the cluster kept redirecting it past the bound.
     Cluster(String),
+    /// The command was not queued: the connection already holds
+    /// [`Limits::max_queued_bytes`](crate::resp::Limits::max_queued_bytes)
+    /// of commands the server has not read. Nothing was sent; the
+    /// connection stays open. Retry later, or raise the limit.
+    OutputFull {
+        /// Bytes queued and not yet written.
+        queued: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The server's answer to a handshake command (`HELLO`, `AUTH`,
+    /// `SELECT`...) does not have that command's shape: it is not the Redis
+    /// it claims to be, or not in step with the client. The connection was
+    /// closed.
+    Handshake {
+        /// The command.
+        command: String,
+        /// What the server answered, quoted (and shortened).
+        reply: String,
+    },
 }
 
 impl Error {
@@ -120,7 +148,11 @@ impl Error {
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
-            Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::Timeout(Timeout::Connect | Timeout::Write)
+            Error::Io(_)
+                | Error::Tls(_)
+                | Error::Protocol(_)
+                | Error::Handshake { .. }
+                | Error::Timeout(Timeout::Connect | Timeout::Write)
         )
     }
 
@@ -163,6 +195,10 @@ impl fmt::Display for Error {
                 write!(f, "transaction discarded: command {index} was refused when queued: {error}")
             }
             Error::WatchConflict => f.write_str("transaction not run: a watched key changed (retry it)"),
+            Error::Queued { index } => write!(
+                f,
+                "queued in the open MULTI as command {index}: its result comes with EXEC (do not send it again)"
+            ),
             Error::QueueClosed { cause: None } => f.write_str("pub/sub queue is closed"),
             Error::QueueClosed { cause: Some(c) } => write!(f, "pub/sub queue is closed: {c}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
@@ -179,6 +215,14 @@ impl fmt::Display for Error {
                  a cluster serves only keys of one slot together (use a {{hash tag}})"
             ),
             Error::Cluster(m) => write!(f, "cluster error: {m}"),
+            Error::OutputFull { queued, limit } => write!(
+                f,
+                "command not sent: {queued} bytes are already queued for a server that is not reading them \
+                 (limit {limit}, see Limits::max_queued_bytes)"
+            ),
+            Error::Handshake { command, reply } => {
+                write!(f, "connect failed: the server answered {command} with {reply} (the connection was closed)")
+            }
         }
     }
 }

@@ -65,6 +65,10 @@ impl<R> fmt::Debug for ReplyFuture<'_, R> {
     }
 }
 
+/// Past this size, a sent command's arguments are dropped while its reply
+/// is awaited.
+const NAME_ONLY_PAST: usize = 64 * 1024;
+
 /// Converts a reply, naming the command in a type error.
 fn finish<R: FromValue>(redis: &Redis, args: &CmdArgs, reply: Result<Value>) -> Result<R> {
     convert::<R>(reply?, redis.text_policy()).map_err(|e| match e {
@@ -88,7 +92,13 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                         Some((rx, limit)) => State::Waiting {
                             rx,
                             deadline: limit.map(|limit| Box::pin(tokio::time::sleep(limit))),
-                            args,
+                            // Its bytes are queued: keep only its name, not a
+                            // second copy of a large value until the reply.
+                            args: if args.frame_len_hint() > NAME_ONLY_PAST {
+                                CmdArgs::with_name(&args.name())
+                            } else {
+                                args
+                            },
                         },
                         None => {
                             let redis = this.redis;

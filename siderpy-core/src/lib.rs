@@ -11,7 +11,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without the `tracing` feature its events compile to nothing, and what
 // only they read (a connection's id, an error being logged) is unused.
-#![cfg_attr(not(feature = "tracing"), allow(unused_variables, dead_code))]
+#![cfg_attr(not(feature = "tracing"), allow(unused_variables, unused_assignments, dead_code))]
 
 mod args;
 mod client;
@@ -26,6 +26,7 @@ mod info;
 mod keys;
 #[cfg(feature = "mock")]
 pub mod mock;
+mod monitor;
 mod pipeline;
 mod pool;
 mod pubsub;
@@ -45,7 +46,7 @@ mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
 pub use client::{Redis, RedisBuilder};
-pub use command::{Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+pub use command::{Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
 pub use commands::__GENERATED_METHODS;
 pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
@@ -54,6 +55,7 @@ pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use future::ReplyFuture;
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 pub use keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
+pub use monitor::{Monitor, MonitorLine};
 pub use pipeline::{Pipeline, PipelineMode};
 #[cfg(feature = "bb8")]
 pub use pool::bb8;
@@ -62,7 +64,7 @@ pub use pool::deadpool;
 pub use pool::{
     ConnectionPool, DefaultPool, PoolSettings, PoolStatus, PooledRedis, RedisPool, RedisPoolBuilder, DEFAULT_POOL_SIZE,
 };
-pub use pubsub::{Message, MessageKind, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+pub use pubsub::{Message, MessageKind, PubSubQueue, INVALIDATE_CHANNEL, RESUBSCRIBE_ATTEMPTS};
 pub use scan::ScanIter;
 pub use script::{FunctionCall, Library, Script, ScriptCall};
 /// Derives [`FromValue`](trait@FromValue) and [`ToArgs`](trait@ToArgs).
@@ -143,7 +145,7 @@ macro_rules! commands {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs};
-    pub use crate::command::{lookup_command, Cmd, CommandInfo, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
     pub use crate::convert::{field_values, missing_field, text_of, type_error, FromValue};
     pub use crate::error::Error;
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
@@ -196,6 +198,13 @@ pub mod __private {
     pub fn execute_cmd<S, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
         let mut cmd_args = CmdArgs::with_name(name);
         args.push_to(&mut cmd_args);
-        Cmd::from_parts(sink, cmd_args, crate::commands::command_info(name))
+        let mut info = crate::commands::command_info(name);
+        // `("CLIENT", ("REPLY", "OFF"))` is `CLIENT REPLY`, with its effect:
+        // only a container (one word, no keys) can be followed by its
+        // subcommand.
+        if info.is_some_and(|i| i.words == 1 && i.keys.is_empty()) && cmd_args.len() > 1 {
+            info = crate::keys::resolve(info, &cmd_args.words());
+        }
+        Cmd::from_parts(sink, cmd_args, info)
     }
 }

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 
 use crate::args::CmdArgs;
 use crate::client::Redis;
-use crate::command::{Cmd, CommandInfo, Executor, StatefulExecutor};
+use crate::command::{Cmd, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result};
@@ -38,6 +38,13 @@ use crate::value::Value;
 /// is therefore atomic even on a connection shared by many tasks. A
 /// pipeline holding a blocking command runs on a connection of its own.
 ///
+/// A command that changes the state of its connection (its
+/// [`Effect`](crate::Effect) is not `None`: `SELECT`, `AUTH`, `RESET`...)
+/// or has no name makes the whole pipeline fail with [`Error::Usage`],
+/// nothing sent. `MULTI` ... `EXEC` (or `DISCARD`) in a plain pipeline is
+/// sent as it is, whole: a `MULTI` or `WATCH` the pipeline would leave open
+/// is refused the same way.
+///
 /// Sending empties the pipeline, whatever the outcome, so it can be reused.
 /// On a [`RedisCluster`](crate::cluster::RedisCluster) (made by its
 /// [`pipe`](crate::cluster::RedisCluster::pipe)), the
@@ -53,6 +60,22 @@ pub struct Pipeline {
     target: Box<dyn BatchTarget>,
     batch: Batch,
     atomic: bool,
+    /// Why a queued command cannot be sent: the whole pipeline fails with
+    /// it, before anything is sent.
+    refused: Option<Error>,
+    /// A queued `MULTI` or `WATCH` not yet ended by a queued `EXEC`,
+    /// `DISCARD` (or `UNWATCH`): sent, it would be left open on the
+    /// connection.
+    open: Open,
+}
+
+/// What queued transaction commands leave open.
+#[derive(Debug, Default, Clone, Copy)]
+struct Open {
+    multi: bool,
+    watch: bool,
+    /// The last command queued is `ASKING`, whose flag the next one uses up.
+    asking: bool,
 }
 
 /// The commands a pipeline has queued.
@@ -114,11 +137,20 @@ impl Pipeline {
 
     /// A pipeline (or, `atomic`, a transaction) sent to `target`.
     pub(crate) fn with_target(target: Box<dyn BatchTarget>, atomic: bool) -> Self {
-        Pipeline { target, batch: Batch::default(), atomic }
+        Pipeline { target, batch: Batch::default(), atomic, refused: None, open: Open::default() }
     }
 
     /// Adds an already built command; `.queue()` on a command calls this.
     pub(crate) fn push(&mut self, args: CmdArgs, info: Option<&'static CommandInfo>) {
+        if self.refused.is_none() {
+            self.refused = args.check_name().err().or_else(|| match info {
+                Some(i) => self.refusal(i),
+                None => {
+                    self.open.asking = false;
+                    None
+                }
+            });
+        }
         let batch = &mut self.batch;
         batch.blocking |= info.is_some_and(|i| i.blocking);
         if self.target.routes_each_command() {
@@ -145,6 +177,53 @@ impl Pipeline {
         self.batch.commands.clear();
         self.batch.n = 0;
         self.batch.blocking = false;
+        self.refused = None;
+        self.open = Open::default();
+    }
+
+    /// Why the command `info` cannot be queued, if it cannot; keeps track of
+    /// what transaction commands leave open. The batch runs on a connection
+    /// other callers share, and nothing would keep the client's idea of that
+    /// connection in step, so only `MULTI`...`EXEC` (and `WATCH` ended by
+    /// them) whole within a plain pipeline may be sent.
+    fn refusal(&mut self, info: &CommandInfo) -> Option<Error> {
+        let open = &mut self.open;
+        // ASKING lasts for one command: the one queued right after it.
+        open.asking = false;
+        let tool = match info.effect {
+            Effect::None => return None,
+            // Harmless where the next command goes with it, as in one batch
+            // to one node (what a client following `-ASK` by hand sends); a
+            // cluster follows `-ASK` itself.
+            Effect::Asking if !self.atomic && !self.target.routes_each_command() => {
+                open.asking = true;
+                return None;
+            }
+            Effect::Multi | Effect::EndTransaction | Effect::Watch | Effect::Unwatch if self.atomic => {
+                "a transaction() sends MULTI and EXEC itself"
+            }
+            Effect::Multi => {
+                open.multi = true;
+                return None;
+            }
+            Effect::Watch if !open.multi => {
+                open.watch = true;
+                return None;
+            }
+            Effect::EndTransaction => {
+                *open = Open::default();
+                return None;
+            }
+            Effect::Unwatch if !open.multi => {
+                open.watch = false;
+                return None;
+            }
+            Effect::Watch | Effect::Unwatch => return None,
+            Effect::Subscribe | Effect::Unsubscribe => "await it on the handle (it moves to a pub/sub connection)",
+            Effect::Monitor => "use Redis::monitor()",
+            _ => "await it on a dedicated() handle",
+        };
+        Some(Error::Usage(format!("{} changes the state of its connection and cannot be pipelined: {tool}", info.name)))
     }
 
     /// Sends the queued commands and returns one result per command, in
@@ -176,6 +255,20 @@ impl Pipeline {
         // Emptied first, so that it is empty whatever the outcome, even if
         // this future is dropped.
         let mut batch = std::mem::take(&mut self.batch);
+        let open = std::mem::take(&mut self.open);
+        if let Some(e) = self.refused.take() {
+            return Err(e);
+        }
+        if open.asking {
+            return Err(Error::Usage("ASKING must be followed in the same pipeline by the command it is for".into()));
+        }
+        if open.multi || open.watch {
+            return Err(Error::Usage(
+                "the pipeline would leave a MULTI or WATCH open on its connection: end it with EXEC or DISCARD \
+                 in the same pipeline, or use transaction() / transaction_with()"
+                    .into(),
+            ));
+        }
         if batch.n == 0 {
             return Ok(Vec::new());
         }
@@ -267,7 +360,8 @@ impl Redis {
     ///
     /// `build` gets a handle on a connection of its own, on which the keys
     /// are watched: read through it, and make the transaction with its
-    /// [`transaction`](Redis::transaction).
+    /// [`transaction`](Redis::transaction). That connection closes when
+    /// this returns (once `build`'s handles are dropped).
     ///
     /// ```no_run
     /// # extern crate siderpy_core as siderpy;

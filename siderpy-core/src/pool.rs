@@ -35,10 +35,14 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 /// caller at a time.
 ///
 /// Commands can be awaited on the pool itself: each borrows a client for
-/// that one command. Commands that change connection state (`MULTI`, `EXEC`,
-/// `WATCH`, `SELECT`, the `SUBSCRIBE` family...) are not methods of the pool,
-/// since the next command may run on another connection: borrow a client
-/// with [`get_redis`](Self::get_redis) for them.
+/// that one command. Commands that change the state of their connection
+/// (every command whose [`Effect`](crate::Effect) is not `None`: `MULTI`,
+/// `WATCH`, `SELECT`, `AUTH`, `HELLO`, `RESET`, `CLIENT REPLY`, the
+/// `SUBSCRIBE` family...) are not methods of the pool, and sent by name
+/// (`execute_cmd`) they are refused with [`Error::Usage`], nothing sent:
+/// the next command may run on another connection, and the next borrower
+/// would inherit the change. Borrow a client with
+/// [`get_redis`](Self::get_redis) for them.
 ///
 /// Cloning the pool is cheap: clones share the clients. Clients are made
 /// lazily (no I/O happens until a command needs a connection) and reused
@@ -54,17 +58,21 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 ///   so the server discards the transaction and the watches (the client's
 ///   own connection never saw them). Siderpy's pipeline mode is turned off
 ///   and commands still queued in it are dropped, unsent.
-/// - What changed the client's connection makes it **dirty**: a `SELECT`
-///   went through it (so it no longer uses the configured db), or the handle
-///   used pub/sub (subscribed, even if since unsubscribed, or asked for its
+/// - The client's own connection never changes state: a lent client is a
+///   [`Redis`], which refuses on its shared connection every command whose
+///   [`Effect`](crate::Effect) would change it (`SELECT`, `AUTH`, `HELLO`,
+///   `CLIENT SETNAME`, `RESET`, `CLIENT REPLY`, `CLIENT TRACKING`,
+///   `MONITOR`, `QUIT`...), pointing to its [`dedicated`](Redis::dedicated)
+///   handle, whose connection closes with that handle.
+/// - What may still outlive the borrow makes it **dirty**: the handle used
+///   pub/sub (subscribed, even if since unsubscribed, or asked for its
 ///   [`pubsub_queue`](Redis::pubsub_queue), which the borrower may still
-///   hold). So does another handle still sharing the connection (a clone of
-///   the guard's `Redis`, or a [`Pipeline`](crate::Pipeline) made from it,
-///   that outlives the guard). A dirty client is **dropped**: its connection
-///   is closed, unless clones still use it (it is then theirs, outside the
-///   pool). Its slot is freed at once and the next borrower gets a new
-///   client. Undoing a `SELECT` would need a round trip from a synchronous
-///   drop; dropping costs one reconnect, and only after such use.
+///   hold), or another handle still shares the client (a clone of the
+///   guard's `Redis`, a [`Pipeline`](crate::Pipeline) or a `dedicated()`
+///   handle made from it, that outlives the guard). A dirty client is
+///   **dropped**: its connection is closed, unless clones still use it (it
+///   is then theirs, outside the pool). Its slot is freed at once and the
+///   next borrower gets a new client.
 ///
 /// A client whose connection **failed** (server restart, `CLIENT KILL`, a
 /// write timeout) is not dirty and is kept: a `Redis` reconnects by itself on its
@@ -158,7 +166,8 @@ impl<P: ConnectionPool> RedisPool<P> {
     /// `timeout` for one to be free (`None` waits as long as it takes).
     ///
     /// The guard derefs to [`Redis`], with every command, stateful ones
-    /// included (`MULTI`, `WATCH`, `SELECT`...). What is left open on it is
+    /// included (`MULTI`, `WATCH`; `SELECT`, `AUTH`... on its
+    /// [`dedicated`](Redis::dedicated) handle). What is left open on it is
     /// undone when it comes back, or the client is dropped rather than lent
     /// again dirty (see
     /// [what comes back to the pool](RedisPool#what-comes-back-to-the-pool)).
@@ -771,6 +780,14 @@ impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> std::future::In
     fn into_future(self) -> Self::IntoFuture {
         let Cmd { sink: pool, args, opts, .. } = self;
         Box::pin(async move {
+            if let Some(info) = opts.info.filter(|i| !i.effect.is_none()) {
+                return Err(Error::Usage(format!(
+                    "{} changes the state of its connection, and a command awaited on the pool borrows a \
+                     client for that one command: borrow one with get_redis() (and use its dedicated() \
+                     handle for AUTH, HELLO, SELECT, CLIENT SETNAME, RESET, CLIENT REPLY)",
+                    info.name
+                )));
+            }
             let redis = pool.get_redis(pool.shared.wait_timeout).await?;
             let value = redis.request(&args, opts).await?;
             convert::<R>(value, redis.text_policy()).map_err(|e| match e {

@@ -35,10 +35,29 @@ pub enum MessageKind {
     PMessage,
     /// To a shard channel (`SSUBSCRIBE`).
     SMessage,
+    /// Client-side caching: keys whose cached values are stale
+    /// ([`Message::invalidated`]). Sent to a connection with `CLIENT
+    /// TRACKING` on (a RESP3 `invalidate` push), or published on
+    /// [`INVALIDATE_CHANNEL`] to the subscriber named by `CLIENT TRACKING
+    /// ... REDIRECT <id>`. [`Message::channel`] is that channel.
+    Invalidate,
+    /// A push (or, while subscribed on RESP2, a message) of a shape this
+    /// version does not know, kept whole in [`Message::frame`]; it is also
+    /// logged (a `tracing` warning). It is never taken as a reply.
+    Unknown,
+    /// A line of `MONITOR` output, in [`Message::payload`]; only on the
+    /// connection of a [`Monitor`](crate::Monitor), which parses it.
+    Monitor,
 }
 
-/// One published message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The channel invalidation messages are published on (`CLIENT TRACKING
+/// ... REDIRECT`), and the [`Message::channel`] of every
+/// [`MessageKind::Invalidate`] message.
+pub const INVALIDATE_CHANNEL: &[u8] = b"__redis__:invalidate";
+
+/// One published message, or another out-of-band message from the server
+/// (see [`MessageKind`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// How it was subscribed to.
     pub kind: MessageKind,
@@ -46,8 +65,56 @@ pub struct Message {
     pub channel: Bytes,
     /// The pattern that matched, for [`MessageKind::PMessage`].
     pub pattern: Option<Bytes>,
-    /// What was published.
+    /// What was published; empty for [`MessageKind::Invalidate`] and
+    /// [`MessageKind::Unknown`].
     pub payload: Bytes,
+    /// For [`MessageKind::Invalidate`]: the keys whose cached values are
+    /// stale, or `None` when every key is (the server flushed its data).
+    pub invalidated: Option<Vec<Bytes>>,
+    /// For [`MessageKind::Unknown`]: the frame as the server sent it.
+    pub frame: Option<Value>,
+}
+
+impl Message {
+    fn published(kind: MessageKind, channel: Bytes, pattern: Option<Bytes>, payload: Bytes) -> Self {
+        Message { kind, channel, pattern, payload, invalidated: None, frame: None }
+    }
+
+    /// An invalidation of `keys` (`Nil`: every key); `None` when `keys` is
+    /// neither a list of keys nor nil.
+    fn invalidation(pattern: Option<Bytes>, keys: &Value) -> Option<Self> {
+        let invalidated = match keys {
+            Value::Nil => None,
+            Value::Array(keys) | Value::Set(keys) => {
+                Some(keys.iter().map(|k| k.as_bytes().cloned()).collect::<Option<_>>()?)
+            }
+            _ => return None,
+        };
+        Some(Message {
+            kind: MessageKind::Invalidate,
+            channel: Bytes::from_static(INVALIDATE_CHANNEL),
+            pattern,
+            payload: Bytes::new(),
+            invalidated,
+            frame: None,
+        })
+    }
+
+    /// A frame of a shape this version does not know, kept whole.
+    pub(crate) fn unknown(frame: Value) -> Self {
+        let channel = match &frame {
+            Value::Push(items) | Value::Array(items) => items.first().and_then(Value::as_bytes).cloned(),
+            _ => None,
+        };
+        Message {
+            kind: MessageKind::Unknown,
+            channel: channel.unwrap_or_default(),
+            pattern: None,
+            payload: Bytes::new(),
+            invalidated: None,
+            frame: Some(frame),
+        }
+    }
 }
 
 /// The families of subscriptions the server counts separately.
@@ -80,12 +147,11 @@ impl Family {
 
 /// What a frame read on a pub/sub connection is.
 pub(crate) enum Incoming {
-    /// A published message: it goes to the queue.
+    /// A published message, an invalidation, or an unknown push: it goes
+    /// to the queue.
     Message(Message),
     /// A (un)subscribe confirmation: a reply to the command at the head.
     Confirmation { family: Family, subscribe: bool, channel: Option<Bytes> },
-    /// Any other push (client tracking's `invalidate`...): ignored.
-    OtherPush,
     /// An ordinary reply.
     Reply,
 }
@@ -94,8 +160,19 @@ fn bytes_of(v: &Value) -> Option<&Bytes> {
     v.as_bytes()
 }
 
+/// The message kinds of pub/sub frames (`["message", channel, payload]`...).
+const MESSAGE: &[u8] = b"message";
+const PMESSAGE: &[u8] = b"pmessage";
+const SMESSAGE: &[u8] = b"smessage";
+/// The RESP3 push of `CLIENT TRACKING` (`[invalidate, keys]`).
+const INVALIDATE: &[u8] = b"invalidate";
+
 /// Classifies a frame. `subscribed` says whether a RESP2 connection is in
 /// subscribed mode, where arrays can be messages; RESP3 marks them as pushes.
+///
+/// Every push is out-of-band (never a reply): what is not a message, a
+/// confirmation or an invalidation is [`MessageKind::Unknown`]. On RESP2 an
+/// array is a reply unless it names a message kind.
 pub(crate) fn classify(frame: &Value, subscribed: bool) -> Incoming {
     let items = match frame {
         Value::Push(items) => items,
@@ -104,24 +181,30 @@ pub(crate) fn classify(frame: &Value, subscribed: bool) -> Incoming {
     };
     let push = matches!(frame, Value::Push(_));
     let kind = items.first().and_then(bytes_of).map(|b| &b[..]);
-    let message = |kind, channel: &Value, pattern: Option<&Value>, payload: &Value| {
-        Some(Message {
-            kind,
-            channel: bytes_of(channel)?.clone(),
-            pattern: match pattern {
-                Some(p) => Some(bytes_of(p)?.clone()),
-                None => None,
-            },
-            payload: bytes_of(payload)?.clone(),
-        })
+    // A message whose payload is no string: on the invalidation channel,
+    // the keys of an invalidation (an array, or nil for "every key").
+    let publish = |kind, channel: &Value, pattern: Option<&Value>, payload: &Value| {
+        let channel = bytes_of(channel)?;
+        let pattern = match pattern {
+            Some(p) => Some(bytes_of(p)?.clone()),
+            None => None,
+        };
+        match bytes_of(payload) {
+            Some(payload) => Some(Message::published(kind, channel.clone(), pattern, payload.clone())),
+            None if channel[..] == *INVALIDATE_CHANNEL => Message::invalidation(pattern, payload),
+            None => None,
+        }
     };
+    let known = matches!(kind, Some(MESSAGE | PMESSAGE | SMESSAGE | INVALIDATE));
     let parsed = match (kind, items.as_slice()) {
-        (Some(b"message"), [_, ch, payload]) => message(MessageKind::Message, ch, None, payload),
-        (Some(b"smessage"), [_, ch, payload]) => message(MessageKind::SMessage, ch, None, payload),
-        (Some(b"pmessage"), [_, pattern, ch, payload]) => message(MessageKind::PMessage, ch, Some(pattern), payload),
+        (Some(MESSAGE), [_, ch, payload]) => publish(MessageKind::Message, ch, None, payload),
+        (Some(SMESSAGE), [_, ch, payload]) => publish(MessageKind::SMessage, ch, None, payload),
+        (Some(PMESSAGE), [_, pattern, ch, payload]) => publish(MessageKind::PMessage, ch, Some(pattern), payload),
+        (Some(INVALIDATE), [_, keys]) if push => Message::invalidation(None, keys),
         (Some(kind), [_, channel, Value::Int(_)]) => {
             if let Some((family, subscribe)) = Family::of(kind) {
-                return Incoming::Confirmation { family, subscribe, channel: bytes_of(channel).cloned() };
+                let channel = bytes_of(channel).cloned();
+                return Incoming::Confirmation { family, subscribe, channel };
             }
             None
         }
@@ -129,7 +212,8 @@ pub(crate) fn classify(frame: &Value, subscribed: bool) -> Incoming {
     };
     match parsed {
         Some(m) => Incoming::Message(m),
-        None if push => Incoming::OtherPush,
+        // Rare: the frame is kept whole, for the user to look at.
+        None if push || known => Incoming::Message(Message::unknown(frame.clone())),
         None => Incoming::Reply,
     }
 }
@@ -176,6 +260,11 @@ pub(crate) struct QueueState {
     /// the slot went.
     moves: Option<Arc<tokio::sync::Notify>>,
     moved_shards: Vec<Bytes>,
+    /// The queue of a `MONITOR` connection: simple strings arriving while
+    /// no command waits are monitor lines.
+    monitor: bool,
+    /// Not closed by the last unsubscribe (see [`keep_open`](Self::keep_open)).
+    keep_open: bool,
 }
 
 impl PubSubQueue {
@@ -193,12 +282,21 @@ impl PubSubQueue {
                 interruptions: None,
                 moves: None,
                 moved_shards: Vec::new(),
+                monitor: false,
+                keep_open: false,
             })),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A queue for the lines of a `MONITOR` connection.
+    pub(crate) fn for_monitor(maxsize: Option<usize>) -> Self {
+        let queue = PubSubQueue::new(maxsize);
+        queue.lock().monitor = true;
+        queue
     }
 
     /// Whether the queue has a bound (`pubsub_queue_maxsize`).
@@ -308,8 +406,26 @@ impl QueueState {
         self.wake_readers();
     }
 
+    /// Takes `frame` as a monitor line, if this is a monitor's queue and it
+    /// is one (a simple string no command waits for); gives it back if not.
+    pub(crate) fn monitor_line(&mut self, frame: Value, awaited: bool) -> Option<Value> {
+        match frame {
+            Value::Simple(line) if self.monitor && !awaited => {
+                self.push(Message::published(MessageKind::Monitor, Bytes::new(), None, line));
+                None
+            }
+            frame => Some(frame),
+        }
+    }
+
+    /// Keeps the queue open after the last unsubscribe: it also takes the
+    /// connection's invalidations (`CLIENT TRACKING`).
+    pub(crate) fn keep_open(&mut self) {
+        self.keep_open = true;
+    }
+
     /// Records a confirmation; returns true when it ended the last
-    /// subscription.
+    /// subscription (and the queue is to close with it).
     pub(crate) fn confirm(&mut self, family: Family, subscribe: bool, channel: Option<Bytes>) -> bool {
         let set = match family {
             Family::Channel => &mut self.channels,
@@ -327,7 +443,7 @@ impl QueueState {
             (false, None) => set.clear(),
             (true, None) => {}
         }
-        !subscribe && self.subscriptions() == 0
+        !subscribe && self.subscriptions() == 0 && !self.keep_open
     }
 
     /// The server dropped `channel` because its slot left the node: a
@@ -441,3 +557,62 @@ impl futures_core::Stream for PubSubQueue {
 /// How many times a failed pub/sub connection is re-established before its
 /// queue closes, when [re-subscribing](crate::RedisBuilder::resubscribe) is on.
 pub const RESUBSCRIBE_ATTEMPTS: u32 = 20;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Value {
+        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn message(frame: Value, subscribed: bool) -> Message {
+        match classify(&frame, subscribed) {
+            Incoming::Message(m) => m,
+            _ => panic!("{frame:?} is not a message"),
+        }
+    }
+
+    #[test]
+    fn invalidations_are_typed_messages() {
+        let keys = Value::Array(vec![bulk("a"), bulk("b")]);
+        // RESP2, subscribed to the channel CLIENT TRACKING ... REDIRECT publishes on.
+        let resp2 = Value::Array(vec![bulk("message"), bulk("__redis__:invalidate"), keys.clone()]);
+        let m = message(resp2, true);
+        assert_eq!(m.kind, MessageKind::Invalidate);
+        assert_eq!(m.channel, Bytes::from_static(INVALIDATE_CHANNEL));
+        assert_eq!(m.invalidated, Some(vec![Bytes::from("a"), Bytes::from("b")]));
+        // RESP3 tracking push; nil means every key (a flush).
+        let m = message(Value::Push(vec![bulk("invalidate"), keys]), false);
+        assert_eq!((m.kind, m.invalidated.map(|k| k.len())), (MessageKind::Invalidate, Some(2)));
+        let m = message(Value::Push(vec![bulk("invalidate"), Value::Nil]), false);
+        assert_eq!((m.kind, m.invalidated), (MessageKind::Invalidate, None));
+        let m = message(Value::Push(vec![bulk("message"), bulk("__redis__:invalidate"), Value::Nil]), true);
+        assert_eq!(m.kind, MessageKind::Invalidate);
+    }
+
+    #[test]
+    fn unknown_pushes_are_kept_never_replies() {
+        let odd = Value::Push(vec![bulk("something-new"), Value::Int(1), bulk("x")]);
+        let m = message(odd.clone(), false);
+        assert_eq!((m.kind, m.channel.as_ref(), m.frame), (MessageKind::Unknown, &b"something-new"[..], Some(odd)));
+        // A message whose payload is no string, off the invalidation channel.
+        let odd = Value::Array(vec![bulk("message"), bulk("ch"), Value::Array(vec![])]);
+        assert_eq!(message(odd, true).kind, MessageKind::Unknown);
+        // A message kind of the wrong arity.
+        assert_eq!(message(Value::Array(vec![bulk("message"), bulk("ch")]), true).kind, MessageKind::Unknown);
+        // RESP2 arrays that name no message kind are replies (PING's `pong`).
+        assert!(matches!(classify(&Value::Array(vec![bulk("pong"), bulk("")]), true), Incoming::Reply));
+        assert!(matches!(
+            classify(&Value::Array(vec![bulk("message"), bulk("ch"), bulk("p")]), false),
+            Incoming::Reply
+        ));
+    }
+
+    #[test]
+    fn published_messages_and_confirmations() {
+        let m = message(Value::Push(vec![bulk("pmessage"), bulk("p*"), bulk("pa"), bulk("hi")]), false);
+        assert_eq!((m.kind, m.pattern, m.payload), (MessageKind::PMessage, Some(Bytes::from("p*")), Bytes::from("hi")));
+        let c = classify(&Value::Array(vec![bulk("ssubscribe"), bulk("s"), Value::Int(1)]), true);
+        assert!(matches!(c, Incoming::Confirmation { family: Family::Shard, subscribe: true, channel: Some(_) }));
+    }
+}

@@ -63,9 +63,12 @@ except containers with no arguments of their own (`CLIENT`):
   recorded in the macro crate's naming table.";
 
 const CONNECTION_DOC: &str = "\
-Typed methods for the commands that change connection state (`MULTI`,
-`EXEC`, `WATCH`, `SELECT`, the `SUBSCRIBE` family, `AUTH`, `HELLO`...); not
-available on a pool. Named as in [`Commands`].";
+Typed methods for the commands that change the state of their connection
+(`MULTI`, `EXEC`, `WATCH`, `SELECT`, the `SUBSCRIBE` family, `AUTH`,
+`HELLO`, `RESET`, `CLIENT REPLY`...: every command whose
+[`Effect`](crate::Effect) is not `None`); not available on a pool or a
+cluster. Named as in [`Commands`]. What each executor does with them is
+documented on [`Effect`](crate::Effect).";
 
 const EXECUTE_CMD_DOC: &str = "\
 Sends any command by name with any arguments; the reply is a [`Value`](crate::Value)
@@ -97,11 +100,12 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
         }
         let enc = Literal::byte_string(&enc);
         let words = Literal::u32_unsuffixed(p.words.len() as u32);
-        let (blocking, readonly, connection, group) = (p.blocking, p.readonly, p.connection, &p.group);
+        let (blocking, readonly, group) = (p.blocking, p.readonly, &p.group);
+        let effect = format_ident!("{}", p.effect);
         let keys = p.key_specs.iter().map(key_spec);
         let req = p.request_policy.map(|r| format_ident!("{}", format!("{r:?}")));
         let resp = p.response_policy.map(|r| format_ident!("{}", format!("{r:?}")));
-        quote!(#ty #name #enc #words #blocking #readonly #connection #group [#(#keys),*] (#req) (#resp);)
+        quote!(#ty #name #enc #words #blocking #readonly #effect #group [#(#keys),*] (#req) (#resp);)
     });
     let all = api.commands.iter().map(|p| format_ident!("{}", p.kind));
     let generated = api.commands.iter().filter_map(|p| {
@@ -160,7 +164,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
             }
 
             macro_rules! __kinds {
-                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $connection:literal $group:literal
+                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $effect:ident $group:literal
                     [$($key:expr),*] ($($req:ident)?) ($($resp:ident)?);)*) => {$(
                     #[doc = ::core::concat!("The `", $name, "` command.")]
                     #[derive(::core::fmt::Debug)]
@@ -173,7 +177,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
                             words: $words,
                             blocking: $blocking,
                             readonly: $readonly,
-                            connection_state: $connection,
+                            effect: crate::__private::Effect::$effect,
                             group: $group,
                             keys: &[$($key),*],
                             request_policy: __opt!($(crate::__private::RequestPolicy::$req)?),

@@ -18,13 +18,14 @@
 //! - trait `Commands` (blanket impl over `Executor`) with `execute_cmd` and
 //!   one method per command, and trait `ConnectionCommands` (over
 //!   `StatefulExecutor`) with the commands that need connection state
-//!   (`lower::CONNECTION_COMMANDS`);
+//!   (those with an effect in `effects::EFFECTS`);
 //! - for each command with optional arguments, an inherent
 //!   `impl Cmd<S, kind::X, R>` of setters;
 //! - module `types`: an enum per shape of required or repeated `oneof`
 //!   argument, and an alias per command that takes it;
 //! - module `kind`: a marker type per command with its `CommandInfo` (its
-//!   name, flags, group, `key_specs` and routing hints), and
+//!   name, flags, effect on its connection, group, `key_specs` and routing
+//!   hints), and
 //!   `command_info(name)`;
 //! - `__GENERATED_METHODS`, `(command, method)` pairs for coverage tests.
 //!
@@ -77,6 +78,7 @@ mod compat;
 mod ctxt;
 mod derive;
 mod docs;
+mod effects;
 mod expand;
 mod lower;
 mod model;

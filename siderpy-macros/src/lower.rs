@@ -7,34 +7,13 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::ctxt::{entry, Ctxt};
 use crate::docs::{self, contains_unix_time, since_note};
+use crate::effects;
 use crate::model::{one, Alias, Api, EnumDef, Method, Param, Plan, Setter, Ty, Variant, Write};
 use crate::naming::{self, CMD_METHODS};
 use crate::replies::{self, Replies, ReplyTy};
 use crate::schema;
 use crate::spec::{Arg, ArgKind, Command, Spec, FLAG_BLOCKING, FLAG_READONLY};
 use crate::syntax;
-
-/// Commands that need connection state, so they are methods of
-/// `ConnectionCommands` (not available on a pool) instead of `Commands`.
-pub const CONNECTION_COMMANDS: &[&str] = &[
-    "MULTI",
-    "EXEC",
-    "DISCARD",
-    "WATCH",
-    "UNWATCH",
-    "SELECT",
-    "SUBSCRIBE",
-    "PSUBSCRIBE",
-    "SSUBSCRIBE",
-    "UNSUBSCRIBE",
-    "PUNSUBSCRIBE",
-    "SUNSUBSCRIBE",
-    "RESET",
-    "MONITOR",
-    "CLIENT REPLY",
-    "AUTH",
-    "HELLO",
-];
 
 /// The method every executor has besides the generated ones.
 pub const EXECUTE_CMD: &str = "execute_cmd";
@@ -137,7 +116,8 @@ pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
             words: cmd.words().iter().map(|w| (*w).to_owned()).collect(),
             blocking: cmd.has_flag(FLAG_BLOCKING),
             readonly: cmd.has_flag(FLAG_READONLY),
-            connection: CONNECTION_COMMANDS.contains(&cmd.name.as_str()),
+            effect: effects::of(&cmd.name),
+            connection: effects::of(&cmd.name) != effects::NONE,
             group: cmd.group.clone(),
             key_specs: cmd.key_specs.clone(),
             request_policy: cmd.request_policy,
@@ -812,7 +792,7 @@ mod tests {
         let api = bundled();
         let conn: Vec<&str> =
             api.commands.iter().filter(|p| p.method.is_some() && p.connection).map(|p| p.name.as_str()).collect();
-        assert_eq!(conn.len(), CONNECTION_COMMANDS.len());
+        assert_eq!(conn.len(), effects::EFFECTS.len());
         assert!(conn.contains(&"CLIENT REPLY"));
         assert!(!plan(&api, "GET").connection);
     }

@@ -29,8 +29,11 @@ pub struct Plan {
     pub words: Vec<String>,
     pub blocking: bool,
     pub readonly: bool,
-    /// One of [`CONNECTION_COMMANDS`](crate::lower::CONNECTION_COMMANDS): its method is in `ConnectionCommands`
-    /// rather than `Commands`, and a shared cluster client refuses it.
+    /// What it does to its connection: a variant of the runtime's `Effect`
+    /// ([`effects`](crate::effects)).
+    pub effect: &'static str,
+    /// It has an effect: its method is in `ConnectionCommands` rather than
+    /// `Commands` (a pool or a cluster has no such method).
     pub connection: bool,
     pub group: String,
     pub key_specs: Vec<KeySpec>,

@@ -240,9 +240,9 @@ impl RedisBuilder {
                 config: self.config,
                 conn: Mutex::new(None),
                 blocking_idle: Mutex::new(Vec::new()),
+                side_busy: Mutex::new(Vec::new()),
                 connecting: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
-                selected_other_db: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

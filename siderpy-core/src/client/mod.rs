@@ -8,25 +8,30 @@
 //! - `shared.rs`: the shared connection every clone sends on;
 //! - `side.rs`: side connections, one per blocking call, kept idle between uses;
 //! - `pinned.rs`: connections pinned to one handle (MULTI/WATCH, `dedicated()`);
-//! - `pubsub.rs`: the subscribed connection, its queue and re-subscribing.
+//! - `pubsub.rs`: the subscribed connection, its queue and re-subscribing;
+//! - `session.rs`: what a dedicated handle's own commands set on its
+//!   connection (db, user, protocol, name, reply mode), replayed on reconnect;
+//! - `monitor.rs`: `MONITOR` on a connection of its own.
 
 mod builder;
 mod connect;
 mod handshake;
+mod monitor;
 mod pinned;
 mod pubsub;
+mod session;
 mod shared;
 mod side;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
-use crate::command::{CallOptions, CommandInfo, Executor, StatefulExecutor};
-use crate::connection::{await_batch, await_reply, Connection, Frames};
+use crate::command::{CallOptions, CommandInfo, Effect, Executor, StatefulExecutor};
+use crate::connection::{await_batch, await_reply, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
@@ -53,6 +58,22 @@ use side::CloseOnDrop;
 /// Construction does no I/O: the first command connects. After the
 /// connection fails or is [closed](Redis::close), the next command opens a
 /// new one and repeats the handshake (HELLO, AUTH, SELECT, CLIENT SETNAME).
+///
+/// # Who owns which connection
+/// Every connection has one owner and closes, with its socket and the
+/// state the server keeps for it, when that owner goes:
+/// - the shared connection and the idle side connections belong to the
+///   client, and close when its last clone is dropped;
+/// - a side connection belongs to the blocking call using it while it
+///   waits (an abandoned call closes it, since the server keeps it blocked);
+/// - a pinned connection (an open `MULTI` or `WATCH`, a subscription, a
+///   [`dedicated`](Redis::dedicated) handle) belongs to its handle and
+///   closes when that handle (and, for a dedicated one, its clones) is
+///   dropped: a dropped transaction is never left queued on the server;
+/// - a connection still connecting belongs to the call that opened it, and
+///   closes if that call's future is dropped.
+///
+/// [`close`](Redis::close) closes what the handle owns and nothing else.
 ///
 /// # Examples
 /// ```no_run
@@ -91,33 +112,26 @@ pub(crate) struct Local {
 impl Clone for Redis {
     fn clone(&self) -> Self {
         let local = self.local();
-        let pinned = local.pinned.as_ref().filter(|p| p.dedicated).map(|p| Pinned::new(p.conn.clone(), true));
+        let pinned =
+            local.pinned.as_ref().filter(|p| p.dedicated()).map(|p| Pinned::new(p.conn.clone(), p.session.clone()));
         Redis { inner: Arc::clone(&self.inner), local: Arc::new(Mutex::new(Local { pinned, ..Local::default() })) }
     }
 }
 
+/// What every clone of a client shares. It owns the shared connection and
+/// the idle side connections: when the last clone goes, they close (a
+/// [`Connection`] closes with its last handle).
 pub(crate) struct Inner {
     config: Config,
     conn: Mutex<Option<Connection>>,
     /// Side connections (blocking commands, transactions), kept between uses.
     blocking_idle: Mutex<Vec<Connection>>,
+    /// Side connections lent to a blocking call (which owns it while it
+    /// waits), so that `close()` can fail that call.
+    side_busy: Mutex<Vec<WeakConnection>>,
     /// Held while connecting, so concurrent first commands open one socket.
     connecting: tokio::sync::Mutex<()>,
     generation: AtomicU64,
-    /// A `SELECT` went through the shared connection: it no longer uses the
-    /// configured db (until it reconnects).
-    selected_other_db: std::sync::atomic::AtomicBool,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-            conn.close(Error::Closed("client"));
-        }
-        for conn in self.blocking_idle.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            conn.close(Error::Closed("client"));
-        }
-    }
 }
 
 impl std::fmt::Debug for Redis {
@@ -155,16 +169,51 @@ impl Redis {
         &self.inner.config.info
     }
 
-    /// Closes the connection. Commands in flight fail with
-    /// [`Error::Closed`]; the client stays usable and the next command
-    /// reconnects, as in siderpy.
+    /// Closes the connections this handle owns, and returns once their
+    /// sockets are closed.
+    ///
+    /// - On a [`dedicated`](Redis::dedicated) handle (or a clone of one):
+    ///   its own connection, and nothing else; the client it came from and
+    ///   its other handles go on.
+    /// - On any other handle: the client's shared connection, its side
+    ///   connections (idle, or lent to a blocking call such as `BLPOP`), and
+    ///   the connection this handle pinned for a transaction, a `WATCH` or a
+    ///   subscription. Other handles' pinned connections are theirs.
+    ///
+    /// Every command in flight on those connections fails at once with
+    /// [`Error::Closed`], blocking calls included: a `BLPOP` waiting on a
+    /// side connection returns, and the server no longer counts it as
+    /// waiting, so an element pushed afterwards stays in the list. An open
+    /// transaction or `WATCH` ends with its connection (the handle's next
+    /// commands fail until it sends `EXEC`, `DISCARD` or `RESET`), and
+    /// subscriptions end (the pub/sub queue closes).
+    ///
+    /// The client stays usable: the next command reconnects, as in siderpy
+    /// (a dedicated handle opens a new dedicated connection, with the
+    /// settings its own commands gave it).
     pub async fn close(&self) {
-        let conn = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let idle = std::mem::take(&mut *side::lock_idle(&self.inner.blocking_idle));
-        let pinned = self.local().pinned.take().map(|p| p.conn);
-        for conn in conn.into_iter().chain(idle).chain(pinned) {
+        let err = Error::Closed("connection");
+        let pinned = self.local().pinned.as_ref().map(|p| (p.conn.clone(), p.dedicated()));
+        let mut owned = Vec::new();
+        match pinned {
+            // What it pinned stays recorded: a dedicated handle stays
+            // dedicated, and a transaction's commands do not go elsewhere.
+            Some((conn, true)) => owned.push(conn),
+            pinned => {
+                owned.extend(pinned.map(|(conn, _)| conn));
+                owned.extend(self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take());
+                owned.extend(std::mem::take(&mut *side::lock_idle(&self.inner.blocking_idle)));
+                let busy = std::mem::take(&mut *self.inner.side_busy.lock().unwrap_or_else(|p| p.into_inner()));
+                owned.extend(busy.iter().filter_map(WeakConnection::upgrade));
+            }
+        }
+        // Every call in flight fails now, not one connection after another.
+        for conn in &owned {
             tracing::debug!(connection = conn.id, "closing connection");
-            conn.close(Error::Closed("connection"));
+            conn.close(err.clone());
+        }
+        for conn in owned {
+            conn.close_and_wait(err.clone()).await;
         }
     }
 
@@ -181,27 +230,33 @@ impl Redis {
                     .into(),
             ));
         }
-        let name = opts.name();
-        if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
-            return self.request_pubsub(args, opts, family, subscribe).await;
+        args.check_name()?;
+        let (name, effect) = (opts.name(), opts.effect());
+        if effect.is_pubsub() {
+            if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
+                return self.request_pubsub(args, opts, family, subscribe).await;
+            }
         }
-        if let Some(conn) = self.pinned_for(name).await? {
-            return self.request_pinned(conn, args, opts, name).await;
+        // What would change the connection for others, or behind the
+        // client's back, runs only on a dedicated connection (see `Effect`).
+        let dedicated_only = !effect.is_none() && !effect.is_transaction() && !effect.is_pubsub();
+        if effect == Effect::Monitor || (dedicated_only && !self.is_dedicated()) {
+            return Err(pinned::refusal(effect, name.unwrap_or("the command")));
+        }
+        if let Some(conn) = self.pinned_for(effect, name).await? {
+            return self.request_pinned(conn, args, opts, effect).await;
         }
         if opts.blocking() {
             return self.request_blocking(args, opts).await;
         }
         let (_conn, rx) = self.send(args).await?;
-        let reply = await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
-        if name == Some("SELECT") && reply.is_ok() {
-            self.inner.selected_other_db.store(true, Ordering::Relaxed);
-        }
-        reply
+        await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await
     }
 
     /// The common case of [`request`](Self::request), without awaiting: an
-    /// ordinary command (no transaction, pub/sub, blocking command, `SELECT`
-    /// or pipeline mode on this handle) when the shared connection is open.
+    /// ordinary command (no effect on its connection, not blocking; no
+    /// pinned connection or pipeline mode on this handle) when the shared
+    /// connection is open.
     /// Queues it and returns its reply slot and read timeout; `None` when the
     /// command needs the general path (nothing was sent then).
     pub(crate) fn try_send_shared(
@@ -209,12 +264,7 @@ impl Redis {
         args: &CmdArgs,
         opts: &CallOptions,
     ) -> Option<(oneshot::Receiver<Result<Value>>, Option<Duration>)> {
-        if let Some(name) = opts.name() {
-            if matches!(name, "MULTI" | "WATCH" | "SELECT") || Family::of(name.as_bytes()).is_some() {
-                return None;
-            }
-        }
-        if opts.blocking() {
+        if !opts.effect().is_none() || opts.blocking() || args.check_name().is_err() {
             return None;
         }
         {
@@ -232,10 +282,23 @@ impl Redis {
     /// Sends commands as one batch and returns their replies, error replies
     /// included, in order. Used by pipelines and transactions.
     pub(crate) async fn request_batch(&self, cmds: Frames<'_>, blocking: bool) -> Result<Vec<Value>> {
-        let pinned = self.local().pinned.as_ref().map(|p| p.conn.clone());
+        let pinned = match self.local().pinned.as_ref() {
+            Some(p) if !p.replies_on() => {
+                return Err(Error::Usage(
+                    "replies are off on this handle (CLIENT REPLY OFF or SKIP): a pipeline would wait for replies \
+                     that never come; turn them on first"
+                        .into(),
+                ))
+            }
+            p => p.map(|p| p.conn.clone()),
+        };
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
-            (None, true) => Ok(self.side_connection().await?),
+            (None, true) => {
+                let conn = self.side_connection().await?;
+                self.lend(&conn);
+                Ok(conn)
+            }
             (None, false) => {
                 let conn = self.connection().await?;
                 match conn.send_frames(cmds) {
@@ -257,8 +320,9 @@ impl Redis {
     }
 
     /// Whether the connection is as the settings made it: no transaction,
-    /// WATCH or pipeline open on this handle, no pub/sub, no `SELECT` since it
-    /// connected. A pool hands out only clean clients.
+    /// WATCH or pipeline open on this handle, no pub/sub. (What else would
+    /// change it is refused on a shared connection: see `Effect`.) A pool
+    /// hands out only clean clients.
     pub(crate) fn is_clean(&self) -> bool {
         let local = self.local();
         local.pinned.is_none()
@@ -267,7 +331,6 @@ impl Redis {
             && local.pubsub.is_none()
             && local.pipeline.is_empty()
             && !local.pipeline_mode
-            && !self.inner.selected_other_db.load(Ordering::Relaxed)
     }
 
     /// Whether another handle (a clone, a pipeline, a dedicated handle)

@@ -5,52 +5,111 @@
 use std::sync::{Arc, Mutex};
 
 use crate::args::CmdArgs;
-use crate::command::CallOptions;
+use crate::command::{CallOptions, Effect};
 use crate::connection::{await_reply, Connection};
 use crate::error::{Error, Result, Timeout};
 use crate::info::Protocol;
 use crate::value::Value;
 
+use super::session::{Replies, Session};
 use super::{Local, Redis};
 use crate::trace as tracing;
 
 pub(super) struct Pinned {
     pub(super) conn: Connection,
-    /// Pinned for good, not just for one transaction.
-    pub(super) dedicated: bool,
-    pub(super) in_multi: bool,
+    /// Pinned for good ([`Redis::dedicated`]), not just for one
+    /// transaction: what the handle's commands set on the connection,
+    /// shared with its clones.
+    pub(super) session: Option<Arc<Mutex<Session>>>,
+    /// `MULTI` is open: how many commands were queued since.
+    pub(super) in_multi: Option<usize>,
     pub(super) watching: bool,
     /// Pinned for pub/sub: subscribed, or subscribing.
     pub(super) subscribed: bool,
+    /// `CLIENT TRACKING` was turned on: the handle's queue stays attached
+    /// for its invalidations, subscribed or not.
+    pub(super) tracking: bool,
 }
 
 impl Pinned {
-    pub(super) fn new(conn: Connection, dedicated: bool) -> Self {
-        Pinned { conn, dedicated, in_multi: false, watching: false, subscribed: false }
+    pub(super) fn new(conn: Connection, session: Option<Arc<Mutex<Session>>>) -> Self {
+        Pinned { conn, session, in_multi: None, watching: false, subscribed: false, tracking: false }
+    }
+
+    pub(super) fn dedicated(&self) -> bool {
+        self.session.is_some()
     }
 
     /// Whether nothing keeps this handle on the connection any more.
     pub(super) fn released(&self) -> bool {
-        !self.dedicated && !self.in_multi && !self.watching && !self.subscribed
+        !self.dedicated() && self.in_multi.is_none() && !self.watching && !self.subscribed
     }
+
+    /// Whether the server answers commands on it now (`CLIENT REPLY`).
+    pub(super) fn replies_on(&self) -> bool {
+        self.session.as_ref().is_none_or(|s| lock(s).replies == Replies::On)
+    }
+}
+
+fn lock(session: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Why a command that changes its connection is refused on a handle that
+/// is not [`dedicated`](Redis::dedicated), and what to use instead: its
+/// connection is shared by every clone of the client (or, pinned for a
+/// transaction, goes back to the client's spare connections), and a
+/// reconnect would silently undo the change.
+pub(super) fn refusal(effect: Effect, name: &str) -> Error {
+    let tool = match effect {
+        Effect::Select => "set the db with the builder's db() (or the URL), or use a dedicated() handle",
+        Effect::Auth | Effect::Hello => {
+            "set auth() / protocol() on the builder (or in the URL), or use a dedicated() handle"
+        }
+        Effect::SetName => "set client_name() on the builder (or in the URL), or use a dedicated() handle",
+        Effect::Monitor => "use Redis::monitor()",
+        Effect::Quit => "use close()",
+        _ => "use a dedicated() handle",
+    };
+    Error::Usage(format!(
+        "{name} would change the state of a connection this handle shares with others \
+         (and a reconnect would silently undo it): {tool}"
+    ))
 }
 
 impl Redis {
     /// Opens a connection that only this handle (and its clones) will use,
     /// for work that needs connection state across several commands:
     /// `WATCH` ... `MULTI`/`EXEC` spread over several awaits, `CLIENT`
-    /// settings, `MONITOR`. The connection is closed when the last handle
-    /// to it is dropped.
+    /// settings. The connection is closed when the last handle to it is
+    /// dropped.
+    ///
+    /// The commands that change a connection's state, refused on a shared
+    /// handle, run here (see [`Effect`](crate::Effect)). `SELECT`, `AUTH`,
+    /// `HELLO`, `CLIENT SETNAME` and `RESET` change what this handle
+    /// reconnects with, so a reconnect restores the state they set.
+    /// While `CLIENT REPLY OFF` (or `SKIP`, for one command) has the server
+    /// stay silent, commands return [`Value::Nil`] once written, without
+    /// waiting (pipelines and subscribing are refused then). While a
+    /// `MULTI` is open, a command awaited here returns
+    /// [`Error::Queued`] with its place in the transaction: `EXEC` returns
+    /// the results.
     ///
     /// # Errors
     /// Connecting failed.
     pub async fn dedicated(&self) -> Result<Redis> {
         let conn = self.connect("dedicated").await?;
-        let pinned = Pinned::new(conn, true);
+        let session = Session::new(self.inner.config.info.clone());
+        let pinned = Pinned::new(conn, Some(Arc::new(Mutex::new(session))));
         Ok(Redis {
             inner: Arc::clone(&self.inner),
             local: Arc::new(Mutex::new(Local { pinned: Some(pinned), ..Local::default() })),
         })
+    }
+
+    /// Whether this handle is [`dedicated`](Redis::dedicated).
+    pub(super) fn is_dedicated(&self) -> bool {
+        self.local().pinned.as_ref().is_some_and(Pinned::dedicated)
     }
 
     /// Closes the connection this handle pinned for an open transaction,
@@ -58,7 +117,7 @@ impl Redis {
     /// that socket open, with the server still holding that state. For
     /// pools, which drop dirty clients.
     pub(crate) fn close_pinned(&self) {
-        let pinned = self.local().pinned.take_if(|p| !p.dedicated);
+        let pinned = self.local().pinned.take_if(|p| !p.dedicated());
         if let Some(p) = pinned {
             tracing::debug!(connection = p.conn.id, "closing the pinned connection of a dropped client");
             p.conn.close(Error::Closed("connection"));
@@ -68,15 +127,19 @@ impl Redis {
     /// The connection this handle is pinned to, pinning one first when the
     /// command opens a transaction or a WATCH: on a shared connection, other
     /// tasks' commands would land inside it.
-    pub(super) async fn pinned_for(&self, name: Option<&str>) -> Result<Option<Connection>> {
+    pub(super) async fn pinned_for(&self, effect: Effect, name: Option<&str>) -> Result<Option<Connection>> {
         let dead_dedicated = {
             let mut local = self.local();
             match &local.pinned {
                 Some(p) if !p.conn.is_closed() => {
                     // RESP2 keeps a subscribed connection for pub/sub alone:
                     // other commands take the shared path.
-                    let resp2_subscribed = p.subscribed && self.inner.config.info.protocol == Protocol::Resp2;
-                    if resp2_subscribed && !matches!(name, Some("PING" | "QUIT" | "RESET")) {
+                    // (A dedicated handle speaks what its own HELLO or RESET chose.)
+                    let protocol =
+                        p.session.as_ref().map_or(self.inner.config.info.protocol, |s| lock(s).info.protocol);
+                    let resp2_subscribed = p.subscribed && protocol == Protocol::Resp2;
+                    let allowed = name == Some("PING") || matches!(effect, Effect::Quit | Effect::Reset);
+                    if resp2_subscribed && !allowed {
                         return Ok(None);
                     }
                     return Ok(Some(p.conn.clone()));
@@ -85,20 +148,28 @@ impl Redis {
                 // must not run elsewhere, outside it. Sent there, each
                 // command fails with what closed it, until EXEC, DISCARD,
                 // RESET (or UNWATCH) ends it.
-                Some(p) if p.in_multi || p.watching => return Ok(Some(p.conn.clone())),
+                Some(p) if p.in_multi.is_some() || p.watching => return Ok(Some(p.conn.clone())),
                 // Whatever else was open on it died with it.
-                Some(p) => {
-                    let dedicated = p.dedicated;
-                    local.pinned = None;
-                    dedicated
-                }
-                None => false,
+                Some(_) => local.pinned.take().and_then(|p| p.session),
+                None => None,
             }
         };
-        if !dead_dedicated && !matches!(name, Some("MULTI" | "WATCH")) {
+        if dead_dedicated.is_none() && !matches!(effect, Effect::Multi | Effect::Watch) {
             return Ok(None);
         }
-        let conn = if dead_dedicated { self.connect("dedicated").await? } else { self.side_connection().await? };
+        let conn = match &dead_dedicated {
+            Some(session) => {
+                // A new connection: it answers every command, and runs with
+                // the settings the handle's commands gave the old one.
+                let info = {
+                    let mut session = lock(session);
+                    session.replies = Replies::On;
+                    session.info.clone()
+                };
+                self.connect_as("dedicated", &info).await?
+            }
+            None => self.side_connection().await?,
+        };
         let mut local = self.local();
         let pinned = local.pinned.get_or_insert(Pinned::new(conn, dead_dedicated));
         Ok(Some(pinned.conn.clone()))
@@ -109,16 +180,51 @@ impl Redis {
         conn: Connection,
         args: &CmdArgs,
         opts: CallOptions,
-        name: Option<&str>,
+        effect: Effect,
     ) -> Result<Value> {
         let limit = opts.timeout.or(self.inner.config.read_timeout);
-        let reply = match conn.send(args) {
-            Ok(rx) => await_reply(rx, limit).await,
+        let (session, queued_at) = {
+            let local = self.local();
+            let pinned = local.pinned.as_ref().filter(|p| p.conn.same(&conn));
+            (pinned.and_then(|p| p.session.clone()), pinned.and_then(|p| p.in_multi))
+        };
+        let name = || opts.name().unwrap_or("the command");
+        let change = match &session {
+            Some(_) if queued_at.is_some() && !effect.is_none() && !effect.is_transaction() => {
+                return Err(Error::Usage(format!(
+                    "{} inside MULTI would change the connection at EXEC, out of step with this handle: \
+                     send it before MULTI or after EXEC",
+                    name()
+                )))
+            }
+            Some(session) => lock(session).change(effect, args)?,
+            None => None,
+        };
+        // Sent with the session locked, so that clones agree on which
+        // command the server leaves unanswered.
+        let sent = match &session {
+            Some(session) => {
+                let mut session = lock(session);
+                if session.answered(change.as_ref()) {
+                    conn.send(args).map(Some)
+                } else {
+                    conn.send_unanswered(args).map(|()| None)
+                }
+            }
+            None => conn.send(args).map(Some),
+        };
+        let reply = match sent {
+            Ok(Some(rx)) => await_reply(rx, limit).await,
+            // The server stays silent (`CLIENT REPLY`): nothing to wait for.
+            Ok(None) => Ok(Value::Nil),
             Err(e) => Err(e),
         };
+        if let (Ok(_), Some(session), Some(change)) = (&reply, &session, change) {
+            lock(session).apply(change);
+        }
         let mut local = self.local();
         let Some(pinned) = local.pinned.as_mut().filter(|p| p.conn.same(&conn)) else { return reply };
-        if matches!(reply, Err(Error::Timeout(_))) && !pinned.dedicated {
+        if matches!(reply, Err(Error::Timeout(_))) && !pinned.dedicated() {
             // Its reply would be out of step with what the next caller of the
             // side connection expects.
             conn.close(Error::Timeout(Timeout::Read));
@@ -126,10 +232,10 @@ impl Redis {
         if conn.is_closed() {
             // The transaction or WATCH died with the connection; it is over
             // once the caller ends it (see `pinned_for`).
-            let ends =
-                matches!(name, Some("EXEC" | "DISCARD" | "RESET")) || (name == Some("UNWATCH") && !pinned.in_multi);
+            let ends = matches!(effect, Effect::EndTransaction | Effect::Reset)
+                || (effect == Effect::Unwatch && pinned.in_multi.is_none());
             if ends {
-                pinned.in_multi = false;
+                pinned.in_multi = None;
                 pinned.watching = false;
             }
             if pinned.released() {
@@ -140,21 +246,46 @@ impl Redis {
         if matches!(reply, Err(Error::Timeout(_))) {
             return reply;
         }
-        if reply.is_ok() {
-            match name {
-                Some("MULTI") => pinned.in_multi = true,
-                Some("WATCH") => pinned.watching = true,
-                Some("UNWATCH") => pinned.watching = false,
-                Some("EXEC" | "DISCARD" | "RESET") => {
-                    pinned.in_multi = false;
+        let reply = match reply {
+            Ok(_) => {
+                match effect {
+                    Effect::Multi => pinned.in_multi = Some(0),
+                    Effect::Watch => pinned.watching = true,
+                    Effect::Unwatch => pinned.watching = false,
+                    Effect::EndTransaction | Effect::Reset => {
+                        pinned.in_multi = None;
+                        pinned.watching = false;
+                    }
+                    _ => {}
+                }
+                match (queued_at, &mut pinned.in_multi) {
+                    // Queued, not run: a typed result cannot be made of
+                    // `QUEUED`, and a caller reading it as a failure would
+                    // queue the command again.
+                    (Some(index), Some(count)) if !effect.is_transaction() => {
+                        *count = index + 1;
+                        Err(Error::Queued { index })
+                    }
+                    _ => reply,
+                }
+            }
+            Err(e) => {
+                if effect == Effect::EndTransaction {
+                    // EXECABORT also ends the transaction.
+                    pinned.in_multi = None;
                     pinned.watching = false;
                 }
-                _ => {}
+                Err(e)
             }
-        } else if name == Some("EXEC") {
-            // EXECABORT also ends the transaction.
-            pinned.in_multi = false;
-            pinned.watching = false;
+        };
+        if effect == Effect::Tracking && reply.is_ok() {
+            // Invalidations (RESP3 pushes) go to this handle's queue.
+            pinned.tracking = true;
+            drop(local);
+            let queue = self.pubsub_queue();
+            queue.lock().keep_open();
+            conn.attach_pubsub(&queue);
+            return reply;
         }
         if pinned.released() {
             let released = local.pinned.take().expect("checked above");

@@ -59,7 +59,7 @@ impl Redis {
         // soon as the first one is, and a caller who read one (and then
         // unsubscribes, say) must find the connection it came on.
         {
-            let mut pinned = Pinned::new(conn.clone(), false);
+            let mut pinned = Pinned::new(conn.clone(), None);
             pinned.subscribed = true;
             let old = handle.lock().unwrap_or_else(|p| p.into_inner()).pinned.replace(pinned);
             if let Some(old) = old {
@@ -112,21 +112,26 @@ impl Redis {
             .pinned
             .as_ref()
             .filter(|p| !p.conn.is_closed())
-            .map(|p| (p.conn.clone(), p.in_multi || p.watching));
+            .map(|p| (p.conn.clone(), p.in_multi.is_some() || p.watching, p.replies_on()));
         let conn = match existing {
-            Some((_, true)) => {
+            Some((_, true, _)) => {
                 return Err(Error::Usage(
                     "a transaction or WATCH is open on this handle: finish it before subscribing".into(),
                 ))
             }
-            Some((conn, false)) => conn,
+            Some((_, _, false)) => {
+                return Err(Error::Usage(
+                    "replies are off on this handle (CLIENT REPLY OFF or SKIP): turn them on before subscribing".into(),
+                ))
+            }
+            Some((conn, false, true)) => conn,
             None if !subscribe => {
                 // Nothing to unsubscribe from: the server would just confirm.
                 return Ok(Value::Array(Vec::new()));
             }
             None => {
                 let conn = self.side_connection().await?;
-                self.local().pinned = Some(Pinned::new(conn.clone(), false));
+                self.local().pinned = Some(Pinned::new(conn.clone(), None));
                 conn
             }
         };
@@ -137,7 +142,9 @@ impl Redis {
         if subscribe {
             queue.lock().reopen();
         }
-        let channels = args.len().saturating_sub(args.name().split(' ').count());
+        // Counted from the words sent (`execute_cmd("SUBSCRIBE a", ["b"])`
+        // subscribes to two channels), after the command's own name.
+        let channels = args.len().saturating_sub(opts.info.map_or(1, |i| i.words as usize));
         let expect = match (channels, subscribe) {
             (0, false) => queue.lock().unsubscribe_all_replies(family),
             (0, true) => 1, // an arity error
@@ -145,9 +152,13 @@ impl Redis {
         };
         let rx = conn.send_expecting(args, expect)?;
         let replies = await_batch(rx, opts.timeout.or(self.inner.config.read_timeout)).await;
+        let tracking = self.local().pinned.as_ref().is_some_and(|p| p.conn.same(&conn) && p.tracking);
         if queue.lock().subscriptions() == 0 {
-            // The last subscription ended: the connection is an ordinary one again.
-            conn.detach_pubsub();
+            // The last subscription ended: the connection is an ordinary one
+            // again (still taking invalidations, if tracking).
+            if !tracking {
+                conn.detach_pubsub();
+            }
             let released = {
                 let mut local = self.local();
                 match local.pinned.as_mut() {

@@ -1,8 +1,6 @@
 //! The shared connection: the one every clone of a client sends its
 //! ordinary commands on, opened on first use and again after it fails.
 
-use std::sync::atomic::Ordering;
-
 use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
@@ -28,7 +26,6 @@ impl Redis {
             tracing::info!(previous = previous.id, server = %self.inner.config.info, "reconnecting");
         }
         let conn = self.connect("shared").await?;
-        self.inner.selected_other_db.store(false, Ordering::Relaxed);
         *self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
         Ok(conn)
     }

@@ -25,6 +25,7 @@ impl Redis {
     pub(super) async fn request_blocking(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         let config = &self.inner.config;
         let conn = self.side_connection().await?;
+        self.lend(&conn);
         let rx = conn.send(args)?;
         // Abandoned before its reply (timed out, or the future dropped), the
         // command keeps the server blocking this connection: close it.
@@ -49,6 +50,14 @@ impl Redis {
                 None => return self.connect("dedicated").await,
             }
         }
+    }
+
+    /// Notes a side connection as lent to a blocking call, for `close()`.
+    pub(super) fn lend(&self, conn: &Connection) {
+        let mut busy = self.inner.side_busy.lock().unwrap_or_else(|p| p.into_inner());
+        // Those whose call ended (and the connection with it) go.
+        busy.retain(|w| w.id != conn.id && w.upgrade().is_some_and(|c| !c.is_closed()));
+        busy.push(conn.downgrade());
     }
 
     /// Keeps a side connection for reuse (or closes it when enough are kept).

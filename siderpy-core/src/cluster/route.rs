@@ -2,7 +2,7 @@
 //! replies of a command sent to many nodes become one.
 
 use crate::args::CmdArgs;
-use crate::command::CommandInfo;
+use crate::command::{CommandInfo, Effect};
 use crate::error::{Error, Result, ServerError};
 use crate::keys::{self, BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
 use crate::value::Value;
@@ -58,29 +58,19 @@ fn splittable(name: &str) -> Option<SplitMerge> {
     }
 }
 
-/// Commands a cluster client sends by itself, as its redirections call for
-/// them; sent by a caller, they would change a node connection every other
-/// caller shares. (The spec's other connection-state commands are flagged
-/// in their `CommandInfo`.)
-const CLUSTER_CONNECTION_STATE: &[&str] = &["READONLY", "READWRITE", "ASKING"];
-
 /// The route of the command `args`, from what the spec says of it (`info`,
 /// looked up by name for `execute_cmd`): its keys' slot, else its request
 /// policy. Keys in different slots are [`Error::CrossSlot`], unless `split`
 /// allows cutting the command per slot.
 pub(crate) fn route(args: &CmdArgs, info: Option<&'static CommandInfo>, split: bool) -> Result<Route> {
+    args.check_name()?;
     if let Some(route) = info.and_then(|info| one_key_route(info, args)) {
         return Ok(route);
     }
     let words = args.words();
     let Some(info) = keys::resolve(info, &words) else { return Ok(Route::AnyPrimary) };
-    if info.connection_state || CLUSTER_CONNECTION_STATE.contains(&info.name) {
-        return Err(Error::Usage(format!(
-            "{} changes the state of one connection, which a cluster client shares among callers: \
-             use RedisCluster::transaction() for MULTI/EXEC, RedisCluster::pubsub() for shard channels, \
-             or a node's own Redis (RedisCluster::node_for_slot) for the rest",
-            info.name
-        )));
+    if !info.effect.is_none() {
+        return Err(refusal(info));
     }
     let positions = keys::key_positions(info, &words).positions;
     let mut slots = positions.iter().map(|&p| (p, key_slot(words[p])));
@@ -106,6 +96,29 @@ pub(crate) fn route(args: &CmdArgs, info: Option<&'static CommandInfo>, split: b
         // Multi-shard commands without keys are arity errors: any node says so.
         Some(RequestPolicy::MultiShard) | None => Route::AnyPrimary,
     })
+}
+
+/// Why a cluster client refuses a command that changes its connection:
+/// every node connection is shared by all callers (and the client sends
+/// `READONLY`, `ASKING` by itself, as replicas and redirections call for).
+fn refusal(info: &CommandInfo) -> Error {
+    let tool = match info.effect {
+        Effect::Multi | Effect::EndTransaction | Effect::Watch | Effect::Unwatch => {
+            "use RedisCluster::transaction() for MULTI/EXEC"
+        }
+        Effect::Subscribe | Effect::Unsubscribe => "use RedisCluster::pubsub() to subscribe",
+        Effect::ReadOnly | Effect::Asking => {
+            "the cluster client sends it itself (read_from_replicas(true) for reads from replicas, ASKING on redirection)"
+        }
+        Effect::Auth | Effect::Hello | Effect::Select | Effect::SetName => {
+            "set it for every node with RedisCluster::builder(..).client(|c| ...)"
+        }
+        _ => "run it on a dedicated() handle of a node's own Redis (RedisCluster::node_for_slot)",
+    };
+    Error::Usage(format!(
+        "{} changes the state of its connection, which a cluster client shares among callers: {tool}",
+        info.name
+    ))
 }
 
 /// The route of a command with one key at a fixed place (`GET`, `SET`,
@@ -326,6 +339,7 @@ mod tests {
         assert_eq!(route_of(&["KEYS", "*"], false).unwrap(), Route::FanOut { every_node: false, policy: None });
         assert!(matches!(route_of(&["SCRIPT", "FLUSH"], false).unwrap(), Route::FanOut { every_node: true, .. }));
         assert!(matches!(route_of(&["SCAN", "0"], false), Err(Error::Usage(_))));
+        assert!(matches!(route(&CmdArgs::with_name(" "), None, false), Err(Error::Usage(_))));
         for shared_state in [
             &["MULTI"][..],
             &["WATCH", "k"],
@@ -333,6 +347,14 @@ mod tests {
             &["select", "1"],
             &["CLIENT", "REPLY", "OFF"],
             &["READONLY"],
+            &["ASKING"],
+            &["RESET"],
+            &["AUTH", "pw"],
+            &["HELLO", "3"],
+            &["CLIENT", "SETNAME", "x"],
+            &["client", "tracking", "on"],
+            &["MONITOR"],
+            &["QUIT"],
         ] {
             assert!(matches!(route_of(shared_state, false), Err(Error::Usage(_))), "{shared_state:?}");
         }

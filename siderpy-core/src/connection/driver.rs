@@ -14,9 +14,9 @@ use tokio::io::AsyncWrite;
 use tokio::time::Sleep;
 
 use super::transport::Transport;
-use super::{lock, Slot, State};
+use super::{lock, Finish, Queued, Slot, State};
 use crate::error::{Error, Timeout};
-use crate::pubsub::{self, Family, Incoming, PubSubQueue, QueueState};
+use crate::pubsub::{self, Family, Incoming, MessageKind, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
 use crate::trace as tracing;
 use crate::value::Value;
@@ -34,6 +34,10 @@ const BIG_FRAME: usize = 64 * 1024;
 
 /// Rounds of read/write work before yielding to other tasks.
 const BUDGET: usize = 32;
+
+/// An idle buffer keeps at most this much room: a large value's room is
+/// given back once it is written or read, not kept until the connection closes.
+const MAX_IDLE_CAPACITY: usize = 4 * READ_CHUNK;
 
 /// Writes queued commands and dispatches replies until the connection
 /// fails or is closed. A hand-written future so one task can wait on the
@@ -56,7 +60,16 @@ pub(crate) struct Driver {
     done: Vec<(Slot, Option<Value>)>,
     /// Callers woken since the driver last yielded.
     woken: usize,
+    /// Some bytes have reached the socket: a reply before that answers no
+    /// command (a server that greets, say).
+    sent_any: bool,
+    /// The socket refused bytes since `out` was last taken: commands given
+    /// up meanwhile are purged before the next take.
+    stalled: bool,
     id: u64,
+    /// Last, so that it is dropped after the socket: marks the connection
+    /// finished (and closed, if it was not) however the driver goes.
+    _finish: Finish,
 }
 
 impl Driver {
@@ -69,6 +82,7 @@ impl Driver {
     ) -> Self {
         Driver {
             io,
+            _finish: Finish(Arc::clone(&shared)),
             shared,
             decoder: Decoder::new(limits),
             rbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -79,6 +93,8 @@ impl Driver {
             replies: Vec::new(),
             done: Vec::new(),
             woken: 0,
+            sent_any: false,
+            stalled: false,
             id,
         }
     }
@@ -95,11 +111,18 @@ impl Driver {
                     progressed = true;
                 }
                 Poll::Ready(Err(e)) => return Err(Error::io(e)),
-                Poll::Pending => break,
+                Poll::Pending => {
+                    self.stalled = true;
+                    break;
+                }
             }
         }
+        self.sent_any |= progressed;
         if self.wbuf.is_empty() {
             self.wbuf.clear();
+            if self.wbuf.capacity() > MAX_IDLE_CAPACITY {
+                self.wbuf = BytesMut::with_capacity(READ_CHUNK);
+            }
             self.write_deadline = None;
             if self.needs_flush {
                 match Pin::new(&mut self.io).poll_flush(cx) {
@@ -150,23 +173,36 @@ impl Driver {
     /// Hands the decoded replies to their slots, oldest first, under one
     /// lock of the state (and one of the pub/sub queue, when one is attached).
     fn dispatch(&mut self) -> Result<(), Error> {
-        let Driver { shared, replies, done, woken, .. } = self;
+        let Driver { shared, replies, done, woken, sent_any, id, .. } = self;
         let mut result = Ok(());
+        if !*sent_any {
+            if let Some(v) = replies.first() {
+                // Taken as a reply, it would shift every reply after it.
+                return Err(Error::protocol(format!("the server sent {} before any command", quote(v))));
+            }
+        }
         {
             let mut st = lock(shared);
             let queue = st.pubsub.clone();
             let mut q = queue.as_ref().map(PubSubQueue::lock);
             for v in replies.drain(..) {
                 let v = match &mut q {
-                    Some(q) => match route_pubsub(q, &st.slots, v) {
+                    Some(q) => match route_pubsub(q, &st.slots, v, *id) {
                         Some(v) => v,
                         None => continue,
                     },
-                    // Out-of-band data with no subscriber (client tracking...): no reply.
-                    None if matches!(v, Value::Push(_)) => continue,
+                    // Out-of-band, and no queue to take it: never a reply.
+                    None if matches!(v, Value::Push(_)) => {
+                        unqueued_push(&v, *id);
+                        continue;
+                    }
                     None => v,
                 };
-                match st.slots.front_mut() {
+                // Commands the server does not answer (`CLIENT REPLY`) get nothing.
+                while matches!(st.slots.front().map(|q| &q.slot), Some(Slot::Unanswered)) {
+                    st.slots.pop_front();
+                }
+                match st.slots.front_mut().map(|q| &mut q.slot) {
                     None => {
                         // Replies before this one still reach their callers.
                         result = Err(Error::protocol(match v {
@@ -182,10 +218,11 @@ impl Driver {
                         let end = *stop_at_error && matches!(v, Value::Error(_));
                         got.push(v);
                         if got.len() == *n || end {
-                            done.push((st.slots.pop_front().expect("front exists"), None));
+                            done.push((st.slots.pop_front().expect("front exists").slot, None));
                         }
                     }
-                    Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists"), Some(v))),
+                    Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists").slot, Some(v))),
+                    Some(Slot::Unanswered) => unreachable!("passed over above"),
                 }
             }
         }
@@ -197,6 +234,7 @@ impl Driver {
                 (Slot::One(tx), Some(v)) => drop(tx.send(Ok(v))),
                 (Slot::Many { got, tx, .. }, _) => drop(tx.send(Ok(got))),
                 (Slot::One(_), None) => unreachable!("single slots always carry their reply"),
+                (Slot::Unanswered, _) => unreachable!("never done"),
             }
         }
         result
@@ -247,6 +285,9 @@ impl Driver {
         if !self.replies.is_empty() {
             self.dispatch()?;
         }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > MAX_IDLE_CAPACITY {
+            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
         Ok(true)
     }
 
@@ -259,7 +300,11 @@ impl Driver {
                 }
                 st.busy = true;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
+                    if mem::take(&mut self.stalled) {
+                        st.purge_unsent();
+                    }
                     mem::swap(&mut self.wbuf, &mut st.out);
+                    st.taken += self.wbuf.len() as u64;
                 }
                 st.pubsub.as_ref().is_some_and(PubSubQueue::is_bounded)
             };
@@ -311,17 +356,21 @@ impl Driver {
 /// other pushes are dropped, and confirmations (replies to the (un)subscribe
 /// commands) update what the queue is subscribed to. Returns what is left
 /// for the command at the head of the queue, if anything.
-fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<Value> {
+fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Queued>, v: Value, id: u64) -> Option<Value> {
+    let v = q.monitor_line(v, answered_waiting(slots))?;
     let subscribed = q.subscriptions() > 0;
     // In RESP2 a confirmation is a plain array: read arrays as pub/sub
     // frames while subscribed, or while a (un)subscribe waits for its own.
-    let confirming = matches!(slots.front(), Some(Slot::Many { stop_at_error: true, .. }));
+    let answered = slots.iter().map(|q| &q.slot).find(|s| !matches!(s, Slot::Unanswered));
+    let confirming = matches!(answered, Some(Slot::Many { stop_at_error: true, .. }));
     match pubsub::classify(&v, subscribed || confirming) {
         Incoming::Message(m) => {
+            if m.kind == MessageKind::Unknown {
+                tracing::warn!(connection = id, frame = ?m.frame, "an out-of-band message of an unknown kind: queued as Unknown");
+            }
             q.push(m);
             None
         }
-        Incoming::OtherPush => None,
         Incoming::Confirmation { family: Family::Shard, subscribe: false, channel: Some(channel) } if !confirming => {
             // No SUNSUBSCRIBE asked for this: the server dropped a shard
             // channel whose slot left this node (cluster resharding).
@@ -336,6 +385,37 @@ fn route_pubsub(q: &mut QueueState, slots: &VecDeque<Slot>, v: Value) -> Option<
         }
         Incoming::Reply if subscribed => Some(pong_as_reply(v)),
         Incoming::Reply => Some(v),
+    }
+}
+
+/// Whether a command waits for a reply (commands sent while `CLIENT
+/// REPLY` is off wait for none).
+fn answered_waiting(slots: &VecDeque<Queued>) -> bool {
+    slots.iter().any(|q| !matches!(q.slot, Slot::Unanswered))
+}
+
+/// A push read where no pub/sub queue takes messages (a connection with
+/// `CLIENT TRACKING` on and no subscriber, say): logged, and dropped.
+fn unqueued_push(v: &Value, id: u64) {
+    match pubsub::classify(v, false) {
+        Incoming::Message(m) if m.kind == MessageKind::Invalidate => {
+            tracing::debug!(connection = id, keys = ?m.invalidated, "an invalidation with no queue to take it: dropped");
+        }
+        _ => tracing::warn!(connection = id, frame = ?v, "a push with no queue to take it: dropped"),
+    }
+}
+
+/// A frame the server sent, shortened for an error message.
+pub(crate) fn quote(v: &Value) -> String {
+    const MAX: usize = 120;
+    let text = match v {
+        Value::Simple(b) | Value::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Value::Error(e) => format!("the error {e:?}"),
+        other => format!("{other:?}"),
+    };
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
     }
 }
 
@@ -368,16 +448,9 @@ impl Future for Driver {
             }
             Poll::Ready(Err(err)) => {
                 tracing::warn!(connection = this.id, error = %err, "connection failed");
-                let slots = {
-                    let mut st = lock(&this.shared);
-                    st.closed.get_or_insert(err.clone());
-                    if let Some(queue) = st.pubsub.take() {
-                        queue.lock().close(Some(err.clone()));
-                    }
-                    mem::take(&mut st.slots)
-                };
-                for slot in slots {
-                    slot.fail(&err);
+                let slots = lock(&this.shared).shut(&err);
+                for q in slots {
+                    q.slot.fail(&err);
                 }
                 Poll::Ready(())
             }

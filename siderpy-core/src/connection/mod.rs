@@ -9,7 +9,18 @@
 //!
 //! This makes cancellation safe by construction: a caller that gives up (its
 //! future dropped, or timed out) only drops its receiver; its reply still
-//! arrives in order and is discarded, so nobody else's reply shifts.
+//! arrives in order and is discarded, so nobody else's reply shifts. A
+//! command given up before its bytes reached the socket is taken out of the
+//! queue instead, once the socket refused bytes (see [`State::purge_unsent`]):
+//! it is never sent.
+//!
+//! # Ownership
+//! [`Connection`] handles are the owners of the connection: when the last
+//! one is dropped, the connection closes and its driver ends, closing the
+//! socket. The driver holds the state but not a handle, so a connection no
+//! one can send on never lingers. A driver that ends for any reason (its
+//! runtime shut down, say) leaves the connection marked closed, so the next
+//! call reconnects instead of waiting for a reply that cannot come.
 
 mod driver;
 pub(crate) mod transport;
@@ -17,7 +28,7 @@ mod wait;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 use bytes::BytesMut;
 use tokio::sync::oneshot;
@@ -26,9 +37,10 @@ use crate::args::CmdArgs;
 use crate::error::{Error, Result};
 use crate::pubsub::PubSubQueue;
 use crate::resp::Limits;
+use crate::trace as tracing;
 use crate::value::Value;
 
-pub(crate) use driver::Driver;
+pub(crate) use driver::{quote, Driver};
 use transport::Transport;
 pub(crate) use wait::{await_batch, await_reply};
 
@@ -40,6 +52,10 @@ pub(crate) enum Slot {
     /// `stop_at_error`, an error reply ends it early: a (un)subscribe the
     /// server refuses answers with one error, not one frame per channel.
     Many { n: usize, got: Vec<Value>, stop_at_error: bool, tx: oneshot::Sender<Result<Vec<Value>>> },
+    /// A command the server does not answer (sent while `CLIENT REPLY` is
+    /// off or skipping): it keeps its bytes' place in the output, and is
+    /// passed over when replies are handed out.
+    Unanswered,
 }
 
 impl Slot {
@@ -47,8 +63,25 @@ impl Slot {
         match self {
             Slot::One(tx) => drop(tx.send(Err(err.clone()))),
             Slot::Many { tx, .. } => drop(tx.send(Err(err.clone()))),
+            Slot::Unanswered => {}
         }
     }
+
+    /// Whether its caller has given up (timed out, or its future dropped).
+    fn abandoned(&self) -> bool {
+        match self {
+            Slot::One(tx) => tx.is_closed(),
+            Slot::Many { tx, .. } => tx.is_closed(),
+            Slot::Unanswered => false,
+        }
+    }
+}
+
+/// A reply slot and where its command's bytes start in the connection's
+/// output, counted from the first byte ever queued.
+pub(crate) struct Queued {
+    pub(crate) start: u64,
+    pub(crate) slot: Slot,
 }
 
 /// Commands already encoded as RESP arrays, back to back, possibly in
@@ -63,8 +96,14 @@ pub(crate) struct Frames<'a> {
 pub(crate) struct State {
     /// Encoded commands not yet taken by the driver.
     pub(crate) out: BytesMut,
+    /// How many bytes the driver has taken from `out` so far: `out` holds
+    /// the bytes from `taken` on.
+    pub(crate) taken: u64,
+    /// The most `out` may hold before new commands are refused
+    /// ([`Limits::max_queued_bytes`]).
+    max_queued: usize,
     /// One entry per command (or batch) written or queued, oldest first.
-    pub(crate) slots: VecDeque<Slot>,
+    pub(crate) slots: VecDeque<Queued>,
     /// The driver's waker, taken by whoever queues bytes while the driver
     /// sleeps.
     pub(crate) waker: Option<Waker>,
@@ -76,14 +115,91 @@ pub(crate) struct State {
     pub(crate) closed: Option<Error>,
     /// The queue pub/sub messages read here go to, while subscribed.
     pub(crate) pubsub: Option<PubSubQueue>,
+    /// The driver has ended and dropped the socket.
+    finished: bool,
+    /// Callers of [`Connection::close_and_wait`] waiting for that.
+    finish_waiters: Vec<Waker>,
 }
 
-/// A handle to one open connection. Cheap to clone.
+impl State {
+    /// Fails every queued and in-flight command with `err`, and marks the
+    /// connection closed (keeping an earlier cause). Returns the slots to
+    /// fail outside the lock.
+    fn shut(&mut self, err: &Error) -> VecDeque<Queued> {
+        if self.closed.is_none() {
+            if let Some(queue) = self.pubsub.take() {
+                // The user closing it ends its subscriptions; a failure
+                // interrupts them (a re-subscriber takes over).
+                let cause = (!matches!(err, Error::Closed(_))).then(|| err.clone());
+                queue.lock().close(cause);
+            }
+            self.closed = Some(err.clone());
+        }
+        std::mem::take(&mut self.slots)
+    }
+
+    /// Takes the commands whose callers gave up out of `out` (not yet taken
+    /// by the driver, so not one byte of them is sent). Costs a walk of the
+    /// queued slots, so it runs only when output backs up: when `out` is
+    /// full, and when the driver takes `out` after the socket refused bytes.
+    pub(crate) fn purge_unsent(&mut self) {
+        let taken = self.taken;
+        let first = self.slots.partition_point(|q| q.start < taken);
+        if !self.slots.range(first..).any(|q| q.slot.abandoned()) {
+            return;
+        }
+        let old = std::mem::take(&mut self.out);
+        let unsent: Vec<Queued> = self.slots.drain(first..).collect();
+        let ends: Vec<u64> = unsent.iter().skip(1).map(|q| q.start).chain([taken + old.len() as u64]).collect();
+        let mut out = BytesMut::with_capacity(old.len());
+        let mut purged = 0;
+        for (q, end) in unsent.into_iter().zip(ends) {
+            if q.slot.abandoned() {
+                purged += 1;
+                continue;
+            }
+            let start = taken + out.len() as u64;
+            out.extend_from_slice(&old[(q.start - taken) as usize..(end - taken) as usize]);
+            self.slots.push_back(Queued { start, slot: q.slot });
+        }
+        tracing::debug!(purged, "dropped commands given up before they were sent");
+        self.out = out;
+    }
+}
+
+/// A handle to one open connection, and one of its owners: the connection
+/// closes when the last handle goes. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Connection {
-    shared: Arc<Mutex<State>>,
+    owner: Arc<Owner>,
     /// Sequence number of the connection for this client, for logs.
     pub(crate) id: u64,
+}
+
+/// A handle that does not own the connection: it reaches it (to close
+/// it) only while an owner has it open.
+#[derive(Clone)]
+pub(crate) struct WeakConnection {
+    owner: std::sync::Weak<Owner>,
+    pub(crate) id: u64,
+}
+
+impl WeakConnection {
+    /// The connection, if an owner still holds it.
+    pub(crate) fn upgrade(&self) -> Option<Connection> {
+        Some(Connection { owner: self.owner.upgrade()?, id: self.id })
+    }
+}
+
+/// Closes the connection when the last [`Connection`] handle is dropped.
+struct Owner {
+    shared: Arc<Mutex<State>>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        close(&self.shared, Error::Closed("connection"));
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -104,23 +220,32 @@ impl Connection {
     ) -> Self {
         let shared = Arc::new(Mutex::new(State {
             out: BytesMut::with_capacity(16 * 1024),
+            taken: 0,
+            max_queued: limits.max_queued_bytes,
             slots: VecDeque::new(),
             waker: None,
             busy: false,
             closed: None,
             pubsub: None,
+            finished: false,
+            finish_waiters: Vec::new(),
         }));
         tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, id));
-        Connection { shared, id }
+        Connection { owner: Arc::new(Owner { shared }), id }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.shared)
+        lock(&self.owner.shared)
+    }
+
+    /// A handle that does not keep the connection open.
+    pub(crate) fn downgrade(&self) -> WeakConnection {
+        WeakConnection { owner: Arc::downgrade(&self.owner), id: self.id }
     }
 
     /// Whether both handles are to the same connection.
     pub(crate) fn same(&self, other: &Connection) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        Arc::ptr_eq(&self.owner, &other.owner)
     }
 
     /// True once the connection has failed or been closed.
@@ -137,6 +262,16 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         self.enqueue(|out| cmd.write_frame(out), Slot::One(tx))?;
         Ok(rx)
+    }
+
+    /// Queues a command the server will not answer (sent while `CLIENT
+    /// REPLY` is off or skipping): no reply slot, so the next reply still
+    /// goes to the command that gets it.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub(crate) fn send_unanswered(&self, cmd: &CmdArgs) -> Result<()> {
+        self.enqueue(|out| cmd.write_frame(out), Slot::Unanswered)
     }
 
     /// Queues commands already encoded back to back (a pipeline's buffer,
@@ -167,8 +302,16 @@ impl Connection {
             if let Some(err) = &st.closed {
                 return Err(err.clone());
             }
+            if st.out.len() >= st.max_queued {
+                // The server is not reading: refuse rather than grow without bound.
+                st.purge_unsent();
+                if st.out.len() >= st.max_queued {
+                    return Err(Error::OutputFull { queued: st.out.len(), limit: st.max_queued });
+                }
+            }
+            let start = st.taken + st.out.len() as u64;
             write(&mut st.out);
-            st.slots.push_back(slot);
+            st.slots.push_back(Queued { start, slot });
             if st.busy {
                 None
             } else {
@@ -202,24 +345,61 @@ impl Connection {
 
     /// Closes the connection: commands in flight and later ones get `err`.
     /// A pub/sub queue attached to it is closed too (with `err` as its cause
-    /// unless the user closed the connection).
+    /// unless the user closed the connection). The socket closes when the
+    /// driver next runs; see [`close_and_wait`](Self::close_and_wait).
     pub(crate) fn close(&self, err: Error) {
-        let (slots, waker) = {
+        close(&self.owner.shared, err);
+    }
+
+    /// Closes the connection and waits until its driver has ended and
+    /// closed the socket (at once if its runtime is gone).
+    pub(crate) async fn close_and_wait(&self, err: Error) {
+        self.close(err);
+        std::future::poll_fn(|cx| {
             let mut st = self.lock();
-            if st.closed.is_some() {
-                return;
+            if st.finished {
+                return Poll::Ready(());
             }
-            if let Some(queue) = st.pubsub.take() {
-                let cause = (!matches!(err, Error::Closed(_))).then(|| err.clone());
-                queue.lock().close(cause);
-            }
-            st.closed = Some(err.clone());
-            (std::mem::take(&mut st.slots), st.waker.take())
-        };
-        for slot in slots {
-            slot.fail(&err);
+            st.finish_waiters.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
+fn close(shared: &Mutex<State>, err: Error) {
+    let (slots, waker) = {
+        let mut st = lock(shared);
+        if st.closed.is_some() {
+            return;
         }
-        if let Some(w) = waker {
+        (st.shut(&err), st.waker.take())
+    };
+    for q in slots {
+        q.slot.fail(&err);
+    }
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// Marks the connection finished when its driver goes, however it goes (its
+/// future completed, or dropped with its runtime): the last field of the
+/// driver, dropped after the socket.
+pub(crate) struct Finish(pub(crate) Arc<Mutex<State>>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let (slots, waiters) = {
+            let mut st = lock(&self.0);
+            let slots = st.shut(&Error::Closed("connection"));
+            st.finished = true;
+            (slots, std::mem::take(&mut st.finish_waiters))
+        };
+        for q in slots {
+            q.slot.fail(&Error::Closed("connection"));
+        }
+        for w in waiters {
             w.wake();
         }
     }

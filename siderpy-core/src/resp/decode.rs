@@ -52,13 +52,40 @@ pub struct Limits {
     /// long before this much is buffered. Raise it for larger replies (an
     /// `MGET` of several values near `max_bulk_len`).
     pub max_frame_len: usize,
+    /// Most memory the values decoded from one reply may take, in bytes.
+    /// Default 1 GiB.
+    ///
+    /// `max_frame_len` counts wire bytes, but a small element costs more in
+    /// memory than on the wire: `:1` is 4 bytes there and one
+    /// [`Value`] (`size_of::<Value>()` bytes) here. Every element is counted
+    /// at that size as soon as its aggregate announces it (strings are
+    /// slices of the reply's own bytes, which `max_frame_len` counts), so a
+    /// reply announcing more than this is refused before it is read. With
+    /// both defaults, a reply costs at most 2 GiB: twice the frame cap.
+    pub max_decoded_bytes: usize,
+    /// Most bytes of commands a connection queues for a server that does
+    /// not read them; past it, new commands fail at once with
+    /// [`Error::OutputFull`] (nothing sent, the connection stays open).
+    /// Default 64 MiB. One command larger than this is still accepted when
+    /// little else is queued.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, max_elements: 1 << 32, max_depth: 64, max_frame_len: 1 << 30 }
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_elements: 1 << 32,
+            max_depth: 64,
+            max_frame_len: 1 << 30,
+            max_decoded_bytes: 1 << 30,
+            max_queued_bytes: 64 << 20,
+        }
     }
 }
+
+/// What one decoded element costs in memory, for `max_decoded_bytes`.
+const VALUE_SIZE: usize = std::mem::size_of::<Value>();
 
 /// A stateful RESP decoder for one connection.
 ///
@@ -78,6 +105,8 @@ pub struct Decoder {
     /// Where each element of an array of bulk strings lies (kept to reuse
     /// its allocation).
     spans: Vec<(usize, usize)>,
+    /// Memory the head frame's values will take, as far as announced.
+    decoded: usize,
 }
 
 impl Decoder {
@@ -200,7 +229,7 @@ impl Decoder {
             return None;
         }
         let n = match length(&buf[1..nl - 1], "aggregate", self.limits.max_elements) {
-            Ok(Some(n)) => n,
+            Ok(Some(n)) if n.saturating_mul(VALUE_SIZE) <= self.limits.max_decoded_bytes => n,
             _ => return None,
         };
         let mut pos = nl + 1;
@@ -268,6 +297,7 @@ impl Decoder {
         self.pos = 0;
         self.open.clear();
         self.need = 0;
+        self.decoded = 0;
     }
 
     fn too_long(&self, len: usize) -> Error {
@@ -305,6 +335,16 @@ impl Decoder {
                 )));
             }
             if children > 0 {
+                self.decoded = self.decoded.saturating_add(children.saturating_mul(VALUE_SIZE));
+                // When the wire bytes alone cannot fit, that is the cap to name.
+                let least = self.pos.saturating_add(children.saturating_mul(MIN_FRAME));
+                if self.decoded > self.limits.max_decoded_bytes && least <= self.limits.max_frame_len {
+                    return Err(Check::Invalid(format!(
+                        "reply announcing at least {} bytes of values exceeds the limit of {} \
+                         (Limits::max_decoded_bytes)",
+                        self.decoded, self.limits.max_decoded_bytes
+                    )));
+                }
                 self.open.push(children);
                 continue;
             }
@@ -853,6 +893,26 @@ mod tests {
         assert_eq!(frame(1000).len(), 1000);
         assert!(matches!(decode_with(limits, &frame(1000)), Ok(Some(Value::Bulk(_)))));
         assert!(matches!(decode_with(limits, &frame(1001)), Err(Error::Protocol(_))));
+    }
+
+    #[test]
+    fn decoded_size_is_capped_by_max_decoded_bytes() {
+        let limits = Limits { max_decoded_bytes: 10 * VALUE_SIZE, ..Limits::default() };
+        let ints = |n: usize| [format!("*{n}\r\n").into_bytes(), b":1\r\n".repeat(n)].concat();
+        assert!(matches!(decode_with(limits, &ints(10)), Ok(Some(Value::Array(_)))));
+        // Refused on its header, the elements not even sent.
+        let got = decode_with(limits, b"*11\r\n");
+        assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_decoded_bytes")), "{got:?}");
+        // Each array small, their sum over: refused as the sum passes.
+        let nested = [&b"*2\r\n"[..], &ints(5), b"*5\r\n"].concat();
+        let got = decode_with(limits, &nested);
+        assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_decoded_bytes")), "{got:?}");
+        // Bulk strings cost one value each (their bytes are the frame's).
+        let bulks = [&b"*11\r\n"[..], &b"$1\r\nx\r\n".repeat(11)].concat();
+        assert!(matches!(decode_with(limits, &bulks), Err(Error::Protocol(_))));
+        // By default: a 90 MB reply of `_` (30 million values, 1.2 GB) is refused.
+        let got = decode_all(b"*30000000\r\n_\r\n");
+        assert!(matches!(&got, Err(Error::Protocol(m)) if m.contains("max_decoded_bytes")), "{got:?}");
     }
 
     #[test]
