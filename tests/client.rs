@@ -399,10 +399,13 @@ async fn read_timeout_applies_to_slow_commands(p: Protocol) {
     assert!(matches!(err, Error::Timeout(Timeout::Read)), "{err:?}");
     assert!(!err.is_connection_error());
     assert_within(start.elapsed(), 180, 450, "DEBUG SLEEP 0.5");
-    // The late reply to DEBUG is discarded; ECHO (with a longer per-call
-    // timeout, since the server is still asleep) gets its own.
+    // Nothing at all was read for the whole read timeout: as far as the
+    // client can tell the server answers nobody, so the connection was
+    // closed as dead (with DEBUG's late reply). ECHO (with a longer
+    // per-call timeout, since the server is still asleep) gets its own on a
+    // new one.
     assert_echo(&redis, "after a read timeout").await;
-    assert_eq!(client_id(&redis).await, id, "a read timeout keeps the connection");
+    assert_ne!(client_id(&redis).await, id, "a read timeout with nothing read replaces the connection");
 }
 
 async fn per_call_timeout(p: Protocol) {
@@ -466,13 +469,28 @@ async fn command_while_server_down_fails_then_recovers(p: Protocol) {
     let redis = client(&server, p);
     assert_echo(&redis, "before").await;
     server.kill();
-    let err = redis.execute_cmd("PING", ()).await.expect_err("the server is down");
-    assert!(matches!(err, Error::Io(_)), "{err:?}");
-    assert!(err.is_connection_error());
-    // Still down: each command tries to reconnect, and fails fast.
-    let err = redis.execute_cmd("PING", ()).await.expect_err("the server is down");
-    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    // The first command learns of it (from the dead connection, or from
+    // connecting); once connecting failed, until the next attempt is due,
+    // commands fail at once without trying, saying why and when.
+    let mut unavailable = None;
+    for _ in 0..3 {
+        let err = redis.execute_cmd("PING", ()).await.expect_err("the server is down");
+        assert!(err.is_connection_error(), "{err:?}");
+        match err {
+            Error::Io(_) => {}
+            Error::Unavailable { cause, retry_in: Some(_) } if matches!(*cause, Error::Io(_)) => {
+                unavailable = Some(cause);
+                break;
+            }
+            err => panic!("{err:?}"),
+        }
+    }
+    assert!(unavailable.is_some(), "no command failed fast");
     server.restart().await;
+    // The next attempt (at most the backoff's cap away) connects.
+    let back = Instant::now();
+    support::ping_once_reconnected(&redis).await.expect("reconnects");
+    assert_within(back.elapsed(), 0, 2000 * 3, "reconnecting after a restart");
     assert_echo(&redis, "after").await;
 }
 
@@ -523,6 +541,11 @@ async fn read_and_write_timeouts_while_server_is_paused(p: Protocol) {
         .write_timeout(Some(Duration::from_millis(300)))
         .build();
     let id = client_id(&redis).await;
+    // A GET that times out with nothing read closes its connection as dead
+    // (see `read_timeout_applies_to_slow_commands`): the write timeout is
+    // tried on another client's.
+    let writer = builder(&server, p).write_timeout(Some(Duration::from_millis(300))).build();
+    let writer_id = client_id(&writer).await;
 
     server.pause();
     let start = Instant::now();
@@ -533,7 +556,7 @@ async fn read_and_write_timeouts_while_server_is_paused(p: Protocol) {
     // More than the socket buffers hold: the write cannot finish.
     let huge = vec![b'x'; 64 << 20];
     let start = Instant::now();
-    let err = redis
+    let err = writer
         .execute_cmd("SET", ("big", &huge[..]))
         .with_timeout(Duration::from_secs(10))
         .await
@@ -543,7 +566,10 @@ async fn read_and_write_timeouts_while_server_is_paused(p: Protocol) {
     assert_within(start.elapsed(), 280, 3000, "SET of 64 MiB to a stopped server");
     server.resume();
 
-    // The write timeout closed that connection; the client goes on with a new one.
+    // The write timeout closed that connection, the read timeout the
+    // other; each client goes on with a new one.
+    assert_echo(&writer, "after resume").await;
+    assert_ne!(client_id(&writer).await, writer_id);
     assert_echo(&redis, "after resume").await;
     assert_ne!(client_id(&redis).await, id);
 }

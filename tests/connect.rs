@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use siderpy::prelude::*;
 use siderpy::{Error, Protocol, Redis, Timeout};
-use support::{client_info, percent_encode, untrusted_tls_config, with_protocol, RedisServer};
+use support::{client_info, percent_encode, silent_listener, untrusted_tls_config, with_protocol, RedisServer};
 
 protocol_tests!(
     tcp_url,
@@ -257,19 +257,6 @@ async fn client_name_from_url_and_builder(p: Protocol) {
     let redis = Redis::builder(&url).unwrap().client_name("from-builder").protocol(p).build();
     let name: Option<String> = redis.execute_cmd("CLIENT", ["GETNAME"]).returning().await.unwrap();
     assert_eq!(name.as_deref(), Some("from-builder"));
-}
-
-/// A loopback listener that accepts connections and never sends a byte.
-async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    (port, task)
 }
 
 #[tokio::test]

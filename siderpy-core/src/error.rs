@@ -103,6 +103,17 @@ pub enum Error {
     /// The cluster could not serve the command: no node is known for its
     /// slot, or the cluster kept redirecting it past the bound.
     Cluster(String),
+    /// The server is down, as far as the client knows: connecting failed
+    /// just now, and the client waits before it tries again (see
+    /// [`RedisBuilder::reconnect`](crate::RedisBuilder::reconnect)) rather
+    /// than have every call try on its own. Nothing was sent.
+    Unavailable {
+        /// Why the last attempt to connect failed.
+        cause: Box<Error>,
+        /// When the next attempt may start, from now; `None` once the
+        /// client gave up (a [`close`](crate::Redis::close) starts over).
+        retry_in: Option<std::time::Duration>,
+    },
     /// The command was not queued: the connection already holds
     /// [`Limits::max_queued_bytes`](crate::resp::Limits::max_queued_bytes)
     /// of commands the server has not read. Nothing was sent; the
@@ -151,8 +162,9 @@ impl Error {
             Error::Io(_)
                 | Error::Tls(_)
                 | Error::Protocol(_)
+                | Error::Unavailable { .. }
                 | Error::Handshake { .. }
-                | Error::Timeout(Timeout::Connect | Timeout::Write)
+                | Error::Timeout(Timeout::Connect | Timeout::Write | Timeout::Unresponsive)
         )
     }
 
@@ -173,9 +185,14 @@ impl Error {
         }
     }
 
-    /// True for any timeout.
+    /// True for any timeout, a TCP connect that timed out included (an
+    /// [`Error::Io`] of kind `TimedOut`, naming the addresses tried).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout(_))
+        match self {
+            Error::Timeout(_) => true,
+            Error::Io(e) => e.kind() == io::ErrorKind::TimedOut,
+            _ => false,
+        }
     }
 
     pub(crate) fn io(e: io::Error) -> Self {
@@ -215,6 +232,15 @@ impl fmt::Display for Error {
                  a cluster serves only keys of one slot together (use a {{hash tag}})"
             ),
             Error::Cluster(m) => write!(f, "cluster error: {m}"),
+            Error::Unavailable { cause, retry_in: Some(d) } => write!(
+                f,
+                "server unavailable: connecting failed ({cause}); the next attempt is in {} ms",
+                d.as_millis()
+            ),
+            Error::Unavailable { cause, retry_in: None } => write!(
+                f,
+                "server unavailable: connecting failed ({cause}) and the client gave up; close() it to try again"
+            ),
             Error::OutputFull { queued, limit } => write!(
                 f,
                 "command not sent: {queued} bytes are already queued for a server that is not reading them \
@@ -231,7 +257,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) | Error::Tls(e) => Some(&**e),
-            Error::QueueClosed { cause: Some(c) } => Some(&**c),
+            Error::QueueClosed { cause: Some(c) } | Error::Unavailable { cause: c, .. } => Some(&**c),
             Error::Url(e) => Some(e),
             Error::Type(e) => Some(e),
             Error::Redis(e) | Error::Transaction { error: e, .. } => Some(e),
@@ -327,6 +353,10 @@ pub enum Timeout {
     Write,
     /// Waiting for a free connection in a pool took too long.
     Pool,
+    /// The server stopped answering: a heartbeat `PING` got no reply in
+    /// time, or a read timeout passed with nothing at all read on the
+    /// connection. It was closed as dead; the next command reconnects.
+    Unresponsive,
 }
 
 impl fmt::Display for Timeout {
@@ -336,6 +366,9 @@ impl fmt::Display for Timeout {
             Timeout::Read => "read timeout: no reply arrived in time",
             Timeout::Write => "write timeout: the socket did not accept the command in time",
             Timeout::Pool => "pool timeout: no connection became free in time",
+            Timeout::Unresponsive => {
+                "the server stopped answering (nothing read for a whole timeout): the connection was closed"
+            }
         })
     }
 }

@@ -12,6 +12,7 @@ use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
@@ -44,7 +45,8 @@ enum State<'a, R> {
     /// Queued on the shared connection; waiting for the reply.
     Waiting {
         rx: oneshot::Receiver<Result<Value>>,
-        deadline: Option<Pin<Box<Sleep>>>,
+        /// The read timeout, and its timer.
+        deadline: Option<(Pin<Box<Sleep>>, Duration)>,
         /// Kept to name the command in a conversion error.
         args: CmdArgs,
     },
@@ -91,7 +93,7 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                     this.state = match this.redis.try_send_shared(&args, &opts) {
                         Some((rx, limit)) => State::Waiting {
                             rx,
-                            deadline: limit.map(|limit| Box::pin(tokio::time::sleep(limit))),
+                            deadline: limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
                             // Its bytes are queued: keep only its name, not a
                             // second copy of a large value until the reply.
                             args: if args.frame_len_hint() > NAME_ONLY_PAST {
@@ -102,6 +104,10 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                         },
                         None => {
                             let redis = this.redis;
+                            if let Some(down) = redis.unavailable(&args, &opts) {
+                                this.state = State::Done;
+                                return Poll::Ready(Err(down));
+                            }
                             State::General(Box::pin(async move {
                                 let reply = redis.request(&args, opts).await;
                                 finish(redis, &args, reply)
@@ -115,10 +121,12 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                         Poll::Ready(Ok(reply)) => reply,
                         Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
                         Poll::Pending => {
-                            let expired = deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
-                            if !expired {
-                                return Poll::Pending;
-                            }
+                            let expired = match deadline {
+                                Some((timer, limit)) => timer.as_mut().poll(cx).is_ready().then_some(*limit),
+                                None => None,
+                            };
+                            let Some(limit) = expired else { return Poll::Pending };
+                            this.redis.read_timed_out(limit);
                             Err(Error::Timeout(Timeout::Read))
                         }
                     };

@@ -45,11 +45,16 @@ mod tls {
 mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
-pub use client::{Redis, RedisBuilder};
+pub use client::{
+    Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
+    DEFAULT_UNRESPONSIVE_AFTER,
+};
 pub use command::{Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
 #[doc(hidden)]
 pub use commands::__GENERATED_METHODS;
 pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
+pub use connection::reconnect::Backoff;
+pub use connection::transport::Resolve;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use future::ReplyFuture;

@@ -708,6 +708,143 @@ where
     }
 }
 
+/// Waits out the client's reconnect backoff after its server came back:
+/// sends `PING` until it no longer fails with `Error::Unavailable` (the
+/// next attempt to connect was not due yet), for at most 10 s; returns the
+/// last outcome.
+pub async fn ping_once_reconnected(redis: &Redis) -> siderpy::Result<()> {
+    use siderpy::prelude::*;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match redis.execute_cmd("PING", ()).await {
+            Err(siderpy::Error::Unavailable { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            outcome => return outcome.map(drop),
+        }
+    }
+}
+
+/// A loopback listener that accepts connections and never sends a byte.
+pub async fn silent_listener() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+/// A loopback address whose connection attempts get no answer at all, as
+/// a host that is down behind a firewall: a listener that never accepts,
+/// its (tiny) accept queue filled, so the kernel drops further SYNs. Keep
+/// the returned guard alive while it is used.
+pub fn blackholed_addr() -> (std::net::SocketAddr, Held) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut held: Vec<Box<dyn std::any::Any>> = vec![Box::new(socket)];
+    // Fill the queue until a connect hangs.
+    for _ in 0..16 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => held.push(Box::new(s)),
+            Err(_) => return (addr, Held(held)),
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+/// Keeps sockets open until dropped.
+pub struct Held(Vec<Box<dyn std::any::Any>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// A TCP proxy on loopback to `target` that can cut the connections it
+/// carries without a word to either side ([`blackhole`](Self::blackhole)):
+/// a half-open connection, as when a NAT entry or a host vanishes. New
+/// connections are carried as before.
+pub struct Proxy {
+    pub port: u16,
+    /// Bumped by `blackhole`: connections from before stop carrying bytes.
+    generation: Arc<std::sync::atomic::AtomicU64>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let generation = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (gen, count) = (Arc::clone(&generation), Arc::clone(&accepted));
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { continue };
+                let (born, gen) = (gen.load(Ordering::SeqCst), Arc::clone(&gen));
+                tokio::spawn(async move {
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let alive = move || gen.load(Ordering::SeqCst) == born;
+                    tokio::join!(pump(&mut cr, &mut sw, alive.clone()), pump(&mut sr, &mut cw, alive));
+                    // Blackholed (or one side gone): hold every socket open,
+                    // silent, so that neither side sees a close.
+                    std::future::pending::<()>().await;
+                    drop((cr, cw, sr, sw));
+                });
+            }
+        });
+        Proxy { port, generation, accepted, task }
+    }
+
+    /// From now on, the connections open so far carry nothing either way
+    /// and never close.
+    pub fn blackhole(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many connections the proxy accepted.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies bytes from `from` to `to` while `alive()`; stops silently
+/// (keeping both open) when it is not.
+async fn pump(
+    from: &mut tokio::net::tcp::OwnedReadHalf,
+    to: &mut tokio::net::tcp::OwnedWriteHalf,
+    alive: impl Fn() -> bool,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !alive() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// `CLIENT INFO` of the client's connection, as `key=value` fields.
 pub async fn client_info(redis: &Redis) -> std::collections::HashMap<String, String> {
     use siderpy::prelude::*;

@@ -4,9 +4,38 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::connection::reconnect::Backoff;
+use crate::connection::transport::{Resolve, Resolver, TcpSettings};
+use crate::connection::Liveness;
 use crate::convert::TextPolicy;
 use crate::info::{ConnectionInfo, Password, Protocol};
 use crate::resp::Limits;
+
+/// The connect timeout unless the builder sets one: it bounds opening the
+/// socket (every address of the host), TLS and the handshake commands.
+/// Long enough for a TLS handshake across continents on a loaded server,
+/// short enough that a host that vanished is reported in seconds, not
+/// after the system's TCP timeout (minutes).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long commands may wait on the shared connection with nothing at
+/// all read before it is declared dead, unless the builder sets it. Far
+/// above what a healthy server takes (Redis answers `BUSY` to everyone once
+/// a script runs 5 s), so it never cuts a real reply short, yet a server
+/// that accepts and never answers fails its callers in seconds, not never,
+/// even with no read timeout, and at no cost per command.
+pub const DEFAULT_UNRESPONSIVE_AFTER: Duration = Duration::from_secs(10);
+
+/// The TCP keepalive idle time unless the builder sets one: probes start
+/// after this long without traffic, a third of it apart, three of them.
+/// A peer gone without a word (a host powered off, a NAT entry dropped)
+/// is noticed about a minute later on an idle connection, instead of never.
+pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// `TCP_USER_TIMEOUT` (Linux) unless the builder sets one: written data
+/// unacknowledged this long makes the kernel drop the connection, so a
+/// connection with commands in flight and no read timeout still ends.
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 use super::{Inner, Local, Redis};
 // Only the TLS opt-out logs here.
@@ -17,6 +46,8 @@ use crate::trace as tracing;
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) info: ConnectionInfo,
+    /// As set on the builder (`None`: [`DEFAULT_CONNECT_TIMEOUT`], or the
+    /// cluster's own default); see [`Config::connect_timeout`].
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
@@ -28,6 +59,17 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     /// Sends `READONLY` on every connection (cluster replicas serving reads).
     pub(crate) readonly: bool,
+    pub(crate) tcp: TcpSettings,
+    /// What the shared connection's driver checks by itself.
+    pub(crate) liveness: Liveness,
+    pub(crate) backoff: Backoff,
+}
+
+impl Config {
+    /// The bound on connecting: TCP, TLS and the handshake together.
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
 }
 
 /// Builds a [`Redis`] with settings beyond the URL.
@@ -67,14 +109,87 @@ impl RedisBuilder {
                 resubscribe: false,
                 limits: Limits::default(),
                 readonly: false,
+                tcp: TcpSettings {
+                    keepalive: Some(DEFAULT_TCP_KEEPALIVE),
+                    user_timeout: Some(DEFAULT_TCP_USER_TIMEOUT),
+                    resolver: Resolver::default(),
+                },
+                liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
+                backoff: Backoff::default(),
             },
         }
     }
 
     /// Bounds opening the socket, the TLS handshake and the handshake
-    /// commands (HELLO/AUTH/SELECT/CLIENT SETNAME) together.
+    /// commands (HELLO/AUTH/SELECT/CLIENT SETNAME) together
+    /// ([`DEFAULT_CONNECT_TIMEOUT`] unless set). A host name with several
+    /// addresses gives each a share of it in turn (RFC 8305).
+    ///
+    /// A command's own bound (its read timeout, or `with_timeout`) covers
+    /// connecting too when it is shorter: a call never waits past it, even
+    /// behind another caller's attempt to connect.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// TCP keepalive: probes after `idle` without traffic, a third of it
+    /// apart, three of them, so a peer gone without a word is noticed
+    /// ([`DEFAULT_TCP_KEEPALIVE`] unless set; `None` turns it off).
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.config.tcp.keepalive = idle;
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` where the OS has it (Linux, Android): how long
+    /// written data may go unacknowledged before the kernel drops the
+    /// connection ([`DEFAULT_TCP_USER_TIMEOUT`] unless set; `None` leaves the
+    /// system's, about 15 minutes). Elsewhere it does nothing.
+    pub fn tcp_user_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.config.tcp.user_timeout = limit;
+        self
+    }
+
+    /// An idle heartbeat (off by default): when nothing was read on the
+    /// shared connection for `every`, the client sends `PING`; if no byte
+    /// comes back within `every` again, the connection is declared dead,
+    /// every command in flight fails with
+    /// [`Timeout::Unresponsive`](crate::Timeout::Unresponsive), and the next
+    /// command reconnects. It finds a stopped or unreachable server before a
+    /// command has to wait on it. Connections that may hold a `MULTI`
+    /// (dedicated, side and pub/sub connections) get none.
+    pub fn heartbeat(mut self, every: Option<Duration>) -> Self {
+        self.config.liveness.heartbeat = every;
+        self
+    }
+
+    /// When commands have waited on the shared connection this long with
+    /// nothing at all read on it, the server answers nobody: the connection
+    /// is declared dead, every command in flight fails with
+    /// [`Timeout::Unresponsive`](crate::Timeout::Unresponsive), and the next
+    /// command reconnects ([`DEFAULT_UNRESPONSIVE_AFTER`] unless set; `None`
+    /// turns it off). Checked on the connection's own timer, between this
+    /// long and twice it, at no cost per command; unlike the read timeout it
+    /// bounds callers who set none. Blocking commands run elsewhere and are
+    /// not affected.
+    pub fn unresponsive_after(mut self, limit: Option<Duration>) -> Self {
+        self.config.liveness.unresponsive = limit;
+        self
+    }
+
+    /// How the client paces its attempts to connect once one failed
+    /// ([`Backoff::default`] unless set): in between, calls fail at once
+    /// with [`Error::Unavailable`](crate::Error::Unavailable) instead of each
+    /// trying on its own.
+    pub fn reconnect(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// Finds the addresses of the URL's host with `resolver` instead of the
+    /// system's (service discovery, a fixed list of addresses, tests).
+    pub fn resolver(mut self, resolver: impl Resolve) -> Self {
+        self.config.tcp.resolver = Resolver(Some(Arc::new(resolver)));
         self
     }
 
@@ -84,7 +199,18 @@ impl RedisBuilder {
         self.read_timeout(timeout).write_timeout(timeout)
     }
 
-    /// Bounds the wait for each reply; `None` (the default) waits forever.
+    /// Bounds each command: connecting if it must, then the wait for its
+    /// reply; `None` (the default) waits forever, but see
+    /// [`unresponsive_after`](Self::unresponsive_after).
+    /// Pipelines and transactions get it as a whole.
+    ///
+    /// When it passes with nothing at all read on the shared connection in
+    /// that time, the server answers nobody (it is stopped, or the path to
+    /// it is gone): the connection is retired, so the next command opens a
+    /// new one and a half-open connection costs one timeout, not one per
+    /// call. Commands already in flight on it keep their own bounds and
+    /// still get their replies if the server comes back. A timeout while
+    /// other replies kept coming (one slow command) leaves it as it is.
     ///
     /// Blocking commands (`BLPOP`, `XREAD BLOCK`... as the spec flags them)
     /// are exempt, so `BLPOP key 0` can block as asked; see
@@ -212,9 +338,9 @@ impl RedisBuilder {
         self
     }
 
-    /// The connect timeout set, if any.
-    pub(crate) fn connect_timeout_setting(&self) -> Option<Duration> {
-        self.config.connect_timeout
+    /// The connect timeout in force.
+    pub(crate) fn connect_timeout_setting(&self) -> Duration {
+        self.config.connect_timeout()
     }
 
     /// The text policy set, for executors that convert replies themselves.
@@ -237,11 +363,13 @@ impl RedisBuilder {
         Redis {
             local: Arc::new(Mutex::new(Local::default())),
             inner: Arc::new(Inner {
+                reconnect: crate::connection::reconnect::Reconnect::new(self.config.backoff),
                 config: self.config,
                 conn: Mutex::new(None),
                 blocking_idle: Mutex::new(Vec::new()),
                 side_busy: Mutex::new(Vec::new()),
-                connecting: tokio::sync::Mutex::new(()),
+                connecting: Mutex::new(std::sync::Weak::new()),
+                retired: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
             }),
         }

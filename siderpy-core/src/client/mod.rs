@@ -23,24 +23,28 @@ mod session;
 mod shared;
 mod side;
 
+use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::args::CmdArgs;
 use crate::command::{CallOptions, CommandInfo, Effect, Executor, StatefulExecutor};
-use crate::connection::{await_batch, await_reply, Connection, Frames, WeakConnection};
+use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
 use crate::pubsub::{Family, PubSubQueue};
 use crate::trace as tracing;
 use crate::value::Value;
 
 pub(crate) use builder::Config;
-pub use builder::RedisBuilder;
+pub use builder::{
+    RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT, DEFAULT_UNRESPONSIVE_AFTER,
+};
 use pinned::Pinned;
 use side::CloseOnDrop;
 
@@ -129,9 +133,15 @@ pub(crate) struct Inner {
     /// Side connections lent to a blocking call (which owns it while it
     /// waits), so that `close()` can fail that call.
     side_busy: Mutex<Vec<WeakConnection>>,
-    /// Held while connecting, so concurrent first commands open one socket.
-    connecting: tokio::sync::Mutex<()>,
+    /// The attempt to open the shared connection under way, if any: one at
+    /// a time, whoever waits on it.
+    connecting: Mutex<shared::Attempt>,
+    /// Shared connections retired after a silent read timeout, kept (and
+    /// owned) until the calls still in flight on them are answered.
+    retired: Mutex<Vec<Connection>>,
     generation: AtomicU64,
+    /// When connecting may be tried again after a failure.
+    reconnect: crate::connection::reconnect::Reconnect,
 }
 
 impl std::fmt::Debug for Redis {
@@ -188,9 +198,10 @@ impl Redis {
     /// commands fail until it sends `EXEC`, `DISCARD` or `RESET`), and
     /// subscriptions end (the pub/sub queue closes).
     ///
-    /// The client stays usable: the next command reconnects, as in siderpy
-    /// (a dedicated handle opens a new dedicated connection, with the
-    /// settings its own commands gave it).
+    /// The client stays usable: the next command reconnects at once (even
+    /// while backing off, or after giving up), as in siderpy (a dedicated
+    /// handle opens a new dedicated connection, with the settings its own
+    /// commands gave it).
     pub async fn close(&self) {
         let err = Error::Closed("connection");
         let pinned = self.local().pinned.as_ref().map(|p| (p.conn.clone(), p.dedicated()));
@@ -202,11 +213,14 @@ impl Redis {
             pinned => {
                 owned.extend(pinned.map(|(conn, _)| conn));
                 owned.extend(self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take());
+                owned.extend(std::mem::take(&mut *self.inner.retired.lock().unwrap_or_else(|p| p.into_inner())));
                 owned.extend(std::mem::take(&mut *side::lock_idle(&self.inner.blocking_idle)));
                 let busy = std::mem::take(&mut *self.inner.side_busy.lock().unwrap_or_else(|p| p.into_inner()));
                 owned.extend(busy.iter().filter_map(WeakConnection::upgrade));
             }
         }
+        // A fresh start: the next command tries at once, even after giving up.
+        self.inner.reconnect.reset();
         // Every call in flight fails now, not one connection after another.
         for conn in &owned {
             tracing::debug!(connection = conn.id, "closing connection");
@@ -243,14 +257,29 @@ impl Redis {
         if effect == Effect::Monitor || (dedicated_only && !self.is_dedicated()) {
             return Err(pinned::refusal(effect, name.unwrap_or("the command")));
         }
-        if let Some(conn) = self.pinned_for(effect, name).await? {
+        // The caller's bound covers connecting (even behind another
+        // caller's attempt) and then the reply, in one budget. Blocking
+        // commands are exempt from the read timeout unless asked.
+        let config = &self.inner.config;
+        let exempt = opts.blocking() && !config.timeout_blocking;
+        let limit = opts.timeout.or(if exempt { None } else { config.read_timeout });
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if let Some(conn) = within(deadline, self.pinned_for(effect, name)).await? {
+            let opts = CallOptions { timeout: left().or(opts.timeout), ..opts };
             return self.request_pinned(conn, args, opts, effect).await;
         }
         if opts.blocking() {
-            return self.request_blocking(args, opts).await;
+            // Abandoned at the deadline, its side connection is closed.
+            return match left() {
+                Some(left) => tokio::time::timeout(left, self.request_blocking(args, opts))
+                    .await
+                    .unwrap_or(Err(Error::Timeout(Timeout::Read))),
+                None => self.request_blocking(args, opts).await,
+            };
         }
-        let (_conn, rx) = self.send(args).await?;
-        await_reply(rx, opts.timeout.or(self.inner.config.read_timeout)).await
+        let (_conn, rx) = within(deadline, self.send(args)).await?;
+        self.await_shared(rx, left()).await
     }
 
     /// The common case of [`request`](Self::request), without awaiting: an
@@ -264,14 +293,8 @@ impl Redis {
         args: &CmdArgs,
         opts: &CallOptions,
     ) -> Option<(oneshot::Receiver<Result<Value>>, Option<Duration>)> {
-        if !opts.effect().is_none() || opts.blocking() || args.check_name().is_err() {
+        if !self.takes_shared_path(args, opts) {
             return None;
-        }
-        {
-            let local = self.local();
-            if local.pipeline_mode || local.pinned.is_some() {
-                return None;
-            }
         }
         let guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
         // A closed connection refuses the command: the general path reconnects.
@@ -279,9 +302,42 @@ impl Redis {
         Some((rx, opts.timeout.or(self.inner.config.read_timeout)))
     }
 
+    /// Whether the command goes to the shared connection as it is: one
+    /// with no effect on its connection, not blocking, not in pipeline mode
+    /// nor on a pinned handle.
+    #[inline]
+    fn takes_shared_path(&self, args: &CmdArgs, opts: &CallOptions) -> bool {
+        if !opts.effect().is_none() || opts.blocking() || args.check_name().is_err() {
+            return false;
+        }
+        let local = self.local();
+        !local.pipeline_mode && local.pinned.is_none()
+    }
+
+    /// For a command [`try_send_shared`](Self::try_send_shared) could not
+    /// queue: the error to fail it with at once when it would go to the
+    /// shared connection, there is none, and the server is known to be down
+    /// (see [`Backoff`](crate::Backoff)). Spares the general path, its
+    /// allocation and its timers, to each of the many calls that fail while
+    /// the server is down.
+    pub(crate) fn unavailable(&self, args: &CmdArgs, opts: &CallOptions) -> Option<Error> {
+        if self.current().is_some() || !self.takes_shared_path(args, opts) {
+            return None;
+        }
+        self.inner.reconnect.check().err()
+    }
+
     /// Sends commands as one batch and returns their replies, error replies
     /// included, in order. Used by pipelines and transactions.
+    ///
+    /// The read timeout bounds a batch as a whole, connecting included
+    /// (a batch holding a blocking command only with
+    /// [`timeout_blocking_commands`](RedisBuilder::timeout_blocking_commands)).
     pub(crate) async fn request_batch(&self, cmds: Frames<'_>, blocking: bool) -> Result<Vec<Value>> {
+        let config = &self.inner.config;
+        let limit = if blocking && !config.timeout_blocking { None } else { config.read_timeout };
+        let deadline = limit.map(|limit| Instant::now() + limit);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let pinned = match self.local().pinned.as_ref() {
             Some(p) if !p.replies_on() => {
                 return Err(Error::Usage(
@@ -295,25 +351,35 @@ impl Redis {
         let side = match (pinned, blocking) {
             (Some(conn), _) => Err(conn),
             (None, true) => {
-                let conn = self.side_connection().await?;
+                let conn = within(deadline, self.side_connection()).await?;
                 self.lend(&conn);
                 Ok(conn)
             }
             (None, false) => {
-                let conn = self.connection().await?;
-                match conn.send_frames(cmds) {
-                    Ok(rx) => return await_batch(rx, None).await,
-                    Err(_) => Err(self.connection().await?),
+                let conn = within(deadline, self.connection()).await?;
+                let rx = match conn.send_frames(cmds) {
+                    Ok(rx) => rx,
+                    Err(_) => within(deadline, self.connection()).await?.send_frames(cmds)?,
+                };
+                let waited = left();
+                let replies = await_batch(rx, waited).await;
+                if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&replies, waited) {
+                    self.read_timed_out(waited);
                 }
+                return replies;
             }
         };
         match side {
-            Err(conn) => await_batch(conn.send_frames(cmds)?, None).await,
+            Err(conn) => await_batch(conn.send_frames(cmds)?, left()).await,
             Ok(conn) => {
                 let guard = CloseOnDrop(Some(conn));
                 let rx = guard.0.as_ref().expect("armed").send_frames(cmds)?;
-                let replies = await_batch(rx, None).await;
-                self.release_side_connection(guard.disarm());
+                let replies = await_batch(rx, left()).await;
+                if !matches!(replies, Err(Error::Timeout(_))) {
+                    // Timed out, a blocking command would keep the server
+                    // blocking it: the guard closes it instead.
+                    self.release_side_connection(guard.disarm());
+                }
                 replies
             }
         }
@@ -346,6 +412,17 @@ impl Redis {
 
     pub(crate) fn text_policy(&self) -> TextPolicy {
         self.inner.config.text
+    }
+}
+
+/// Runs `connect` (finding or opening a connection) by `deadline`, if any:
+/// the caller's budget covers connecting.
+async fn within<T>(deadline: Option<Instant>, connect: impl Future<Output = Result<T>>) -> Result<T> {
+    match deadline {
+        Some(deadline) => {
+            tokio::time::timeout_at(deadline, connect).await.unwrap_or(Err(Error::Timeout(Timeout::Connect)))
+        }
+        None => connect.await,
     }
 }
 

@@ -69,7 +69,8 @@ impl Redis {
         }
         let subscribed = async {
             for (cmd, n) in &commands {
-                let replies = await_batch(conn.send_expecting(cmd, *n)?, redis.inner.config.connect_timeout).await?;
+                let replies =
+                    await_batch(conn.send_expecting(cmd, *n)?, Some(redis.inner.config.connect_timeout())).await?;
                 if let Some(Value::Error(e)) = replies.into_iter().find(|v| matches!(v, Value::Error(_))) {
                     return Err(Error::Redis(e));
                 }

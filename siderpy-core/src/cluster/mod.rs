@@ -27,7 +27,7 @@ use bytes::BytesMut;
 use crate::args::CmdArgs;
 use crate::client::{Redis, RedisBuilder};
 use crate::command::{CallOptions, Cmd, Executor};
-use crate::connection::{await_reply, Frames};
+use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, Addr};
@@ -360,7 +360,7 @@ impl RedisCluster {
         let tls = node.connection_info().tls;
         // Bounded like connecting: a node that accepts and never answers
         // must not stall discovery.
-        let opts = CallOptions { info: None, timeout: self.inner.client.connect_timeout_setting() };
+        let opts = CallOptions { info: None, timeout: Some(self.inner.client.connect_timeout_setting()) };
         match node.request(&CmdArgs::with_name("CLUSTER SHARDS"), opts).await {
             Ok(reply) => Topology::from_shards(reply, tls, &addr.host),
             // Servers before 7.0 have only CLUSTER SLOTS.
@@ -404,22 +404,27 @@ impl RedisCluster {
     }
 
     /// Sends one command where it belongs and returns its reply.
+    ///
+    /// Every route treats a node it cannot reach alike (nothing was sent):
+    /// the layout is read again and the command retried where it now
+    /// belongs, within `max_attempts`, so a failover heals keyless and
+    /// fan-out commands as it heals keyed ones.
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         match route(args, opts.info, self.inner.settings.split_multi_key)? {
             Route::Slot { slot, read_only } => self.request_slot(slot, read_only, args, opts).await,
-            Route::AnyPrimary => self.any_primary().await?.request(args, opts).await,
-            Route::FanOut { every_node, policy } => {
+            Route::AnyPrimary => self.request_to(Target::AnyPrimary, args, opts).await,
+            Route::FanOut { every_node: false, policy } => {
+                // Each primary through one of its slots: after a failover,
+                // the slot leads to the replica that took over.
                 let topology = self.current_topology().await?;
-                let addrs: Vec<NodeAddr> = if every_node {
-                    dedup(topology.nodes().cloned().collect())
-                } else {
-                    dedup(topology.shards().iter().map(|s| s.primary.clone()).collect())
-                };
-                let replies = concurrently(addrs.into_iter().map(|addr| {
-                    let (node, args) = (self.node(&addr), args.clone());
-                    async move { node.request(&args, opts).await }
+                let replies = concurrently(topology.slot_per_shard().into_iter().map(|slot| {
+                    let (cluster, args) = (self.clone(), args.clone());
+                    async move { cluster.request_slot(slot, false, &args, opts).await }
                 }));
                 route::merge(policy, replies.await)
+            }
+            Route::FanOut { every_node: true, policy } => {
+                route::merge(policy, self.request_every_node(args, opts).await?)
             }
             Route::Split(split) => {
                 let replies = concurrently(split.parts.iter().map(|(slot, keys)| {
@@ -428,6 +433,47 @@ impl RedisCluster {
                 }));
                 split.merge(replies.await)
             }
+        }
+    }
+
+    /// Sends a command to every node (replicas too). Nodes that cannot be
+    /// reached are dropped from the round once a fresh layout no longer
+    /// lists them (a failed primary, replaced), and asked again while it
+    /// does, within `max_attempts`.
+    async fn request_every_node(&self, args: &CmdArgs, opts: CallOptions) -> Result<Vec<Result<Value>>> {
+        let mut answered: Vec<(NodeAddr, Result<Value>)> = Vec::new();
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let seen = self.epoch();
+            let topology = self.current_topology().await?;
+            let targets: Vec<NodeAddr> = dedup(topology.nodes().cloned().collect())
+                .into_iter()
+                .filter(|a| !answered.iter().any(|(b, _)| a == b))
+                .collect();
+            let outcomes = concurrently(targets.iter().map(|addr| {
+                let (cluster, addr, args) = (self.clone(), addr.clone(), args.clone());
+                async move { Ok(cluster.attempt_on(&addr, false, &args, opts).await) }
+            }))
+            .await;
+            let mut unreachable = None;
+            for (addr, outcome) in targets.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(Attempt::Unreachable(e)) => unreachable = Some(e),
+                    Ok(Attempt::Done(reply)) => answered.push((addr, reply)),
+                    Ok(Attempt::Redirect(_, e)) | Err(e) => answered.push((addr, Err(e))),
+                }
+            }
+            let Some(last_error) = unreachable else {
+                return Ok(answered.into_iter().map(|(_, r)| r).collect());
+            };
+            if attempt >= self.inner.settings.max_attempts {
+                return Err(last_error);
+            }
+            let _ = self.refresh(seen).await;
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -470,6 +516,12 @@ impl RedisCluster {
         args: &CmdArgs,
         opts: CallOptions,
     ) -> Result<Value> {
+        self.request_to(Target::Slot { slot, read_only }, args, opts).await
+    }
+
+    /// Sends a command where `target` says, following redirections and
+    /// retrying while the cluster heals, at most `max_attempts` times.
+    async fn request_to(&self, target: Target, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         let mut next: Option<(NodeAddr, bool)> = None;
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
@@ -478,22 +530,12 @@ impl RedisCluster {
             let seen = self.epoch();
             let (addr, asking) = match next.take() {
                 Some(target) => target,
-                None => (self.node_addr_for(slot, read_only).await?, false),
-            };
-            let node = self.node(&addr);
-            // Queued on the node's open shared connection, as awaiting a
-            // command on a `Redis` does; otherwise connecting first tells an
-            // unreachable node (nothing sent) from a failure in flight.
-            let queued = if asking { None } else { node.try_send_shared(args, &opts) };
-            let attempt_result = match queued {
-                Some((rx, limit)) => Attempt::of(await_reply(rx, limit).await, &addr.host),
-                None => match node.connection().await {
-                    Err(e) => Attempt::Unreachable(e),
-                    Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
-                    Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
+                None => match target {
+                    Target::Slot { slot, read_only } => (self.node_addr_for(slot, read_only).await?, false),
+                    Target::AnyPrimary => (self.any_primary_addr().await?, false),
                 },
             };
-            let last_error = match attempt_result {
+            let last_error = match self.attempt_on(&addr, asking, args, opts).await {
                 Attempt::Done(Err(e)) if e.is_connection_error() => {
                     // Maybe the node is gone (a failover under way): the
                     // command is not sent again, but the next one should
@@ -510,12 +552,12 @@ impl RedisCluster {
                     e
                 }
                 Attempt::Redirect(Redirect::Ask { to }, e) => {
-                    tracing::debug!(slot, %to, "ASK");
+                    tracing::debug!(?target, %to, "ASK");
                     next = Some((to, true));
                     e
                 }
                 Attempt::Redirect(Redirect::Retry, e) => {
-                    tracing::debug!(slot, error = %e, "cluster busy; retrying");
+                    tracing::debug!(?target, error = %e, "cluster busy; retrying");
                     e
                 }
                 Attempt::Unreachable(e) => {
@@ -534,12 +576,39 @@ impl RedisCluster {
         }
     }
 
+    /// One attempt of a command on the node at `addr` (after `ASKING` when
+    /// `asking`).
+    async fn attempt_on(&self, addr: &NodeAddr, asking: bool, args: &CmdArgs, opts: CallOptions) -> Attempt {
+        let node = self.node(addr);
+        // Queued on the node's open shared connection, as awaiting a
+        // command on a `Redis` does; otherwise connecting first tells an
+        // unreachable node (nothing sent) from a failure in flight.
+        let queued = if asking { None } else { node.try_send_shared(args, &opts) };
+        match queued {
+            Some((rx, limit)) => Attempt::of(node.await_shared(rx, limit).await, &addr.host),
+            None => match node.connection().await {
+                Err(e) => Attempt::Unreachable(e),
+                Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
+                Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
+            },
+        }
+    }
+
     fn note_moved(&self, slot: u16, to: &NodeAddr) {
         let mut guard = self.inner.topology.write().unwrap_or_else(|p| p.into_inner());
         let mut topology = (**guard).clone();
         topology.moved(slot, to);
         *guard = Arc::new(topology);
     }
+}
+
+/// Where a command goes, attempt after attempt.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// The node serving the slot (a replica may, when `read_only`).
+    Slot { slot: u16, read_only: bool },
+    /// Any primary: a command without keys.
+    AnyPrimary,
 }
 
 /// What became of one attempt to send a command.
@@ -557,6 +626,8 @@ impl Attempt {
     /// name no host.
     fn of(reply: Result<Value>, host: &str) -> Attempt {
         match reply {
+            // The node's client knows it down: nothing was sent.
+            Err(e @ Error::Unavailable { .. }) => Attempt::Unreachable(e),
             Err(Error::Redis(e)) => match redirect(&e, host) {
                 Some(r) => Attempt::Redirect(r, Error::Redis(e)),
                 None => Attempt::Done(Err(Error::Redis(e))),
@@ -587,9 +658,10 @@ async fn ask(node: &Redis, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
 
 /// Runs `futures` on tasks of their own, so nodes are asked in parallel;
 /// returns their outputs in order.
-async fn concurrently<F>(futures: impl Iterator<Item = F>) -> Vec<Result<Value>>
+async fn concurrently<F, T>(futures: impl Iterator<Item = F>) -> Vec<Result<T>>
 where
-    F: Future<Output = Result<Value>> + Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
     let mut out = Vec::with_capacity(handles.len());

@@ -7,7 +7,7 @@ use crate::args::CmdArgs;
 use crate::command::{CallOptions, CommandInfo};
 use crate::connection::{await_batch, Frames};
 use crate::convert::TextPolicy;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Timeout};
 use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
 use crate::value::Value;
 
@@ -92,12 +92,19 @@ impl RedisCluster {
                     Err(_) => Share::Unreachable,
                 }
             };
-            queued.push((addr, indices, reply));
+            queued.push((addr, node, indices, reply));
         }
         let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
-        for (addr, indices, batch) in queued {
+        for (addr, node, indices, batch) in queued {
             let batch = match batch {
-                Share::Queued(rx) => await_batch(rx, None).await,
+                Share::Queued(rx) => {
+                    let limit = node.read_timeout();
+                    let batch = await_batch(rx, limit).await;
+                    if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&batch, limit) {
+                        node.read_timed_out(waited);
+                    }
+                    batch
+                }
                 Share::Done(replies) => replies,
                 // Nothing was sent: each command is retried alone.
                 Share::Unreachable => {
@@ -158,6 +165,17 @@ impl RedisCluster {
                 Some(slot) => self.node(&self.node_addr_for(slot, false).await?),
                 None => self.any_primary().await?,
             };
+            if let Err(e) = node.connection().await {
+                // Nothing was sent: as for any command, learn the new layout
+                // (a failover) and try where the slot went.
+                if attempt >= self.inner.settings.max_attempts {
+                    return Err(e);
+                }
+                tracing::debug!(?slot, error = %e, "transaction's node unreachable; refreshing the topology");
+                let _ = self.refresh(seen).await;
+                tokio::time::sleep((super::FIRST_BACKOFF * attempt as u32).min(super::MAX_BACKOFF)).await;
+                continue;
+            }
             let result = send_batch(&node, &frames, commands.len(), false, true).await;
             let moved = match &result {
                 Err(Error::Redis(e) | Error::Transaction { error: e, .. }) => redirect(e, "").is_some(),

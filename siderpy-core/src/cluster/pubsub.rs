@@ -143,19 +143,47 @@ impl ClusterPubSub {
 impl Shared {
     /// Sends an ordinary (un)subscribe to the node that holds this
     /// subscriber's ordinary channels: the first one it used, or a primary.
+    /// A node that cannot be reached is handled as for any command: the
+    /// layout is read again and another primary tried, within
+    /// `max_attempts`.
     async fn send_to_one(&self, command: &str, channels: Vec<Bytes>) -> Result<()> {
-        let existing = self.classic.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let addr = match existing {
-            Some(addr) => addr,
-            None => {
-                let addr = self.cluster.any_primary_addr().await?;
-                self.classic.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(addr).clone()
-            }
-        };
         let mut args = CmdArgs::with_name(command);
         args.multiple(1, None, &channels);
         let opts = CallOptions { info: crate::commands::command_info(command), timeout: None };
-        self.handle(&addr).request(&args, opts).await.map(drop)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let seen = self.cluster.epoch();
+            let existing = self.classic.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let addr = match existing {
+                Some(addr) => addr,
+                None => {
+                    let addr = self.cluster.any_primary_addr().await?;
+                    self.classic.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(addr).clone()
+                }
+            };
+            let error = match self.handle(&addr).request(&args, opts).await {
+                Ok(_) => return Ok(()),
+                Err(Error::Redis(e)) => return Err(Error::Redis(e)),
+                Err(e) => e,
+            };
+            if attempt >= self.cluster.inner.settings.max_attempts {
+                return Err(error);
+            }
+            let holds_nothing = {
+                let q = self.queue.lock();
+                q.channels.is_empty() && q.patterns.is_empty()
+            };
+            if holds_nothing {
+                // Nothing of this subscriber's lives there: pick a primary
+                // of the fresh layout next time. (Channels that did are
+                // moved by `recover`, which needs to know where they were.)
+                self.classic.lock().unwrap_or_else(|p| p.into_inner()).take_if(|a| *a == addr);
+            }
+            tracing::debug!(node = %addr, error = %error, "pub/sub node unreachable; refreshing the topology");
+            let _ = self.cluster.refresh(seen).await;
+            tokio::time::sleep(super::FIRST_BACKOFF).await;
+        }
     }
 
     /// Sends `command` for `channels`, one command per slot, each to the

@@ -81,6 +81,20 @@ impl Topology {
         &self.shards
     }
 
+    /// One slot of each shard that serves any, to reach every primary by a
+    /// slot: after a failover the slot leads to the new primary.
+    pub(crate) fn slot_per_shard(&self) -> Vec<u16> {
+        let mut seen = vec![false; self.shards.len()];
+        let mut out = Vec::with_capacity(self.shards.len());
+        for (slot, &index) in self.slots.iter().enumerate() {
+            if let Some(first) = seen.get_mut(usize::from(index)).filter(|s| !**s) {
+                *first = true;
+                out.push(slot as u16);
+            }
+        }
+        out
+    }
+
     /// Every node: primaries first, then replicas.
     pub(crate) fn nodes(&self) -> impl Iterator<Item = &NodeAddr> {
         self.shards.iter().map(|s| &s.primary).chain(self.shards.iter().flat_map(|s| &s.replicas))
@@ -315,6 +329,9 @@ mod tests {
         // A loading replica is kept (it answers LOADING if it really is).
         assert_eq!(t.shard(16383).unwrap().replicas, vec![addr(7005)]);
         assert_eq!(t.nodes().count(), 6);
+        // A fan-out reaches each primary through one of its slots.
+        assert_eq!(t.slot_per_shard(), [0, 5461, 10924]);
+        assert!(Topology::default().slot_per_shard().is_empty());
     }
 
     #[test]

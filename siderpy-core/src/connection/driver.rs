@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::AsyncWrite;
-use tokio::time::Sleep;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
 
 use super::transport::Transport;
 use super::{lock, Finish, Queued, Slot, State};
@@ -60,6 +61,10 @@ pub(crate) struct Driver {
     done: Vec<(Slot, Option<Value>)>,
     /// Callers woken since the driver last yielded.
     woken: usize,
+    /// When bytes last arrived: set once per read, published to the shared
+    /// state at the driver's next look at it.
+    last_read: Instant,
+    liveness: Option<Watch>,
     /// Some bytes have reached the socket: a reply before that answers no
     /// command (a server that greets, say).
     sent_any: bool,
@@ -72,14 +77,55 @@ pub(crate) struct Driver {
     _finish: Finish,
 }
 
+/// What the driver of a shared connection checks on its own, on one timer
+/// rearmed at most once per period (never per command).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Liveness {
+    /// `PING` when nothing was read for this long; no byte back within as
+    /// long again means the connection is dead.
+    pub(crate) heartbeat: Option<Duration>,
+    /// Commands waited this long with nothing at all read: dead.
+    pub(crate) unresponsive: Option<Duration>,
+}
+
+/// The state of the [`Liveness`] checks.
+struct Watch {
+    settings: Liveness,
+    timer: Pin<Box<Sleep>>,
+    /// When the unanswered heartbeat `PING` went out, if one did.
+    ping_sent: Option<Instant>,
+    ping_reply: Option<oneshot::Receiver<crate::error::Result<Value>>>,
+    /// Since when commands were seen waiting with nothing read (as of the
+    /// first check that saw it).
+    quiet_since: Option<Instant>,
+}
+
+/// How many unresponsiveness checks per `unresponsive` period: a dead
+/// connection is found between one period and a quarter more.
+const CHECKS_PER_PERIOD: u32 = 4;
+
+/// A `PING` as the heartbeat sends it.
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+
 impl Driver {
     pub(crate) fn new(
         io: Transport,
         shared: Arc<Mutex<State>>,
         limits: Limits,
         write_timeout: Option<Duration>,
+        liveness: Liveness,
         id: u64,
     ) -> Self {
+        let now = Instant::now();
+        let check = liveness.unresponsive.map(|limit| limit / CHECKS_PER_PERIOD);
+        let first = [liveness.heartbeat, check].into_iter().flatten().min();
+        let liveness = first.map(|first| Watch {
+            settings: liveness,
+            timer: Box::pin(tokio::time::sleep_until(now + first)),
+            ping_sent: None,
+            ping_reply: None,
+            quiet_since: None,
+        });
         Driver {
             io,
             _finish: Finish(Arc::clone(&shared)),
@@ -93,6 +139,8 @@ impl Driver {
             replies: Vec::new(),
             done: Vec::new(),
             woken: 0,
+            last_read: now,
+            liveness,
             sent_any: false,
             stalled: false,
             id,
@@ -164,10 +212,78 @@ impl Driver {
                 };
                 Err(Error::io(io::Error::new(io::ErrorKind::UnexpectedEof, msg)))
             }
-            Poll::Ready(Ok(_)) => Ok(true),
+            Poll::Ready(Ok(_)) => {
+                self.last_read = Instant::now();
+                Ok(true)
+            }
             Poll::Ready(Err(e)) => Err(Error::io(e)),
             Poll::Pending => Ok(false),
         }
+    }
+
+    /// The [`Liveness`] checks, when their timer fires: a heartbeat `PING`
+    /// that got no byte back in a whole period, or commands that waited a
+    /// whole period (between two checks) with nothing at all read, make the
+    /// connection dead; on an idle connection quiet for a heartbeat period,
+    /// queues a `PING` (its reply goes nowhere) and returns `Ok(true)`.
+    /// Runs only when the driver is about to sleep.
+    fn poll_liveness(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
+        let Some(watch) = &mut self.liveness else { return Ok(false) };
+        let mut queued = false;
+        while watch.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let st = lock(&self.shared);
+            let waiting = !st.slots.is_empty();
+            drop(st);
+            let mut due = now + Duration::from_secs(3600);
+            if let Some(every) = watch.settings.heartbeat {
+                match watch.ping_sent {
+                    Some(sent) if self.last_read < sent && now >= sent + every => {
+                        tracing::warn!(connection = self.id, "heartbeat unanswered; closing the connection");
+                        return Err(Error::Timeout(Timeout::Unresponsive));
+                    }
+                    Some(sent) if self.last_read < sent => due = due.min(sent + every),
+                    _ => {
+                        watch.ping_sent = None;
+                        watch.ping_reply = None;
+                        if !waiting && now >= self.last_read + every {
+                            let mut st = lock(&self.shared);
+                            if st.out.is_empty() && st.closed.is_none() && st.slots.is_empty() {
+                                let start = st.taken + st.out.len() as u64;
+                                st.out.extend_from_slice(PING);
+                                let (tx, rx) = oneshot::channel();
+                                st.slots.push_back(Queued { start, slot: Slot::One(tx) });
+                                // Held, so the PING counts as wanted, not
+                                // given up; its reply itself is not needed.
+                                watch.ping_reply = Some(rx);
+                                watch.ping_sent = Some(now);
+                                queued = true;
+                            }
+                        }
+                        // In flight, commands have their own bounds; a PING
+                        // would only queue behind them. Look again later.
+                        let quiet_until = self.last_read + every;
+                        due = due.min(if quiet_until > now { quiet_until } else { now + every });
+                    }
+                }
+            }
+            if let Some(limit) = watch.settings.unresponsive {
+                watch.quiet_since = match watch.quiet_since {
+                    _ if !waiting => None,
+                    Some(since) if self.last_read < since => {
+                        if now >= since + limit {
+                            tracing::warn!(connection = self.id, ?limit, "commands waited with nothing read; closing");
+                            return Err(Error::Timeout(Timeout::Unresponsive));
+                        }
+                        Some(since)
+                    }
+                    _ => Some(now),
+                };
+                due = due.min(now + limit / CHECKS_PER_PERIOD);
+            }
+            watch.timer.as_mut().reset(due);
+        }
+        Ok(queued)
     }
 
     /// Hands the decoded replies to their slots, oldest first, under one
@@ -298,7 +414,13 @@ impl Driver {
                 if st.closed.is_some() {
                     return Poll::Ready(Ok(()));
                 }
+                if st.retiring && st.slots.is_empty() {
+                    // Retired, and nobody waits for a reply any more.
+                    st.closed = Some(Error::Closed("connection"));
+                    return Poll::Ready(Ok(()));
+                }
                 st.busy = true;
+                st.last_read = self.last_read;
                 if self.wbuf.is_empty() && !st.out.is_empty() {
                     if mem::take(&mut self.stalled) {
                         st.purge_unsent();
@@ -325,7 +447,7 @@ impl Driver {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            if !wrote && !read && self.sleep(cx) {
+            if !wrote && !read && !self.poll_liveness(cx)? && self.sleep(cx) {
                 return Poll::Pending;
             }
         }
@@ -340,10 +462,11 @@ impl Driver {
     /// caller goes round again.
     fn sleep(&mut self, cx: &Context<'_>) -> bool {
         let mut st = lock(&self.shared);
-        if st.closed.is_some() || (self.wbuf.is_empty() && !st.out.is_empty()) {
+        if st.closed.is_some() || (st.retiring && st.slots.is_empty()) || (self.wbuf.is_empty() && !st.out.is_empty()) {
             return false;
         }
         st.busy = false;
+        st.last_read = self.last_read;
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => st.waker = Some(cx.waker().clone()),

@@ -23,6 +23,7 @@
 //! call reconnects instead of waiting for a reply that cannot come.
 
 mod driver;
+pub(crate) mod reconnect;
 pub(crate) mod transport;
 mod wait;
 
@@ -40,7 +41,7 @@ use crate::resp::Limits;
 use crate::trace as tracing;
 use crate::value::Value;
 
-pub(crate) use driver::{quote, Driver};
+pub(crate) use driver::{quote, Driver, Liveness};
 use transport::Transport;
 pub(crate) use wait::{await_batch, await_reply};
 
@@ -115,6 +116,12 @@ pub(crate) struct State {
     pub(crate) closed: Option<Error>,
     /// The queue pub/sub messages read here go to, while subscribed.
     pub(crate) pubsub: Option<PubSubQueue>,
+    /// When bytes last arrived (or the connection opened), as the driver
+    /// last published it: to tell a dead connection from a slow command.
+    pub(crate) last_read: tokio::time::Instant,
+    /// The owner stopped sending here (see [`Connection::retire_if_silent`]):
+    /// close once no reply is awaited.
+    pub(crate) retiring: bool,
     /// The driver has ended and dropped the socket.
     finished: bool,
     /// Callers of [`Connection::close_and_wait`] waiting for that.
@@ -210,12 +217,16 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Starts a driver for `transport` and returns the handle callers use.
+    /// The driver checks `liveness` by itself: only for connections no
+    /// caller can leave inside a `MULTI` or blocked (a heartbeat `PING`
+    /// would be queued in the transaction; `BLPOP 0` rightly reads nothing).
     ///
     /// Must be called within a tokio runtime.
     pub(crate) fn start(
         transport: Transport,
         limits: Limits,
         write_timeout: Option<std::time::Duration>,
+        liveness: Liveness,
         id: u64,
     ) -> Self {
         let shared = Arc::new(Mutex::new(State {
@@ -227,10 +238,12 @@ impl Connection {
             busy: false,
             closed: None,
             pubsub: None,
+            last_read: tokio::time::Instant::now(),
+            retiring: false,
             finished: false,
             finish_waiters: Vec::new(),
         }));
-        tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, id));
+        tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, liveness, id));
         Connection { owner: Arc::new(Owner { shared }), id }
     }
 
@@ -322,6 +335,33 @@ impl Connection {
             w.wake();
         }
         Ok(())
+    }
+
+    /// After a read timeout of `waited`: retires the connection if nothing
+    /// at all was read on it in that time, and says whether it did. A
+    /// healthy server answers in order, so no byte for a whole timeout means
+    /// it answers nobody (it is stopped, or the path to it is gone): the
+    /// owner should send new commands on a new connection instead, lest
+    /// every caller time out in turn on a half-open one. The commands
+    /// already in flight here keep waiting, each within its own bound, and
+    /// get their replies if the server comes back; the connection closes
+    /// once the last is answered, or when the driver's unresponsiveness
+    /// check (or TCP keepalive) ends it. Its owner keeps it until then.
+    pub(crate) fn retire_if_silent(&self, waited: std::time::Duration) -> bool {
+        let waker = {
+            let mut st = self.lock();
+            if st.last_read.elapsed() < waited || st.closed.is_some() {
+                return false;
+            }
+            st.retiring = true;
+            st.waker.take()
+        };
+        tracing::warn!(connection = self.id, ?waited, "nothing read for a whole read timeout; retiring the connection");
+        // The driver closes it once nothing is in flight; maybe now.
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
     }
 
     /// Delivers this connection's pub/sub messages to `queue` from now on.
