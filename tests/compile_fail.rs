@@ -19,6 +19,8 @@ fn compile_fail() {
     t.compile_fail("tests/ui/oneof/*.rs");
     // Stateful commands (MULTI, WATCH, SELECT...) are not methods of a pool.
     t.compile_fail("tests/ui/pool/*.rs");
+    // `siderpy::commands!` says what is wrong with its input.
+    t.compile_fail("tests/ui/user_spec/*.rs");
     // Generated code names everything by its full path.
     t.pass("tests/ui/hygiene/*.rs");
 }

@@ -377,7 +377,7 @@ impl fmt::Display for Timeout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UrlError {
-    /// The text is not a URL at all (the `url` crate's reason is kept).
+    /// The text is not a URL at all (an invalid host or IPv6 address).
     Malformed(String),
     /// No `scheme://` in front.
     MissingScheme,

@@ -7,6 +7,11 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
+// docs.rs labels what a feature adds.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Without the `tracing` feature its events compile to nothing, and what
+// only they read (a connection's id, an error being logged) is unused.
+#![cfg_attr(not(feature = "tracing"), allow(unused_variables, unused_assignments, dead_code))]
 
 mod args;
 mod client;
@@ -28,7 +33,15 @@ mod pubsub;
 pub mod resp;
 mod scan;
 mod script;
+#[cfg(feature = "tls")]
 mod tls;
+mod trace;
+/// Without TLS compiled in, a client has no TLS settings.
+#[cfg(not(feature = "tls"))]
+mod tls {
+    #[derive(Debug, Clone)]
+    pub(crate) enum TlsConfig {}
+}
 mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
@@ -41,7 +54,7 @@ pub use command::{Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecuto
 pub use commands::__GENERATED_METHODS;
 pub use commands::{command_info, kind, types, Commands, ConnectionCommands};
 pub use connection::reconnect::Backoff;
-pub use connection::transport::{default_tls_config, Resolve};
+pub use connection::transport::Resolve;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use future::ReplyFuture;
@@ -61,11 +74,76 @@ pub use scan::ScanIter;
 pub use script::{FunctionCall, Library, Script, ScriptCall};
 /// Derives [`FromValue`](trait@FromValue) and [`ToArgs`](trait@ToArgs).
 pub use siderpy_macros::{FromValue, ToArgs};
+#[cfg(feature = "tls")]
+pub use tls::{crypto_provider, default_tls_config};
 pub use value::Value;
+
+/// The byte string type of replies and arguments (`Option<Bytes>` is what
+/// `GET` returns by default).
+pub use bytes::Bytes;
+/// The trait of [`PubSubQueue`] and `Redis` as streams of messages. Without
+/// a futures crate, [`PubSubQueue::recv`] reads them one by one.
+pub use futures_core::Stream;
+/// The TLS library, to build a [`RedisBuilder::tls`] configuration with the
+/// same version siderpy uses.
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// The traits that give executors their command methods: `use siderpy::prelude::*;`.
 pub mod prelude {
     pub use crate::{Commands, ConnectionCommands};
+}
+
+/// Generates a typed trait from a command spec in your own crate: a newer
+/// Redis or Valkey, or a module (RedisJSON, RedisBloom...), without waiting
+/// for a siderpy release.
+///
+/// ```ignore
+/// siderpy::commands! {
+///     /// RedisJSON's commands.
+///     pub trait JsonCommands = "specs/json.json";
+/// }
+/// // With a reply table of your own (the format of siderpy-macros' `replies.json`):
+/// siderpy::commands!(pub trait BloomCommands = "specs/bloom.json", replies = "specs/bloom.replies.json");
+///
+/// use json_commands::prelude::*; // the trait and every command's setters
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// redis.json_set("doc", "$", r#"{"a":1}"#).nx().await?;
+/// # Ok(()) }
+/// ```
+///
+/// The path is relative to your crate's `Cargo.toml`; the spec is in the
+/// format Redis publishes (`commands.json`), which modules publish at the
+/// root of their repositories and `siderpy-gen` writes from a live server
+/// (merging a module's published spec with what the server reports:
+/// `siderpy-gen --merge module.json`). Editing the file rebuilds your crate.
+///
+/// It expands to a module named after the trait (`json_commands`) holding:
+/// the trait, with one method per command named and typed as in
+/// [`Commands`] and implemented for every [`Executor`] (`&Redis`,
+/// `&mut Pipeline`, `&RedisPool`, `&RedisCluster`); a `...Connection`
+/// trait for commands that change connection state, if the spec has any;
+/// one setter trait per command with optional arguments (`JsonSetArgs`,
+/// all in `prelude`); the argument enums in `types`; the markers in `kind`;
+/// and `command_info`. The trait is re-exported beside the module.
+///
+/// Replies default to siderpy's table for Redis's own commands, then the
+/// given table, then the spec's `reply_schema`, else [`Value`]; any call
+/// can ask for another type with [`returning`](Cmd::returning).
+///
+/// A cluster routes each command by the spec's `key_specs`; where a spec
+/// has none (module specs), by its `key` arguments at fixed positions
+/// (`JSON.GET key`, `JSON.MGET key [key ...] path`, `JSON.MSET key path
+/// value [...]`, keys after a `numkeys`).
+///
+/// Importing both this trait and [`Commands`] works when their method
+/// names differ (modules); for a whole newer Redis spec, import only the
+/// generated one.
+#[macro_export]
+macro_rules! commands {
+    ($($input:tt)*) => {
+        $crate::__private::user_commands! { $crate; $($input)* }
+    };
 }
 
 /// What generated code reaches the runtime through. Not public API.
@@ -78,6 +156,7 @@ pub mod __private {
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
     pub use crate::value::Value;
     pub use bytes::{Bytes, BytesMut};
+    pub use siderpy_macros::user_commands;
 
     /// Writes a generated argument enum; returns how many bulk strings.
     pub trait WriteArgs {

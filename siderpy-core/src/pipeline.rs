@@ -12,6 +12,7 @@ use crate::command::{Cmd, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result};
+use crate::trace as tracing;
 use crate::value::Value;
 
 /// Commands queued to be sent together, in one write, with their replies

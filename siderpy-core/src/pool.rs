@@ -26,6 +26,7 @@ use crate::command::{Cmd, Executor};
 use crate::convert::{convert, FromValue};
 use crate::error::{Error, Result, Timeout};
 use crate::info::ConnectionInfo;
+use crate::trace as tracing;
 
 /// How many clients a pool keeps when no size is given (siderpy's `POOL_SIZE`).
 pub const DEFAULT_POOL_SIZE: usize = 4;

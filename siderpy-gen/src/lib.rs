@@ -11,12 +11,15 @@
 //! - [`connect`] and [`fetch`] talk to the server,
 //! - [`schema::load`] and [`schema::merge`] add the reply schemas of a
 //!   server's source (`src/commands/*.json`), which `COMMAND DOCS` lacks,
-//! - [`check::diff`] compares a regenerated spec with the one on disk.
+//! - [`check::diff`] compares a regenerated spec with the one on disk,
+//! - [`merge::merge`] completes a module's published spec with what the
+//!   server reports (key specs, flags) for `--merge`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod check;
+pub mod merge;
 pub mod pyjson;
 pub mod schema;
 pub mod spec;
@@ -28,7 +31,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 use siderpy_core::prelude::*;
-use siderpy_core::{Protocol, Redis, Value};
+use siderpy_core::{rustls, Protocol, Redis, Value};
 
 /// The generator's name and version, as recorded in the source file.
 pub const GENERATOR: &str = concat!("siderpy-gen ", env!("CARGO_PKG_VERSION"));
@@ -230,7 +233,8 @@ fn tls_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, Error> {
     for cert in certs {
         roots.add(cert).map_err(|e| Error::Tls(format!("{}: {e}", ca.display())))?;
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let provider = siderpy_core::crypto_provider().map_err(|e| Error::Tls(e.to_string()))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_root_certificates(roots)

@@ -23,6 +23,10 @@ Options:
   --output FILE    spec to write or check (default commands.json; - for stdout)
   --source FILE    where to record the server's name and version
                    (default: beside the spec, commands.source.json)
+  --merge FILE     a module's published spec (its repository's commands.json):
+                   write it completed by what the server reports of those
+                   commands (key specs, flags, arity), plus the server's
+                   commands with the same prefix that it lacks
   --check          regenerate in memory and exit 1, with a summary of added,
                    removed and changed commands, if the spec on disk differs
   --docs           with --check, also list the commands whose docs alone
@@ -46,6 +50,7 @@ struct Cli {
     options: Options,
     output: PathBuf,
     source: Option<PathBuf>,
+    merge: Option<PathBuf>,
     check: bool,
     docs: bool,
     reply_schema: Option<PathBuf>,
@@ -56,6 +61,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
         options: Options::default(),
         output: PathBuf::from("commands.json"),
         source: None,
+        merge: None,
         check: false,
         docs: false,
         reply_schema: None,
@@ -90,6 +96,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Cli>, Str
                     .ok_or(format!("--timeout {v}: not a positive number of seconds"))?;
                 cli.options.timeout = Duration::from_secs_f64(secs);
             }
+            "--merge" => cli.merge = Some(PathBuf::from(value("--merge")?)),
             "--check" => cli.check = true,
             "--docs" => cli.docs = true,
             "--reply-schema" => cli.reply_schema = Some(PathBuf::from(value("--reply-schema")?)),
@@ -133,6 +140,13 @@ async fn run(cli: &Cli) -> Result<ExitCode, Error> {
         let schemas = siderpy_gen::schema::load(path)?;
         let n = generated.merge_reply_schemas(&schemas);
         eprintln!("siderpy-gen: merged the reply schemas of {n} commands from {}", path.display());
+    }
+    if let Some(published) = &cli.merge {
+        let text = read(published)?;
+        let published: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::Shape(format!("{}: not valid JSON: {e}", published.display())))?;
+        generated.spec = siderpy_gen::merge::merge(&published, &generated.spec)?;
+        generated.text = siderpy_gen::pyjson::to_string(&generated.spec);
     }
     let to_stdout = cli.output == Path::new("-");
     let source_path = cli.source.clone().unwrap_or_else(|| Source::path_for(&cli.output));

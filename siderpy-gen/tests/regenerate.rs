@@ -78,6 +78,11 @@ impl Server {
     /// Starts the server; with `tls` it listens for TLS only, with a
     /// certificate for `localhost` signed by `ca.crt` in its directory.
     fn start(binary: &str, tls: bool) -> Server {
+        Self::start_with(binary, tls, &[])
+    }
+
+    /// Starts the server with more command-line arguments (`--loadmodule x.so`).
+    fn start_with(binary: &str, tls: bool, extra: &[&str]) -> Server {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("siderpy-gen-test-{}-{n}", std::process::id()));
@@ -101,6 +106,7 @@ impl Server {
             let mut child = cmd
                 .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .args(["--daemonize", "no", "--loglevel", "warning"])
+                .args(extra)
                 .arg("--dir")
                 .arg(&dir)
                 .stdout(Stdio::null())
@@ -283,4 +289,33 @@ async fn valkey_when_installed() {
         texts.push(generated.text);
     }
     assert!(texts[0] == texts[1], "RESP3 and RESP2 give different specs for Valkey {version}");
+}
+
+/// A module's published spec (RedisJSON's, the fixture of tests/user-crate)
+/// merged with what a server with the module loaded reports: the published
+/// arguments stay, the server's key specs and flags are added. Needs
+/// `SIDERPY_MODULES_DIR` (the directory of `rejson.so`; scripts/test.sh
+/// sets it).
+#[tokio::test]
+async fn merge_completes_a_module_spec_with_what_the_server_reports() {
+    let dir = std::env::var("SIDERPY_MODULES_DIR")
+        .expect("SIDERPY_MODULES_DIR names the directory of rejson.so (scripts/test.sh sets it)");
+    let module = format!("{dir}/rejson.so");
+    let server = Server::start_with(REDIS, false, &["--loadmodule", &module]);
+    let redis = connect(&Options { url: server.url(""), ..Options::default() }).unwrap();
+    let live = fetch(&redis).await.unwrap();
+    let text = std::fs::read_to_string(root().join("tests/user-crate/specs/json.json")).unwrap();
+    let published: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(published["JSON.GET"].get("key_specs").is_none(), "the published spec has no key specs");
+    let merged = siderpy_gen::merge::merge(&published, &live.spec).unwrap();
+    let get = &merged["JSON.GET"];
+    assert_eq!(get["arguments"], published["JSON.GET"]["arguments"]);
+    assert_eq!(get["key_specs"][0]["begin_search"]["spec"]["index"], 1, "{get}");
+    assert!(get["command_flags"].as_array().unwrap().contains(&serde_json::json!("readonly")), "{get}");
+    assert_eq!(merged["JSON.SET"]["summary"], published["JSON.SET"]["summary"]);
+    // What the module does not have loaded stays as published; nothing of
+    // other modules or the server's own commands comes in.
+    let names = merged.as_object().unwrap();
+    assert!(names.keys().all(|n| n.starts_with("JSON.")), "{:?}", names.keys().collect::<Vec<_>>());
+    assert!(names.len() >= published.as_object().unwrap().len());
 }

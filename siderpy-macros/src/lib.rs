@@ -87,6 +87,7 @@ mod replies;
 mod schema;
 mod spec;
 mod syntax;
+mod user;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput, LitStr};
@@ -111,6 +112,14 @@ const NAMES: &str = include_str!("../names.json");
 pub fn commands(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as Input);
     commands_impl(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// The expansion of `siderpy::commands!`, which passes its `$crate` first:
+/// a typed trait from a spec file in the invoking crate (see `user`).
+#[doc(hidden)]
+#[proc_macro]
+pub fn user_commands(input: TokenStream) -> TokenStream {
+    user::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// `"path"` or `"path", "ENV_VAR"`.

@@ -1100,7 +1100,7 @@ mod tests {
         );
         for p in &api.commands {
             let m = p.method.as_ref();
-            assert!(m.map_or(true, |m| m.params.iter().all(|p| p.ident != "numkeys")), "{}", p.name);
+            assert!(m.is_none_or(|m| m.params.iter().all(|p| p.ident != "numkeys")), "{}", p.name);
         }
 
         let zunion = plan(&api, "ZUNION").method.clone().unwrap();

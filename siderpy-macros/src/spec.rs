@@ -451,7 +451,7 @@ impl Reader<'_> {
         };
         let name = text(obj, NAME);
         let ty = text(obj, TYPE);
-        if name.as_deref().map_or(true, str::is_empty) {
+        if name.as_deref().is_none_or(str::is_empty) {
             self.error(at, "argument has no `name`");
         }
         if ty.is_none() {

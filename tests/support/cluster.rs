@@ -222,6 +222,7 @@ pub struct TestClusterBuilder {
     password: Option<String>,
     users: Vec<(String, String)>,
     tls: bool,
+    config: Vec<String>,
 }
 
 impl TestClusterBuilder {
@@ -247,9 +248,18 @@ impl TestClusterBuilder {
         self
     }
 
+    /// Adds a line to every node's configuration (`loadmodule /path/rejson.so`).
+    pub fn config(mut self, line: &str) -> Self {
+        self.config.push(line.to_owned());
+        self
+    }
+
     /// The settings of one node; `pki` is the cluster's CA when it is TLS.
     fn node(&self, pki: Option<&Arc<Pki>>) -> RedisServerBuilder {
         let mut node = node_builder();
+        for line in &self.config {
+            node = node.config(line);
+        }
         if let Some(pw) = &self.password {
             node = node.password(pw).config(&format!("masterauth {}", conf_quote(pw)));
         }

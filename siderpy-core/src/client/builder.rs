@@ -38,6 +38,9 @@ pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 use super::{Inner, Local, Redis};
+// Only the TLS opt-out logs here.
+#[cfg(feature = "tls")]
+use crate::trace as tracing;
 
 /// Every setting of a client, from the URL and the builder.
 #[derive(Clone, Debug)]
@@ -49,7 +52,7 @@ pub(crate) struct Config {
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) timeout_blocking: bool,
-    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
     pub(crate) text: TextPolicy,
     pub(crate) pubsub_queue_maxsize: Option<usize>,
     pub(crate) resubscribe: bool,
@@ -236,8 +239,14 @@ impl RedisBuilder {
     /// Uses TLS with this rustls configuration (for a private CA, client
     /// certificates...). Without it, `rediss://` verifies against the webpki
     /// root store.
+    ///
+    /// Build it with [`crypto_provider`](crate::crypto_provider)
+    /// (`ClientConfig::builder_with_provider`): rustls's own
+    /// `ClientConfig::builder()` panics when both of its providers are
+    /// compiled in.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
-        self.config.tls = Some(config);
+        self.config.tls = Some(crate::tls::TlsConfig::Given(config));
         self.config.info.tls = true;
         self
     }
@@ -252,9 +261,10 @@ impl RedisBuilder {
     ///
     /// Applies to TLS connections (`rediss://`); replaces any configuration
     /// given to [`tls`](Self::tls), client certificate included.
+    #[cfg(feature = "tls")]
     pub fn danger_accept_invalid_certs(mut self) -> Self {
         tracing::warn!(server = %self.config.info, "TLS certificate verification is turned off");
-        self.config.tls = Some(crate::tls::accept_invalid_certs_config());
+        self.config.tls = Some(crate::tls::TlsConfig::AcceptInvalidCerts);
         self
     }
 

@@ -9,6 +9,7 @@ use crate::info::ConnectionInfo;
 
 use super::handshake::handshake;
 use super::Redis;
+use crate::trace as tracing;
 
 impl Redis {
     /// Opens a new connection and runs the handshake; `purpose` is for logs

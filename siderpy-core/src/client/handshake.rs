@@ -4,6 +4,7 @@ use crate::args::CmdArgs;
 use crate::connection::{quote, Connection};
 use crate::error::{Error, Result};
 use crate::info::{ConnectionInfo, Password, Protocol};
+use crate::trace as tracing;
 use crate::value::Value;
 
 /// Sends what the settings ask for on a new connection, back to back,

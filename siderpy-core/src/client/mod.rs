@@ -38,6 +38,7 @@ use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
 use crate::pubsub::{Family, PubSubQueue};
+use crate::trace as tracing;
 use crate::value::Value;
 
 pub(crate) use builder::Config;

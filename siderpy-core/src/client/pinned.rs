@@ -13,6 +13,7 @@ use crate::value::Value;
 
 use super::session::{Replies, Session};
 use super::{Local, Redis};
+use crate::trace as tracing;
 
 pub(super) struct Pinned {
     pub(super) conn: Connection,
@@ -46,7 +47,7 @@ impl Pinned {
 
     /// Whether the server answers commands on it now (`CLIENT REPLY`).
     pub(super) fn replies_on(&self) -> bool {
-        self.session.as_ref().map_or(true, |s| lock(s).replies == Replies::On)
+        self.session.as_ref().is_none_or(|s| lock(s).replies == Replies::On)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::value::Value;
 
 use super::pinned::Pinned;
 use super::{Inner, Local, Redis};
+use crate::trace as tracing;
 
 impl Redis {
     /// A new handle on this client whose pub/sub messages go to `queue`

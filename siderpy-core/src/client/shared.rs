@@ -12,6 +12,7 @@ use crate::error::{Error, Result, Timeout};
 use crate::value::Value;
 
 use super::Redis;
+use crate::trace as tracing;
 
 /// An attempt to open the shared connection, while it runs: whoever needs
 /// the connection subscribes to its outcome.

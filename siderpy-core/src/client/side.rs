@@ -11,6 +11,7 @@ use crate::error::{Error, Result, Timeout};
 use crate::value::Value;
 
 use super::Redis;
+use crate::trace as tracing;
 
 /// Idle side connections kept for blocking commands and transactions; more
 /// are opened when needed.

@@ -31,6 +31,7 @@ use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, Addr};
+use crate::trace as tracing;
 use crate::value::Value;
 
 pub use pubsub::ClusterPubSub;

@@ -12,6 +12,7 @@ use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
 use crate::value::Value;
 
 use super::{redirect, route, NodeAddr, RedisCluster, Route};
+use crate::trace as tracing;
 
 /// One node's share of a pipeline, once handed over.
 enum Share {

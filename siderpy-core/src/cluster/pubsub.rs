@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::pubsub::{Message, PubSubQueue};
 
 use super::{key_slot, redirect, NodeAddr, Redirect, RedisCluster};
+use crate::trace as tracing;
 
 /// A subscriber to shard channels across a cluster: made by
 /// [`RedisCluster::pubsub`].

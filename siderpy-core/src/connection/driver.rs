@@ -19,6 +19,7 @@ use super::{lock, Finish, Queued, Slot, State};
 use crate::error::{Error, Timeout};
 use crate::pubsub::{self, Family, Incoming, MessageKind, PubSubQueue, QueueState};
 use crate::resp::{Decoder, Limits};
+use crate::trace as tracing;
 use crate::value::Value;
 
 /// How much to read at a time when no frame says it needs more.

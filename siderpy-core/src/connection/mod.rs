@@ -38,6 +38,7 @@ use crate::args::CmdArgs;
 use crate::error::{Error, Result};
 use crate::pubsub::PubSubQueue;
 use crate::resp::Limits;
+use crate::trace as tracing;
 use crate::value::Value;
 
 pub(crate) use driver::{quote, Driver, Liveness};

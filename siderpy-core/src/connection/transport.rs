@@ -22,7 +22,9 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 use tokio::time::Instant;
+#[cfg(feature = "tls")]
 use tokio_rustls::client::TlsStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
 
 use crate::error::{Error, Result, Timeout};
@@ -34,6 +36,7 @@ pub(crate) enum Transport {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream<TcpStream>>),
 }
 
@@ -104,7 +107,7 @@ const MIN_ATTEMPT_SHARE: Duration = Duration::from_millis(100);
 /// [`Timeout::Connect`] when the TLS handshake did not finish in time.
 pub(crate) async fn connect(
     info: &ConnectionInfo,
-    tls: Option<&Arc<rustls::ClientConfig>>,
+    tls: Option<&crate::tls::TlsConfig>,
     tcp: &TcpSettings,
     deadline: Instant,
 ) -> Result<Transport> {
@@ -119,18 +122,7 @@ pub(crate) async fn connect(
             if !info.tls {
                 return Ok(Transport::Tcp(stream));
             }
-            let config = match tls {
-                Some(c) => Arc::clone(c),
-                None => default_tls_config()?,
-            };
-            let name = rustls::pki_types::ServerName::try_from(host.clone())
-                .map_err(|e| Error::Tls(Arc::new(io::Error::new(io::ErrorKind::InvalidInput, e))))?;
-            let handshake = TlsConnector::from(config).connect(name, stream);
-            let stream = tokio::time::timeout_at(deadline, handshake)
-                .await
-                .map_err(|_| Error::Timeout(Timeout::Connect))?
-                .map_err(|e| Error::Tls(Arc::new(e)))?;
-            Ok(Transport::Tls(Box::new(stream)))
+            tls_handshake(stream, host, tls, deadline).await
         }
         #[cfg(unix)]
         Addr::Unix(path) => {
@@ -145,6 +137,32 @@ pub(crate) async fn connect(
         #[cfg(not(unix))]
         Addr::Unix(_) => Err(Error::Usage("unix sockets are not available on this platform".into())),
     }
+}
+
+/// TLS over `tcp`, verifying the certificate is for `host`.
+#[cfg(feature = "tls")]
+async fn tls_handshake(
+    tcp: TcpStream,
+    host: &str,
+    tls: Option<&crate::tls::TlsConfig>,
+    deadline: Instant,
+) -> Result<Transport> {
+    let config = crate::tls::client_config(tls)?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| Error::Tls(Arc::new(io::Error::new(io::ErrorKind::InvalidInput, e))))?;
+    let handshake = TlsConnector::from(config).connect(name, tcp);
+    let stream = tokio::time::timeout_at(deadline, handshake)
+        .await
+        .map_err(|_| Error::Timeout(Timeout::Connect))?
+        .map_err(|e| Error::Tls(Arc::new(e)))?;
+    Ok(Transport::Tls(Box::new(stream)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn tls_handshake(_: TcpStream, host: &str, _: Option<&crate::tls::TlsConfig>, _: Instant) -> Result<Transport> {
+    Err(Error::Usage(format!(
+        "TLS to {host} is not compiled in: enable siderpy's `tls-ring` (a default) or `tls-aws-lc-rs` feature"
+    )))
 }
 
 /// Sets the socket options every connection gets.
@@ -251,24 +269,13 @@ fn connect_error(host: &str, port: u16, failures: Vec<(SocketAddr, io::Error)>, 
     Error::io(io::Error::new(kind, msg))
 }
 
-/// A configuration that verifies the server's certificate against the
-/// webpki root store, as `rediss://` URLs get by default.
-pub fn default_tls_config() -> Result<Arc<rustls::ClientConfig>> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(Arc::new(io::Error::other(e))))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 macro_rules! each {
     ($self:ident, $s:ident => $e:expr) => {
         match $self.get_mut() {
             Transport::Tcp($s) => $e,
             #[cfg(unix)]
             Transport::Unix($s) => $e,
+            #[cfg(feature = "tls")]
             Transport::Tls($s) => $e,
         }
     };

@@ -1003,7 +1003,7 @@ mod tests {
     fn long_lines_are_refused_whole_or_split() {
         for len in [MAX_LINE - 2, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1] {
             let mut input = vec![b'+'];
-            input.extend(std::iter::repeat(b'a').take(len));
+            input.extend(std::iter::repeat_n(b'a', len));
             input.extend_from_slice(b"\r\n");
             let whole = decode_all(&input).is_ok();
             let mut d = Decoder::default();

@@ -1,0 +1,4 @@
+// The syntax is `[pub] trait Name = "path";`.
+siderpy::commands!(pub struct Json = "specs/json.json");
+
+fn main() {}
