@@ -71,7 +71,7 @@ pub use pool::{
 };
 pub use pubsub::{Message, MessageKind, PubSubQueue, INVALIDATE_CHANNEL, RESUBSCRIBE_ATTEMPTS};
 pub use scan::ScanIter;
-pub use script::{FunctionCall, Library, Script, ScriptCall};
+pub use script::{Call, Function, FunctionCall, Library, Script, ScriptCall};
 /// Derives [`FromValue`](trait@FromValue) and [`ToArgs`](trait@ToArgs).
 pub use siderpy_macros::{FromValue, ToArgs};
 #[cfg(feature = "tls")]

@@ -81,7 +81,7 @@ impl Script {
 
     /// A call of the script with neither keys nor arguments so far.
     pub fn call(&self) -> ScriptCall<'_> {
-        ScriptCall { script: self, keys: Vec::new(), args: Vec::new() }
+        Call::new(self)
     }
 
     /// Runs the script without keys or arguments; see [`ScriptCall::invoke`].
@@ -112,16 +112,34 @@ impl Script {
     }
 }
 
-/// One call of a [`Script`]: its keys and arguments.
+/// One call of a script or a function: what it runs (a [`Script`], a
+/// [`Function`]), with its keys and arguments.
 #[derive(Debug, Clone)]
-#[must_use = "a script call does nothing until it is invoked or queued"]
-pub struct ScriptCall<'a> {
-    script: &'a Script,
+#[must_use = "a call does nothing until it is invoked or queued"]
+pub struct Call<T> {
+    target: T,
     keys: Vec<Arg>,
     args: Vec<Arg>,
 }
 
-impl ScriptCall<'_> {
+/// One call of a [`Script`].
+pub type ScriptCall<'a> = Call<&'a Script>;
+
+/// One call of a [`Library`]'s function.
+pub type FunctionCall<'a> = Call<Function<'a>>;
+
+/// A function of a [`Library`], by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Function<'a> {
+    library: &'a Library,
+    name: &'a str,
+}
+
+impl<T> Call<T> {
+    fn new(target: T) -> Self {
+        Call { target, keys: Vec::new(), args: Vec::new() }
+    }
+
     /// Adds a key (`KEYS[n]`). Keys are what a cluster routes the call by.
     pub fn key(mut self, key: impl ToArg) -> Self {
         self.keys.push(Arg::new(key));
@@ -146,6 +164,18 @@ impl ScriptCall<'_> {
         self
     }
 
+    /// `first numkeys key... arg...`, as `EVALSHA` and `FCALL` take them.
+    fn words(&self, first: Arg) -> Vec<Arg> {
+        let mut words = Vec::with_capacity(2 + self.keys.len() + self.args.len());
+        words.push(first);
+        words.push(Arg::new(self.keys.len()));
+        words.extend(self.keys.iter().cloned());
+        words.extend(self.args.iter().cloned());
+        words
+    }
+}
+
+impl ScriptCall<'_> {
     /// Runs the script with `EVALSHA`; when the server does not have it
     /// (`NOSCRIPT`), loads it and sends the call again. The reply is
     /// converted to `T`.
@@ -162,7 +192,7 @@ impl ScriptCall<'_> {
     {
         match self.evalsha(executor).returning::<T>().await {
             Err(e) if e.code() == Some("NOSCRIPT") => {
-                self.script.load(executor).await?;
+                self.target.load(executor).await?;
                 self.evalsha(executor).returning::<T>().await
             }
             reply => reply,
@@ -173,21 +203,11 @@ impl ScriptCall<'_> {
     /// loaded ([`Script::load`]): a pipeline cannot load and retry one of
     /// its commands.
     pub fn queue(&self, pipe: &mut Pipeline) {
-        crate::__private::execute_cmd(&mut *pipe, "EVALSHA", self.words()).queue();
+        crate::__private::execute_cmd(&mut *pipe, "EVALSHA", self.words(Arg::new(self.target.sha1()))).queue();
     }
 
     fn evalsha<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
-        crate::__private::execute_cmd(executor.__sink(), "EVALSHA", self.words())
-    }
-
-    /// `sha1 numkeys key... arg...`.
-    fn words(&self) -> Vec<Arg> {
-        let mut words = Vec::with_capacity(2 + self.keys.len() + self.args.len());
-        words.push(Arg::new(self.script.sha1()));
-        words.push(Arg::new(self.keys.len()));
-        words.extend(self.keys.iter().cloned());
-        words.extend(self.args.iter().cloned());
-        words
+        crate::__private::execute_cmd(executor.__sink(), "EVALSHA", self.words(Arg::new(self.target.sha1())))
     }
 }
 
@@ -239,7 +259,7 @@ impl Library {
 
     /// A call of `function`, one of this library's functions.
     pub fn fcall<'a>(&'a self, function: &'a str) -> FunctionCall<'a> {
-        FunctionCall { library: self, function, keys: Vec::new(), args: Vec::new() }
+        Call::new(Function { library: self, name: function })
     }
 
     /// Loads the library, replacing a loaded one of the same name
@@ -256,41 +276,7 @@ impl Library {
     }
 }
 
-/// One call of a [`Library`]'s function: its keys and arguments.
-#[derive(Debug, Clone)]
-#[must_use = "a function call does nothing until it is invoked"]
-pub struct FunctionCall<'a> {
-    library: &'a Library,
-    function: &'a str,
-    keys: Vec<Arg>,
-    args: Vec<Arg>,
-}
-
 impl FunctionCall<'_> {
-    /// Adds a key.
-    pub fn key(mut self, key: impl ToArg) -> Self {
-        self.keys.push(Arg::new(key));
-        self
-    }
-
-    /// Adds keys.
-    pub fn keys<M>(mut self, keys: impl Multiple<M>) -> Self {
-        self.keys.extend(keys.into_args().map(Arg::new));
-        self
-    }
-
-    /// Adds an argument.
-    pub fn arg(mut self, arg: impl ToArg) -> Self {
-        self.args.push(Arg::new(arg));
-        self
-    }
-
-    /// Adds arguments.
-    pub fn args<M>(mut self, args: impl Multiple<M>) -> Self {
-        self.args.extend(args.into_args().map(Arg::new));
-        self
-    }
-
     /// Calls the function (`FCALL`); when the server does not know it, loads
     /// the library and calls again.
     ///
@@ -307,7 +293,7 @@ impl FunctionCall<'_> {
         match self.fcall(executor).returning::<T>().await {
             // The server's words: "ERR Function not found".
             Err(Error::Redis(e)) if e.as_str().contains("Function not found") => {
-                self.library.load(executor).await?;
+                self.target.library.load(executor).await?;
                 self.fcall(executor).returning::<T>().await
             }
             reply => reply,
@@ -315,12 +301,7 @@ impl FunctionCall<'_> {
     }
 
     fn fcall<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
-        let mut words = Vec::with_capacity(2 + self.keys.len() + self.args.len());
-        words.push(Arg::new(self.function));
-        words.push(Arg::new(self.keys.len()));
-        words.extend(self.keys.iter().cloned());
-        words.extend(self.args.iter().cloned());
-        crate::__private::execute_cmd(executor.__sink(), "FCALL", words)
+        crate::__private::execute_cmd(executor.__sink(), "FCALL", self.words(Arg::new(self.target.name)))
     }
 }
 
