@@ -4,7 +4,6 @@
 #[macro_use]
 mod support;
 
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,7 +24,7 @@ protocol_tests!(
     error_reply_while_subscribed_reaches_its_caller,
     other_commands_keep_working_while_subscribed,
     pubsub_with_text_decoding_on,
-    the_client_is_a_stream_of_messages,
+    the_queue_is_a_stream_and_the_client_keeps_its_commands,
     resubscribes_after_a_restart_when_asked,
 );
 
@@ -279,18 +278,22 @@ async fn pubsub_with_text_decoding_on(p: Protocol) {
     assert_eq!(String::from_utf8_lossy(&m.payload), "café \u{fffd}");
 }
 
-async fn the_client_is_a_stream_of_messages(p: Protocol) {
-    use futures_core::Stream;
+/// The queue is the stream; the client is not one, so with `StreamExt` in
+/// scope its commands keep their names (`scan` was `StreamExt::scan`).
+async fn the_queue_is_a_stream_and_the_client_keeps_its_commands(p: Protocol) {
+    use futures_util::StreamExt;
     let server = server();
-    let mut sub = client(&server, p);
+    let sub = client(&server, p);
     let publisher = client(&server, p);
     sub.execute_cmd("SUBSCRIBE", ["s"]).await.unwrap();
     publisher.execute_cmd("PUBLISH", ("s", "one")).await.unwrap();
-    let next = std::future::poll_fn(|cx| Pin::new(&mut sub).poll_next(cx)).await;
-    assert_eq!(next.unwrap().unwrap().payload, b("one"));
+    let mut queue = sub.pubsub_queue();
+    assert_eq!(queue.next().await.unwrap().unwrap().payload, b("one"));
     sub.execute_cmd("UNSUBSCRIBE", ()).await.unwrap();
-    let end = std::future::poll_fn(|cx| Pin::new(&mut sub).poll_next(cx)).await;
-    assert!(end.is_none(), "the stream ends when the last subscription does");
+    assert!(queue.next().await.is_none(), "the stream ends when the last subscription does");
+    publisher.set("k", "v").await.unwrap();
+    let (cursor, keys) = publisher.scan(0).await.unwrap();
+    assert_eq!((cursor, keys), (0, vec![Bytes::from_static(b"k")]));
 }
 
 async fn resubscribes_after_a_restart_when_asked(p: Protocol) {

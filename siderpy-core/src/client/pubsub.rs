@@ -3,15 +3,13 @@
 //! connection fails. The queue itself lives below the connection
 //! (`crate::pubsub`) and knows nothing of clients.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll};
 
 use crate::args::CmdArgs;
 use crate::command::CallOptions;
 use crate::connection::await_batch;
 use crate::error::{Error, Result};
-use crate::pubsub::{Family, Message, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
+use crate::pubsub::{Family, PubSubQueue, RESUBSCRIBE_ATTEMPTS};
 use crate::value::Value;
 
 use super::pinned::Pinned;
@@ -189,14 +187,6 @@ impl Redis {
 
 /// A `Redis` handle is a stream of its pub/sub messages, as the instance
 /// is an async iterator in siderpy; see [`PubSubQueue`].
-impl futures_core::Stream for Redis {
-    type Item = Result<Message>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.pubsub_queue()).poll_next(cx)
-    }
-}
-
 /// The task behind [`RedisBuilder::resubscribe`](super::RedisBuilder::resubscribe):
 /// waits for the subscribed connection to fail, then reconnects and
 /// subscribes again. Ends with the handle, or when the queue closes.
