@@ -12,12 +12,14 @@ use crate::value::Value;
 /// SELECT followed it; here every reply is checked).
 ///
 /// Each reply must also have its command's shape (`HELLO` a map, the others
-/// `OK`), and a RESP2 handshake, even an otherwise empty one, ends with a
-/// `PING` that must get `PONG`: a server that sends something of its own
-/// first (a greeting) is out of step with the client, and taken as replies
-/// its bytes would reach the wrong callers; the connect fails instead, with
-/// [`Error::Handshake`] quoting it. That costs one round trip per new
-/// connection, which the connect timeout bounds like the rest.
+/// `OK`), and a RESP2 handshake ends with a `PING` that must get `PONG`: a
+/// server that sends something of its own first (a greeting) is out of step
+/// with the client, and taken as replies its bytes would reach the wrong
+/// callers; the connect fails instead, with [`Error::Handshake`] quoting it.
+/// A RESP2 connection with nothing to send at connect sends no `PING` (it
+/// would cost a round trip): it relies on the connection refusing a reply
+/// that arrives before its first command is written, which catches a
+/// greeting only when it comes first.
 ///
 /// `readonly` is for connections to cluster replicas that serve reads.
 pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly: bool) -> Result<()> {
@@ -59,6 +61,9 @@ pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly
     if readonly {
         // A cluster replica serves reads only to connections that ask.
         cmds.push(CmdArgs::with_name("READONLY"));
+    }
+    if cmds.is_empty() {
+        return Ok(());
     }
     if info.protocol == Protocol::Resp2 {
         cmds.push(CmdArgs::with_name("PING"));
