@@ -473,6 +473,15 @@ impl CmdArgs {
         self.words().get(index).copied()
     }
 
+    /// Every bulk string of the command as sent, back to back (no array
+    /// header: they delimit themselves): a cache's key for the command.
+    pub(crate) fn sent_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.ordered {
+            return std::borrow::Cow::Borrowed(&self.buf[..]);
+        }
+        std::borrow::Cow::Owned(self.parts_in_order().concat())
+    }
+
     /// The segments' bytes in the order they are sent.
     fn parts_in_order(&self) -> Vec<&[u8]> {
         if self.ordered {

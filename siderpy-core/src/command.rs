@@ -26,6 +26,13 @@ pub struct CommandInfo {
     /// The spec flags it `readonly`: a cluster client may send it to a
     /// replica when reading from replicas is on.
     pub readonly: bool,
+    /// A client-side cache may keep its reply until the server invalidates
+    /// its key: a read-only, non-blocking command on exactly one key whose
+    /// reply depends on that key alone (the spec has no
+    /// `nondeterministic_output` hint for it, and it is not on the macro's
+    /// short deny-list: `MEMORY USAGE`, `XINFO ...`). See
+    /// [`CacheConfig`](crate::CacheConfig).
+    pub cacheable: bool,
     /// What the command does to the connection it is sent on (`MULTI`,
     /// `SELECT`, `AUTH`, `CLIENT REPLY`...); [`Effect::None`] for most. Every
     /// executor decides from it alone: see [`Effect`]. A command with an
@@ -181,6 +188,8 @@ pub(crate) struct CallOptions {
     /// What the spec says of the command, when it is one the spec knows.
     pub(crate) info: Option<&'static CommandInfo>,
     pub(crate) timeout: Option<Duration>,
+    /// Marked for the client-side cache ([`Cmd::cached`]).
+    pub(crate) cached: bool,
 }
 
 impl CallOptions {
@@ -211,7 +220,7 @@ impl<S, K: Kind, R> Cmd<S, K, R> {
 
 impl<S, K: ?Sized, R> Cmd<S, K, R> {
     pub(crate) fn from_parts(sink: S, args: CmdArgs, info: Option<&'static CommandInfo>) -> Self {
-        Cmd { sink, args, opts: CallOptions { info, timeout: None }, kind: PhantomData }
+        Cmd { sink, args, opts: CallOptions { info, timeout: None, cached: false }, kind: PhantomData }
     }
 
     /// The arguments, for generated setters.
@@ -238,6 +247,25 @@ impl<S, K: ?Sized, R> Cmd<S, K, R> {
     /// [`Error::Timeout`](crate::Error::Timeout).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.opts.timeout = Some(timeout);
+        self
+    }
+
+    /// Marks a read for the client-side cache in
+    /// [`CacheMode::OptIn`](crate::CacheMode::OptIn): it is answered from
+    /// the cache when there, else sent right after `CLIENT CACHING yes` and
+    /// its reply kept. In the other modes every cacheable read is cached and
+    /// this changes nothing; without a cache, or for a command that is not
+    /// [`cacheable`](crate::CommandInfo::cacheable), neither.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// let flags: Option<String> = redis.get("config:flags").cached().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cached(mut self) -> Self {
+        self.opts.cached = true;
         self
     }
 

@@ -17,7 +17,10 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
+use std::sync::Arc;
+
 use crate::args::CmdArgs;
+use crate::cache::{Cache, Fetch, Lookup};
 use crate::client::Redis;
 use crate::command::{CallOptions, Cmd};
 use crate::convert::{convert, FromValue};
@@ -50,6 +53,14 @@ enum State<'a, R> {
         /// Kept to name the command in a conversion error.
         args: CmdArgs,
     },
+    /// Queued on the shared connection, the client-side cache missed it:
+    /// the reply goes to the cache too.
+    Fetching {
+        rx: oneshot::Receiver<Result<Value>>,
+        deadline: Option<(Pin<Box<Sleep>>, Duration)>,
+        args: CmdArgs,
+        fetch: Option<Fetch>,
+    },
     /// Anything but the common case.
     General(Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>),
     Done,
@@ -59,7 +70,7 @@ impl<R> fmt::Debug for ReplyFuture<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Start { .. } => "start",
-            State::Waiting { .. } => "waiting",
+            State::Waiting { .. } | State::Fetching { .. } => "waiting",
             State::General(_) => "general",
             State::Done => "done",
         };
@@ -90,18 +101,15 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                     let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
                         unreachable!()
                     };
+                    if let Some(cache) = this.redis.cache() {
+                        match start_cached(this.redis, cache, args, opts) {
+                            Ok(state) => this.state = state,
+                            Err(hit) => return Poll::Ready(hit),
+                        }
+                        continue;
+                    }
                     this.state = match this.redis.try_send_shared(&args, &opts) {
-                        Some((rx, limit)) => State::Waiting {
-                            rx,
-                            deadline: limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
-                            // Its bytes are queued: keep only its name, not a
-                            // second copy of a large value until the reply.
-                            args: if args.frame_len_hint() > NAME_ONLY_PAST {
-                                CmdArgs::with_name(&args.name())
-                            } else {
-                                args
-                            },
-                        },
+                        Some((rx, limit)) => State::Waiting { rx, deadline: timer(limit), args: keep_name(args) },
                         None => {
                             let redis = this.redis;
                             if let Some(down) = redis.unavailable(&args, &opts) {
@@ -116,20 +124,16 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                     };
                 }
                 State::Waiting { rx, deadline, args } => {
-                    let reply = match Pin::new(rx).poll(cx) {
-                        Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
-                        Poll::Ready(Ok(reply)) => reply,
-                        Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
-                        Poll::Pending => {
-                            let expired = match deadline {
-                                Some((timer, limit)) => timer.as_mut().poll(cx).is_ready().then_some(*limit),
-                                None => None,
-                            };
-                            let Some(limit) = expired else { return Poll::Pending };
-                            this.redis.read_timed_out(limit);
-                            Err(Error::Timeout(Timeout::Read))
-                        }
-                    };
+                    let reply = std::task::ready!(poll_reply(this.redis, rx, deadline, cx));
+                    let out = finish(this.redis, args, reply);
+                    this.state = State::Done;
+                    return Poll::Ready(out);
+                }
+                State::Fetching { rx, deadline, args, fetch } => {
+                    let reply = std::task::ready!(poll_reply(this.redis, rx, deadline, cx));
+                    if let (Ok(v), Some(fetch)) = (&reply, fetch.take()) {
+                        fetch.fill(v);
+                    }
                     let out = finish(this.redis, args, reply);
                     this.state = State::Done;
                     return Poll::Ready(out);
@@ -143,6 +147,83 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
             }
         }
     }
+}
+
+/// The read timeout's timer, if there is one.
+fn timer(limit: Option<Duration>) -> Option<(Pin<Box<Sleep>>, Duration)> {
+    limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit))
+}
+
+/// A sent command's arguments, kept to name it in a conversion error: its
+/// bytes are queued, so not a second copy of a large value until the reply.
+fn keep_name(args: CmdArgs) -> CmdArgs {
+    if args.frame_len_hint() > NAME_ONLY_PAST {
+        CmdArgs::with_name(&args.name())
+    } else {
+        args
+    }
+}
+
+/// Polls for a reply queued on the shared connection, within its timer.
+fn poll_reply(
+    redis: &Redis,
+    rx: &mut oneshot::Receiver<Result<Value>>,
+    deadline: &mut Option<(Pin<Box<Sleep>>, Duration)>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Value>> {
+    Poll::Ready(match Pin::new(rx).poll(cx) {
+        Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
+        Poll::Ready(Ok(reply)) => reply,
+        Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
+        Poll::Pending => {
+            let expired = match deadline {
+                Some((timer, limit)) => timer.as_mut().poll(cx).is_ready().then_some(*limit),
+                None => None,
+            };
+            let Some(limit) = expired else { return Poll::Pending };
+            redis.read_timed_out(limit);
+            Err(Error::Timeout(Timeout::Read))
+        }
+    })
+}
+
+/// The first poll with a client-side cache: the reply from the cache
+/// (`Err`), or the state that waits for the server's.
+fn start_cached<'a, R: FromValue + Send + 'a>(
+    redis: &'a Redis,
+    cache: &Arc<Cache>,
+    args: CmdArgs,
+    opts: CallOptions,
+) -> std::result::Result<State<'a, R>, Result<R>> {
+    let fetch = match redis.cache_lookup(cache, &args, &opts) {
+        Lookup::Hit(v) => return Err(finish(redis, &args, Ok(v))),
+        Lookup::Fetch(fetch) => Some(fetch),
+        Lookup::Pass => None,
+        // Connects, then looks again.
+        Lookup::Offline => {
+            return Ok(State::General(Box::pin(async move {
+                let reply = redis.request(&args, opts).await;
+                finish(redis, &args, reply)
+            })))
+        }
+    };
+    let sent = match &fetch {
+        Some(fetch) => redis.try_send_fetching(&args, &opts, fetch),
+        None => redis.try_send_shared(&args, &opts),
+    };
+    if let Some((rx, limit)) = sent {
+        return Ok(State::Fetching { rx, deadline: timer(limit), args: keep_name(args), fetch });
+    }
+    if let Some(down) = redis.unavailable(&args, &opts) {
+        return Err(Err(down));
+    }
+    Ok(State::General(Box::pin(async move {
+        let reply = match fetch {
+            Some(fetch) => redis.request_fetching(&args, opts, fetch).await,
+            None => redis.request_uncached(&args, opts).await,
+        };
+        finish(redis, &args, reply)
+    })))
 }
 
 impl<'a, K: ?Sized, R: FromValue + Send + 'a> IntoFuture for Cmd<&'a Redis, K, R> {

@@ -14,6 +14,7 @@
 #![cfg_attr(not(feature = "tracing"), allow(unused_variables, unused_assignments, dead_code))]
 
 mod args;
+mod cache;
 mod client;
 pub mod cluster;
 mod command;
@@ -45,6 +46,7 @@ mod tls {
 mod value;
 
 pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
+pub use cache::{CacheConfig, CacheMode, CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES};
 pub use client::{
     Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
     DEFAULT_UNRESPONSIVE_AFTER,

@@ -100,12 +100,12 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
         }
         let enc = Literal::byte_string(&enc);
         let words = Literal::u32_unsuffixed(p.words.len() as u32);
-        let (blocking, readonly, group) = (p.blocking, p.readonly, &p.group);
+        let (blocking, readonly, cacheable, group) = (p.blocking, p.readonly, p.cacheable, &p.group);
         let effect = format_ident!("{}", p.effect);
         let keys = p.key_specs.iter().map(key_spec);
         let req = p.request_policy.map(|r| format_ident!("{}", format!("{r:?}")));
         let resp = p.response_policy.map(|r| format_ident!("{}", format!("{r:?}")));
-        quote!(#ty #name #enc #words #blocking #readonly #effect #group [#(#keys),*] (#req) (#resp);)
+        quote!(#ty #name #enc #words #blocking #readonly #cacheable #effect #group [#(#keys),*] (#req) (#resp);)
     });
     let all = api.commands.iter().map(|p| format_ident!("{}", p.kind));
     let generated = api.commands.iter().filter_map(|p| {
@@ -164,7 +164,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
             }
 
             macro_rules! __kinds {
-                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $effect:ident $group:literal
+                ($($ty:ident $name:literal $enc:literal $words:literal $blocking:literal $readonly:literal $cacheable:literal $effect:ident $group:literal
                     [$($key:expr),*] ($($req:ident)?) ($($resp:ident)?);)*) => {$(
                     #[doc = ::core::concat!("The `", $name, "` command.")]
                     #[derive(::core::fmt::Debug)]
@@ -177,6 +177,7 @@ pub fn api(api: &Api, spec_path: &str) -> TokenStream {
                             words: $words,
                             blocking: $blocking,
                             readonly: $readonly,
+                            cacheable: $cacheable,
                             effect: crate::__private::Effect::$effect,
                             group: $group,
                             keys: &[$($key),*],

@@ -12,7 +12,7 @@ use crate::model::{one, Alias, Api, EnumDef, Method, Param, Plan, Setter, Ty, Va
 use crate::naming::{self, CMD_METHODS};
 use crate::replies::{self, Replies, ReplyTy};
 use crate::schema;
-use crate::spec::{Arg, ArgKind, Command, Spec, FLAG_BLOCKING, FLAG_READONLY};
+use crate::spec::{Arg, ArgKind, BeginSearch, Command, FindKeys, KeySpec, Spec, FLAG_BLOCKING, FLAG_READONLY};
 use crate::syntax;
 
 /// The method every executor has besides the generated ones.
@@ -92,6 +92,31 @@ fn block_counts(args: &[Arg], out: &mut Vec<String>) {
     }
 }
 
+/// Read-only commands on one key whose reply still varies without a write
+/// to the key, which the spec does not flag `nondeterministic_output`: a
+/// client-side cache would keep a reply the server would no longer give.
+/// `MEMORY USAGE` is an estimate that moves with the allocator; `XINFO`
+/// reports consumers' idle times.
+pub const NOT_CACHEABLE: &[&str] = &["MEMORY USAGE", "XINFO CONSUMERS", "XINFO GROUPS", "XINFO STREAM"];
+
+/// Whether a client-side cache may keep the command's reply until the
+/// server invalidates its key: it only reads, never blocks, has exactly one
+/// key (the spec's only key spec: a fixed index, one key), its reply
+/// depends on that key alone (deterministic, not on the deny-list), and it
+/// leaves its connection as it found it.
+fn cacheable(cmd: &Command) -> bool {
+    let one_key = matches!(
+        cmd.key_specs.as_slice(),
+        [KeySpec { begin: BeginSearch::Index(i), find: FindKeys::Range { lastkey: 0, .. }, incomplete: false }] if *i >= 1
+    );
+    cmd.has_flag(FLAG_READONLY)
+        && !cmd.has_flag(FLAG_BLOCKING)
+        && one_key
+        && !cmd.nondeterministic
+        && effects::of(&cmd.name) == effects::NONE
+        && !NOT_CACHEABLE.contains(&cmd.name.as_str())
+}
+
 /// Builds the API for `spec`; problems go to `cx`.
 pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
     let mut api = Api::default();
@@ -116,6 +141,7 @@ pub fn api(spec: &Spec, replies: &Replies, cx: &mut Ctxt) -> Api {
             words: cmd.words().iter().map(|w| (*w).to_owned()).collect(),
             blocking: cmd.has_flag(FLAG_BLOCKING),
             readonly: cmd.has_flag(FLAG_READONLY),
+            cacheable: cacheable(cmd),
             effect: effects::of(&cmd.name),
             connection: effects::of(&cmd.name) != effects::NONE,
             group: cmd.group.clone(),

@@ -29,6 +29,8 @@ pub struct Plan {
     pub words: Vec<String>,
     pub blocking: bool,
     pub readonly: bool,
+    /// A client-side cache may keep its reply (see `lower::cacheable`).
+    pub cacheable: bool,
     /// What it does to its connection: a variant of the runtime's `Effect`
     /// ([`effects`](crate::effects)).
     pub effect: &'static str,

@@ -46,6 +46,8 @@ const INCOMPLETE: &str = "incomplete";
 
 // Hint prefixes.
 const REQUEST_POLICY: &str = "request_policy:";
+/// The hint of a command whose reply may differ on the same data.
+const NONDETERMINISTIC_OUTPUT: &str = "nondeterministic_output";
 const RESPONSE_POLICY: &str = "response_policy:";
 
 // Fields of an argument.
@@ -101,6 +103,9 @@ pub struct Command {
     pub key_specs: Vec<KeySpec>,
     pub request_policy: Option<RequestPolicy>,
     pub response_policy: Option<ResponsePolicy>,
+    /// The `nondeterministic_output` hint: two calls on the same data may
+    /// answer differently (`TTL`, `SRANDMEMBER`), so the reply is never cached.
+    pub nondeterministic: bool,
 }
 
 /// One of `key_specs`: where a group of the command's keys is. Mirrors the
@@ -298,6 +303,10 @@ impl Reader<'_> {
             Some(specs) => self.key_specs(specs, &format!("{at}.{KEY_SPECS}")),
         };
         let (request_policy, response_policy) = self.hints(obj.get(HINTS), &format!("{at}.{HINTS}"));
+        let nondeterministic = obj
+            .get(HINTS)
+            .and_then(Json::as_array)
+            .is_some_and(|hints| hints.iter().any(|h| h.as_str() == Some(NONDETERMINISTIC_OUTPUT)));
         Some(Command {
             summary: text(obj, SUMMARY).unwrap_or_default(),
             since: text(obj, SINCE),
@@ -312,6 +321,7 @@ impl Reader<'_> {
             key_specs,
             request_policy,
             response_policy,
+            nondeterministic,
             name,
         })
     }

@@ -4,6 +4,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cache::{Cache, CacheConfig};
 use crate::connection::reconnect::Backoff;
 use crate::connection::transport::{Resolve, Resolver, TcpSettings};
 use crate::connection::Liveness;
@@ -63,6 +64,8 @@ pub(crate) struct Config {
     /// What the shared connection's driver checks by itself.
     pub(crate) liveness: Liveness,
     pub(crate) backoff: Backoff,
+    /// A client-side cache, when asked for.
+    pub(crate) cache: Option<CacheConfig>,
 }
 
 impl Config {
@@ -116,6 +119,7 @@ impl RedisBuilder {
                 },
                 liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
                 backoff: Backoff::default(),
+                cache: None,
             },
         }
     }
@@ -319,6 +323,34 @@ impl RedisBuilder {
         self
     }
 
+    /// Keeps replies of cacheable reads in the client, kept true by the
+    /// server's invalidations (`CLIENT TRACKING`, turned on by every connect
+    /// of the shared connection; with RESP2 through `REDIRECT` to a
+    /// subscriber connection of the client's own). Off unless set. See
+    /// [`CacheConfig`] and the README's "Client-side caching".
+    ///
+    /// Only commands awaited on the client (its clones included, not a
+    /// pipeline, transaction or `dedicated()` handle) use it, and only the
+    /// ones [`CommandInfo::cacheable`](crate::CommandInfo::cacheable) marks.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f() -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// let redis = siderpy::Redis::builder("redis://localhost/?protocol=3")?
+    ///     .cache(siderpy::CacheConfig::new().max_entries(50_000))
+    ///     .build();
+    /// let a: Option<String> = redis.get("config:flags").await?; // from the server
+    /// let b: Option<String> = redis.get("config:flags").await?; // from the cache
+    /// assert_eq!(a, b);
+    /// println!("{:?}", redis.cache_stats());
+    /// # Ok(()) }
+    /// ```
+    pub fn cache(mut self, config: CacheConfig) -> Self {
+        self.config.cache = Some(config);
+        self
+    }
+
     /// Caps on reply sizes and nesting (see [`Limits`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
@@ -360,6 +392,7 @@ impl RedisBuilder {
 
     /// The client. No I/O happens until the first command.
     pub fn build(self) -> Redis {
+        let cache = self.config.cache.clone();
         Redis {
             local: Arc::new(Mutex::new(Local::default())),
             inner: Arc::new(Inner {
@@ -371,6 +404,7 @@ impl RedisBuilder {
                 connecting: Mutex::new(std::sync::Weak::new()),
                 retired: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
+                cache: cache.map(Cache::new),
             }),
         }
     }

@@ -30,7 +30,14 @@ impl Redis {
             let transport = transport::connect(info, config.tls.as_ref(), &config.tcp, deadline).await?;
             let liveness = if purpose == "shared" { config.liveness } else { Liveness::default() };
             let conn = Connection::start(transport, config.limits, config.write_timeout, liveness, id);
-            tokio::time::timeout_at(deadline, handshake(&conn, info, config.readonly))
+            let setup = async {
+                handshake(&conn, info, config.readonly).await?;
+                if purpose == "shared" {
+                    self.track(&conn, info).await?;
+                }
+                Ok(())
+            };
+            tokio::time::timeout_at(deadline, setup)
                 .await
                 .unwrap_or(Err(Error::Timeout(Timeout::Connect)))
                 .inspect_err(|_| conn.close(Error::Closed("connection")))?;

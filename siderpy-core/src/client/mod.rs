@@ -22,6 +22,7 @@ mod pubsub;
 mod session;
 mod shared;
 mod side;
+mod tracking;
 
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
@@ -142,6 +143,8 @@ pub(crate) struct Inner {
     generation: AtomicU64,
     /// When connecting may be tried again after a failure.
     reconnect: crate::connection::reconnect::Reconnect,
+    /// The client-side cache, when the builder asked for one.
+    pub(crate) cache: Option<Arc<crate::cache::Cache>>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -237,6 +240,28 @@ impl Redis {
     /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
     /// client; see [`Redis`].
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+        if let Some(cache) = self.cache() {
+            let mut lookup = self.cache_lookup(cache, args, &opts);
+            if matches!(lookup, crate::cache::Lookup::Offline) {
+                // Connecting turns tracking on; should it fail, the
+                // command fails the usual way below.
+                let limit = opts.timeout.or(self.inner.config.read_timeout);
+                let deadline = limit.map(|limit| Instant::now() + limit);
+                if within(deadline, self.connection()).await.is_ok() {
+                    lookup = self.cache_lookup(cache, args, &opts);
+                }
+            }
+            match lookup {
+                crate::cache::Lookup::Hit(v) => return Ok(v),
+                crate::cache::Lookup::Fetch(fetch) => return self.request_fetching(args, opts, fetch).await,
+                crate::cache::Lookup::Pass | crate::cache::Lookup::Offline => {}
+            }
+        }
+        self.request_uncached(args, opts).await
+    }
+
+    /// [`request`](Self::request) without the client-side cache.
+    pub(crate) async fn request_uncached(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         if self.local().pipeline_mode {
             return Err(Error::Usage(
                 "pipeline mode is on: queue commands with .queue() and send them with pipeline_execute(), \

@@ -258,6 +258,14 @@ impl RedisCluster {
         Ok(Redis::clone(&self.node(&shard.primary)))
     }
 
+    /// What the nodes' client-side caches did so far, summed; `None`
+    /// without one (set it with `builder().client(|c| c.cache(..))`: each
+    /// node's client keeps its own, fed by that node's invalidations).
+    pub fn cache_stats(&self) -> Option<crate::CacheStats> {
+        let nodes: Vec<Arc<Redis>> = self.nodes().values().cloned().collect();
+        nodes.iter().filter_map(|n| n.cache_stats()).reduce(|a, b| a + b)
+    }
+
     /// Re-reads the cluster's layout now. The client does this by itself
     /// after redirections and connection failures; this is for callers who
     /// know the layout changed.
@@ -360,7 +368,8 @@ impl RedisCluster {
         let tls = node.connection_info().tls;
         // Bounded like connecting: a node that accepts and never answers
         // must not stall discovery.
-        let opts = CallOptions { info: None, timeout: Some(self.inner.client.connect_timeout_setting()) };
+        let opts =
+            CallOptions { info: None, timeout: Some(self.inner.client.connect_timeout_setting()), cached: false };
         match node.request(&CmdArgs::with_name("CLUSTER SHARDS"), opts).await {
             Ok(reply) => Topology::from_shards(reply, tls, &addr.host),
             // Servers before 7.0 have only CLUSTER SLOTS.
@@ -583,6 +592,14 @@ impl RedisCluster {
         // Queued on the node's open shared connection, as awaiting a
         // command on a `Redis` does; otherwise connecting first tells an
         // unreachable node (nothing sent) from a failure in flight.
+        if !asking && node.cache().is_some() {
+            // Through the node's client-side cache: each node's shared
+            // connection tracks the keys read on it.
+            return match node.connection().await {
+                Err(e) => Attempt::Unreachable(e),
+                Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
+            };
+        }
         let queued = if asking { None } else { node.try_send_shared(args, &opts) };
         match queued {
             Some((rx, limit)) => Attempt::of(node.await_shared(rx, limit).await, &addr.host),

@@ -124,7 +124,7 @@ impl RedisCluster {
         again.sort_unstable();
         for i in again {
             let (args, info) = &commands[i];
-            let opts = CallOptions { info: *info, timeout: None };
+            let opts = CallOptions { info: *info, timeout: None, cached: false };
             replies[i] = Some(match self.request(args, opts).await {
                 Ok(v) => v,
                 Err(Error::Redis(e)) => Value::Error(e),

@@ -149,7 +149,7 @@ impl Shared {
     async fn send_to_one(&self, command: &str, channels: Vec<Bytes>) -> Result<()> {
         let mut args = CmdArgs::with_name(command);
         args.multiple(1, None, &channels);
-        let opts = CallOptions { info: crate::commands::command_info(command), timeout: None };
+        let opts = CallOptions { info: crate::commands::command_info(command), timeout: None, cached: false };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -197,7 +197,7 @@ impl Shared {
                 None => by_slot.push((slot, vec![ch])),
             }
         }
-        let opts = CallOptions { info: crate::commands::command_info(command), timeout: None };
+        let opts = CallOptions { info: crate::commands::command_info(command), timeout: None, cached: false };
         for (slot, list) in by_slot {
             let mut args = CmdArgs::with_name(command);
             args.multiple(1, None, &list);

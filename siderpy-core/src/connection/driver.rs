@@ -302,6 +302,11 @@ impl Driver {
             let queue = st.pubsub.clone();
             let mut q = queue.as_ref().map(PubSubQueue::lock);
             for v in replies.drain(..) {
+                // Invalidations for a client-side cache are taken in the
+                // order they are read, between the replies around them.
+                if st.feed.as_ref().is_some_and(|feed| feed.take(&v)) {
+                    continue;
+                }
                 let v = match &mut q {
                     Some(q) => match route_pubsub(q, &st.slots, v, *id) {
                         Some(v) => v,
@@ -338,6 +343,8 @@ impl Driver {
                         }
                     }
                     Some(Slot::One(_)) => done.push((st.slots.pop_front().expect("front exists").slot, Some(v))),
+                    Some(Slot::Pair { first: first @ None, .. }) => *first = Some(Ok(v)),
+                    Some(Slot::Pair { .. }) => done.push((st.slots.pop_front().expect("front exists").slot, Some(v))),
                     Some(Slot::Unanswered) => unreachable!("passed over above"),
                 }
             }
@@ -348,8 +355,12 @@ impl Driver {
         for (slot, v) in done.drain(..) {
             match (slot, v) {
                 (Slot::One(tx), Some(v)) => drop(tx.send(Ok(v))),
+                (Slot::Pair { first, tx }, Some(v)) => drop(tx.send(match first {
+                    Some(Ok(Value::Error(e))) => Err(Error::Redis(e)),
+                    _ => Ok(v),
+                })),
                 (Slot::Many { got, tx, .. }, _) => drop(tx.send(Ok(got))),
-                (Slot::One(_), None) => unreachable!("single slots always carry their reply"),
+                (Slot::One(_) | Slot::Pair { .. }, None) => unreachable!("single slots always carry their reply"),
                 (Slot::Unanswered, _) => unreachable!("never done"),
             }
         }

@@ -35,6 +35,7 @@ use bytes::BytesMut;
 use tokio::sync::oneshot;
 
 use crate::args::CmdArgs;
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::pubsub::PubSubQueue;
 use crate::resp::Limits;
@@ -57,6 +58,10 @@ pub(crate) enum Slot {
     /// off or skipping): it keeps its bytes' place in the output, and is
     /// passed over when replies are handed out.
     Unanswered,
+    /// `CLIENT CACHING yes` and the read it is for: two replies, the
+    /// second for the caller. Should the first be an error, the caller
+    /// gets that instead (then the read was not tracked).
+    Pair { first: Option<Result<Value>>, tx: oneshot::Sender<Result<Value>> },
 }
 
 impl Slot {
@@ -64,6 +69,7 @@ impl Slot {
         match self {
             Slot::One(tx) => drop(tx.send(Err(err.clone()))),
             Slot::Many { tx, .. } => drop(tx.send(Err(err.clone()))),
+            Slot::Pair { tx, .. } => drop(tx.send(Err(err.clone()))),
             Slot::Unanswered => {}
         }
     }
@@ -73,6 +79,7 @@ impl Slot {
         match self {
             Slot::One(tx) => tx.is_closed(),
             Slot::Many { tx, .. } => tx.is_closed(),
+            Slot::Pair { tx, .. } => tx.is_closed(),
             Slot::Unanswered => false,
         }
     }
@@ -126,6 +133,51 @@ pub(crate) struct State {
     finished: bool,
     /// Callers of [`Connection::close_and_wait`] waiting for that.
     finish_waiters: Vec<Waker>,
+    /// Where the invalidations read here go (a client-side cache).
+    pub(crate) feed: Option<Feed>,
+    /// A connection this one keeps open while it lives: the `REDIRECT`
+    /// subscriber that receives its invalidations (RESP2). Never dropped
+    /// under this state's lock.
+    companion: Option<Connection>,
+}
+
+/// A client-side cache fed by a connection's invalidations.
+pub(crate) struct Feed {
+    pub(crate) cache: Arc<Cache>,
+    /// The connection whose reads the invalidations are for.
+    pub(crate) tracked: u64,
+    /// RESP2 subscriber: invalidations come as arrays, not pushes.
+    pub(crate) subscriber: bool,
+    /// The tracked connection, when this one is its `REDIRECT` subscriber:
+    /// without its invalidations it must not go on, and is closed.
+    pub(crate) tracked_conn: Option<WeakConnection>,
+}
+
+impl Feed {
+    /// Hands an invalidation to the cache; `false` when `v` is none.
+    pub(crate) fn take(&self, v: &Value) -> bool {
+        if !matches!(v, Value::Push(_)) && !(self.subscriber && matches!(v, Value::Array(_))) {
+            return false;
+        }
+        match crate::pubsub::classify(v, self.subscriber) {
+            crate::pubsub::Incoming::Message(m) if m.kind == crate::pubsub::MessageKind::Invalidate => {
+                self.cache.invalidate(m.invalidated.as_deref());
+                true
+            }
+            // Anything else published on the invalidation channel (by
+            // anyone: it is a channel like others) is no reply.
+            crate::pubsub::Incoming::Message(_) => self.subscriber,
+            _ => false,
+        }
+    }
+
+    /// The invalidations stop: the cache forgets what it cannot trust.
+    fn lost(self) {
+        self.cache.lost(self.tracked);
+        if let Some(tracked) = self.tracked_conn.and_then(|w| w.upgrade()) {
+            tracked.close(Error::Closed("the invalidation connection"));
+        }
+    }
 }
 
 impl State {
@@ -141,6 +193,9 @@ impl State {
                 queue.lock().close(cause);
             }
             self.closed = Some(err.clone());
+            if let Some(feed) = self.feed.take() {
+                feed.lost();
+            }
         }
         std::mem::take(&mut self.slots)
     }
@@ -242,6 +297,8 @@ impl Connection {
             retiring: false,
             finished: false,
             finish_waiters: Vec::new(),
+            feed: None,
+            companion: None,
         }));
         tokio::spawn(Driver::new(transport, Arc::clone(&shared), limits, write_timeout, liveness, id));
         Connection { owner: Arc::new(Owner { shared }), id }
@@ -275,6 +332,37 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         self.enqueue(|out| cmd.write_frame(out), Slot::One(tx))?;
         Ok(rx)
+    }
+
+    /// Queues `CLIENT CACHING yes` and then `cmd`, back to back, so the
+    /// server tracks the keys `cmd` reads (`CLIENT TRACKING ... OPTIN`);
+    /// `cmd`'s reply arrives on the returned receiver.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub(crate) fn send_opted_in(&self, cmd: &CmdArgs) -> Result<oneshot::Receiver<Result<Value>>> {
+        const CACHING_YES: &[u8] = b"*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$3\r\nyes\r\n";
+        let (tx, rx) = oneshot::channel();
+        // One slot for both: nobody else's command can come in between.
+        self.enqueue(
+            |out| {
+                out.extend_from_slice(CACHING_YES);
+                cmd.write_frame(out);
+            },
+            Slot::Pair { first: None, tx },
+        )?;
+        Ok(rx)
+    }
+
+    /// Sends the invalidations read here to a cache from now on.
+    pub(crate) fn attach_feed(&self, feed: Feed) {
+        self.lock().feed = Some(feed);
+    }
+
+    /// Keeps `other` open as long as this connection lives.
+    pub(crate) fn keep(&self, other: Connection) {
+        let previous = self.lock().companion.replace(other);
+        drop(previous);
     }
 
     /// Queues a command the server will not answer (sent while `CLIENT
