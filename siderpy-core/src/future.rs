@@ -98,16 +98,26 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
         loop {
             match &mut this.state {
                 State::Start { .. } => {
-                    let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
-                        unreachable!()
-                    };
                     if let Some(cache) = this.redis.cache() {
+                        // A hit is ready at once: it spends the task's
+                        // budget as a socket read would, or a loop of hits
+                        // would never let its worker thread run anything else.
+                        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+                        let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
+                            unreachable!()
+                        };
                         match start_cached(this.redis, cache, args, opts) {
                             Ok(state) => this.state = state,
-                            Err(hit) => return Poll::Ready(hit),
+                            Err(hit) => {
+                                coop.made_progress();
+                                return Poll::Ready(hit);
+                            }
                         }
                         continue;
                     }
+                    let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
+                        unreachable!()
+                    };
                     this.state = match this.redis.try_send_shared(&args, &opts) {
                         Some((rx, limit)) => State::Waiting { rx, deadline: timer(limit), args: keep_name(args) },
                         None => {

@@ -252,7 +252,11 @@ impl Redis {
                 }
             }
             match lookup {
-                crate::cache::Lookup::Hit(v) => return Ok(v),
+                crate::cache::Lookup::Hit(v) => {
+                    // As a socket read would: a loop of hits yields in time.
+                    tokio::task::coop::consume_budget().await;
+                    return Ok(v);
+                }
                 crate::cache::Lookup::Fetch(fetch) => return self.request_fetching(args, opts, fetch).await,
                 crate::cache::Lookup::Pass | crate::cache::Lookup::Offline => {}
             }
