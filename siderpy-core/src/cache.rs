@@ -254,9 +254,9 @@ impl Cache {
             return Lookup::Offline;
         }
         let now = self.config.ttl.map(|_| Instant::now());
-        match st.entries.get_mut(&command[..]) {
-            Some(e) => match &e.value {
-                Some(v) if !e.expires.zip(now).is_some_and(|(at, now)| now >= at) => {
+        if let Some(e) = st.entries.get_mut(&command[..]) {
+            match &e.value {
+                Some(v) if e.expires.zip(now).is_none_or(|(at, now)| now < at) => {
                     e.referenced = true;
                     let v = v.clone();
                     st.stats.hits += 1;
@@ -273,8 +273,7 @@ impl Cache {
                     st.stats.misses += 1;
                     return Lookup::Pass;
                 }
-            },
-            None => {}
+            }
         }
         st.stats.misses += 1;
         while st.entries.len() >= self.config.max_entries {

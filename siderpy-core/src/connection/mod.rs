@@ -156,7 +156,8 @@ pub(crate) struct Feed {
 impl Feed {
     /// Hands an invalidation to the cache; `false` when `v` is none.
     pub(crate) fn take(&self, v: &Value) -> bool {
-        if !matches!(v, Value::Push(_)) && !(self.subscriber && matches!(v, Value::Array(_))) {
+        let out_of_band = matches!(v, Value::Push(_)) || (self.subscriber && matches!(v, Value::Array(_)));
+        if !out_of_band {
             return false;
         }
         match crate::pubsub::classify(v, self.subscriber) {
