@@ -261,7 +261,7 @@ impl<S, K: ?Sized, R> Cmd<S, K, R> {
     /// # extern crate siderpy_core as siderpy;
     /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
     /// use siderpy::prelude::*;
-    /// let flags: Option<String> = redis.get("config:flags").cached().await?;
+    /// let flags: Option<String> = redis.get("config:flags").cached().returning().await?;
     /// # Ok(()) }
     /// ```
     pub fn cached(mut self) -> Self {

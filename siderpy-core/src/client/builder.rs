@@ -340,8 +340,8 @@ impl RedisBuilder {
     /// let redis = siderpy::Redis::builder("redis://localhost/?protocol=3")?
     ///     .cache(siderpy::CacheConfig::new().max_entries(50_000))
     ///     .build();
-    /// let a: Option<String> = redis.get("config:flags").await?; // from the server
-    /// let b: Option<String> = redis.get("config:flags").await?; // from the cache
+    /// let a: Option<String> = redis.get("config:flags").returning().await?; // from the server
+    /// let b: Option<String> = redis.get("config:flags").returning().await?; // from the cache
     /// assert_eq!(a, b);
     /// println!("{:?}", redis.cache_stats());
     /// # Ok(()) }
