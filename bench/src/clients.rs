@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::{cluster_keys, mget_keys, Client, Outcome, Sizes, Workload, BIG_KEY, CHANNEL, SMALL_KEY};
+use crate::{cluster_keys, hot_keys, mget_keys, Client, Outcome, Sizes, Workload, BIG_KEY, CHANNEL, SMALL_KEY};
 
 type R<T> = Result<T, String>;
 
@@ -20,6 +20,8 @@ fn err(e: impl std::fmt::Display) -> String {
 /// How long a subscriber waits for the next message before counting the
 /// rest as lost.
 const PUBSUB_IDLE: Duration = Duration::from_secs(3);
+/// `hot_get` does this many times the GETs of `conc50_get`.
+const HOT_FACTOR: usize = 2;
 
 fn payload() -> Bytes {
     Bytes::from_static(b"0123456789abcdef") // 16 bytes
@@ -71,7 +73,12 @@ fn pubsub_outcome(sizes: &Sizes, started: Instant, got: Received) -> Outcome {
 
 async fn siderpy_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
     use siderpy::prelude::*;
-    let redis = siderpy::Redis::new(url).map_err(err)?;
+    let redis = if w == Workload::HotGetCached {
+        let builder = siderpy::Redis::builder(url).map_err(err)?.protocol(siderpy::Protocol::Resp3);
+        builder.cache(siderpy::CacheConfig::new()).build()
+    } else {
+        siderpy::Redis::new(url).map_err(err)?
+    };
     redis.execute_cmd("PING", ()).await.map_err(err)?;
     let out = match w {
         Workload::ClusterConc50Get | Workload::ClusterPipeSet => return Err(format!("{w:?} needs a cluster")),
@@ -89,6 +96,31 @@ async fn siderpy_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
             rate(sizes.seq_get, t)
         }
         Workload::PipeSet => siderpy_pipe_set(redis.pipe(), sizes).await?,
+        Workload::HotGet | Workload::HotGetCached => {
+            let keys = std::sync::Arc::new(hot_keys(sizes));
+            let t = Instant::now();
+            let tasks: Vec<_> = (0..sizes.conc_tasks)
+                .map(|task| {
+                    let (redis, keys) = (redis.clone(), keys.clone());
+                    let n = sizes.conc_per_task * HOT_FACTOR;
+                    tokio::spawn(async move {
+                        for j in 0..n {
+                            let v = redis.get(&keys[(task + j) % keys.len()]).await.map_err(err)?;
+                            check_nonempty(v.as_deref())?;
+                        }
+                        R::Ok(())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.map_err(err)??;
+            }
+            let out = rate(sizes.conc_tasks * sizes.conc_per_task * HOT_FACTOR, t);
+            if let Some(stats) = redis.cache_stats() {
+                check_hits(stats.hits as usize, stats.misses as usize)?;
+            }
+            out
+        }
         Workload::Conc50Get => {
             let t = Instant::now();
             let tasks: Vec<_> = (0..sizes.conc_tasks)
@@ -197,6 +229,9 @@ fn check_count(got: usize, want: usize) -> R<()> {
 // ---------------------------------------------------------------- redis-rs
 
 async fn redis_rs_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
+    if w == Workload::HotGetCached {
+        return redis_rs_hot_get_cached(url, sizes).await;
+    }
     let client = redis::Client::open(url).map_err(err)?;
     let mut con = client.get_multiplexed_async_connection().await.map_err(err)?;
     redis::cmd("PING").query_async::<()>(&mut con).await.map_err(err)?;
@@ -247,6 +282,8 @@ async fn redis_rs_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
             }
             rate(sizes.conc_tasks * sizes.conc_per_task, t)
         }
+        Workload::HotGet => redis_rs_hot_get(con, sizes).await?,
+        Workload::HotGetCached => unreachable!("above"),
         Workload::Get1MiB => {
             let t = Instant::now();
             for _ in 0..sizes.big_gets {
@@ -300,6 +337,59 @@ async fn redis_rs_run(w: Workload, url: &str, sizes: &Sizes) -> R<Outcome> {
     Ok(out)
 }
 
+/// `hot_get` on a redis-rs multiplexed connection (with or without its cache).
+async fn redis_rs_hot_get(con: redis::aio::MultiplexedConnection, sizes: &Sizes) -> R<Outcome> {
+    let keys = std::sync::Arc::new(hot_keys(sizes));
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..sizes.conc_tasks)
+        .map(|task| {
+            let (mut con, keys) = (con.clone(), keys.clone());
+            let n = sizes.conc_per_task * HOT_FACTOR;
+            tokio::spawn(async move {
+                for j in 0..n {
+                    let key = &keys[(task + j) % keys.len()];
+                    let v: Option<Vec<u8>> = redis::cmd("GET").arg(key).query_async(&mut con).await.map_err(err)?;
+                    check_nonempty(v.as_deref())?;
+                }
+                R::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.map_err(err)??;
+    }
+    let out = rate(sizes.conc_tasks * sizes.conc_per_task * HOT_FACTOR, t);
+    if let Some(stats) = con.get_cache_statistics() {
+        check_hits(stats.hit, stats.miss)?;
+    }
+    Ok(out)
+}
+
+/// `hot_get_cached` with redis-rs's own client-side cache (`cache-aio`,
+/// which needs RESP3), default settings.
+async fn redis_rs_hot_get_cached(url: &str, sizes: &Sizes) -> R<Outcome> {
+    let sep = if url.contains('?') { "&" } else if url.ends_with('/') { "?" } else { "/?" };
+    let client = redis::Client::open(format!("{url}{sep}protocol=resp3")).map_err(err)?;
+    let config = redis::AsyncConnectionConfig::new().set_cache_config(redis::caching::CacheConfig::new());
+    let con = client.get_multiplexed_async_connection_with_config(&config).await.map_err(err)?;
+    redis_rs_hot_get(con, sizes).await
+}
+
+/// Most reads of a hot-set run must be hits, or it measures something else.
+fn check_hits(hits: usize, misses: usize) -> R<()> {
+    if hits < 10 * misses {
+        return Err(format!("the cache answered only {hits} reads ({misses} misses)"));
+    }
+    Ok(())
+}
+
+fn check_nonempty(v: Option<&[u8]>) -> R<()> {
+    match v {
+        Some(v) if !v.is_empty() => Ok(()),
+        _ => Err(format!("expected a value, got {v:?}")),
+    }
+}
+
 // ---------------------------------------------------------------- fred
 
 async fn fred_client(url: &str, capacity: Option<usize>) -> R<fred::prelude::Client> {
@@ -320,6 +410,9 @@ async fn fred_run(w: Workload, url: &str, sizes: &Sizes, capacity: Option<usize>
     client.ping::<()>(None).await.map_err(err)?;
     let out = match w {
         Workload::ClusterConc50Get | Workload::ClusterPipeSet => return Err(format!("{w:?} needs a cluster")),
+        Workload::HotGet | Workload::HotGetCached => {
+            return Err("fred has no client-side cache; hot_get is compared with siderpy and redis-rs".into())
+        }
         Workload::Idle => {
             let v: Option<Bytes> = client.get(SMALL_KEY).await.map_err(err)?;
             check_len(v.as_deref(), 3)?;

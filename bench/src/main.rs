@@ -54,12 +54,17 @@ pub enum Workload {
     ClusterConc50Get,
     /// `pipe_set` on a Redis Cluster: each pipeline's keys span every node.
     ClusterPipeSet,
+    /// 50 tasks reading a hot set of 100 keys, without a client-side cache.
+    HotGet,
+    /// The same through the client's own client-side cache (siderpy's
+    /// `cache`, redis-rs's `cache-aio`; fred has none).
+    HotGetCached,
     /// Connect and send one small GET: the baseline for peak RSS.
     Idle,
 }
 
 impl Workload {
-    const ALL: [Workload; 8] = [
+    const ALL: [Workload; 10] = [
         Workload::SeqGet,
         Workload::PipeSet,
         Workload::Conc50Get,
@@ -68,6 +73,8 @@ impl Workload {
         Workload::PubSub1M,
         Workload::ClusterConc50Get,
         Workload::ClusterPipeSet,
+        Workload::HotGet,
+        Workload::HotGetCached,
     ];
 
     fn name(self) -> &'static str {
@@ -80,6 +87,8 @@ impl Workload {
             Workload::PubSub1M => "pubsub_1M",
             Workload::ClusterConc50Get => "cluster_conc50_get",
             Workload::ClusterPipeSet => "cluster_pipe_set",
+            Workload::HotGet => "hot_get",
+            Workload::HotGetCached => "hot_get_cached",
             Workload::Idle => "idle",
         }
     }
@@ -196,6 +205,11 @@ impl Sizes {
 pub const SMALL_KEY: &str = "bench:small";
 pub const BIG_KEY: &str = "bench:big";
 pub const CHANNEL: &str = "bench:channel";
+/// The hot set of `hot_get` and `hot_get_cached`: 100 of the MGET keys.
+pub fn hot_keys(sizes: &Sizes) -> Vec<String> {
+    mget_keys(sizes).into_iter().take(100).collect()
+}
+
 pub fn mget_keys(sizes: &Sizes) -> Vec<String> {
     (0..sizes.mget_keys).map(|i| format!("bench:m:{i}")).collect()
 }
@@ -239,7 +253,7 @@ fn usage() -> ! {
         "usage: siderpy-bench [--url redis://HOST:PORT] [--cluster-url redis://HOST:PORT[,redis://HOST:PORT]] \
          [--rounds N] [--quick] [--only CLIENT[,CLIENT]] [--workload NAME[,NAME]] [--no-rss] [--no-reference] [--fred-broadcast-capacity N] [--scale F] [--verbose]\n\
          clients: siderpy, redis-rs, fred\n\
-         workloads: seq_get, pipe_set, conc50_get, get_1MiB, mget_1000, pubsub_1M, cluster_conc50_get, \
+         workloads: seq_get, pipe_set, conc50_get, get_1MiB, mget_1000, pubsub_1M, cluster_conc50_get, hot_get, hot_get_cached, \
          cluster_pipe_set (and idle, for --child)"
     );
     std::process::exit(2)
