@@ -94,7 +94,9 @@ impl CacheConfig {
     }
 
     /// The most entries kept (at least 1); past it the least recently used
-    /// go first.
+    /// go first. A cache of more than 512 entries is split into up to 16
+    /// shards by key, for less waiting between threads: each keeps its share
+    /// of both bounds, and its own least recently used go first.
     pub fn max_entries(mut self, n: usize) -> Self {
         self.max_entries = n.max(1);
         self
@@ -102,7 +104,8 @@ impl CacheConfig {
 
     /// The most bytes kept, counting each entry's command, key and reply
     /// plus a fixed overhead; past it the least recently used go first. A
-    /// reply larger than this alone is not cached.
+    /// reply larger than this alone (than its shard's share, see
+    /// [`max_entries`](Self::max_entries)) is not cached.
     pub fn max_bytes(mut self, n: usize) -> Self {
         self.max_bytes = n;
         self
@@ -166,8 +169,19 @@ const ENTRY_OVERHEAD: usize = 96;
 #[derive(Debug)]
 pub(crate) struct Cache {
     config: CacheConfig,
-    state: Mutex<State>,
+    /// Entries are spread over shards by their key's hash, each with its
+    /// share of the bounds, so that tasks on different threads seldom wait
+    /// for the same lock; all of a key's entries are in one shard.
+    shards: Box<[Mutex<State>]>,
+    /// Each shard's share of the bounds.
+    shard_entries: usize,
+    shard_bytes: usize,
+    hasher: std::collections::hash_map::RandomState,
 }
+
+/// At most this many shards, and at least this many entries per shard.
+const MAX_SHARDS: usize = 16;
+const MIN_SHARD_ENTRIES: usize = 256;
 
 #[derive(Debug, Default)]
 struct State {
@@ -181,7 +195,8 @@ struct State {
     bytes: usize,
     next_id: u64,
     /// The connection whose invalidations keep the cache true, while it
-    /// has them; no entry is served or made without one.
+    /// has them; no entry is served or made without one. Set in every
+    /// shard, under its lock.
     live: Option<u64>,
     stats: CacheStats,
 }
@@ -213,11 +228,34 @@ pub(crate) enum Lookup {
 
 impl Cache {
     pub(crate) fn new(config: CacheConfig) -> Arc<Self> {
-        Arc::new(Cache { config, state: Mutex::default() })
+        // A small cache keeps one shard: its bounds, and its LRU, stay exact.
+        let n = (config.max_entries / MIN_SHARD_ENTRIES).clamp(1, MAX_SHARDS);
+        let shards = (0..n).map(|_| Mutex::default()).collect();
+        Arc::new(Cache {
+            shard_entries: (config.max_entries / n).max(1),
+            shard_bytes: config.max_bytes / n,
+            config,
+            shards,
+            hasher: std::collections::hash_map::RandomState::new(),
+        })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn shard_of(&self, key: &[u8]) -> usize {
+        use std::hash::BuildHasher;
+        if self.shards.len() == 1 {
+            return 0;
+        }
+        (self.hasher.hash_one(key) as usize) % self.shards.len()
+    }
+
+    fn lock(&self, shard: usize) -> MutexGuard<'_, State> {
+        self.shards[shard].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn each_shard(&self, mut f: impl FnMut(&mut State)) {
+        for shard in 0..self.shards.len() {
+            f(&mut self.lock(shard));
+        }
     }
 
     pub(crate) fn config(&self) -> &CacheConfig {
@@ -230,8 +268,11 @@ impl Cache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let st = self.lock();
-        CacheStats { entries: st.entries.len() as u64, bytes: st.bytes as u64, ..st.stats }
+        let mut total = CacheStats::default();
+        self.each_shard(|st| {
+            total = total + CacheStats { entries: st.entries.len() as u64, bytes: st.bytes as u64, ..st.stats };
+        });
+        total
     }
 
     /// Looks a command up. `marked`: the caller asked for the cache
@@ -249,7 +290,8 @@ impl Cache {
             }
         }
         let command = args.sent_bytes();
-        let mut st = self.lock();
+        let shard = self.shard_of(key);
+        let mut st = self.lock(shard);
         if st.live.is_none() {
             return Lookup::Offline;
         }
@@ -276,7 +318,7 @@ impl Cache {
             }
         }
         st.stats.misses += 1;
-        while st.entries.len() >= self.config.max_entries {
+        while st.entries.len() >= self.shard_entries {
             if !st.evict_one() {
                 break;
             }
@@ -291,17 +333,17 @@ impl Cache {
         st.clock.push_back((command.clone(), id));
         st.entries.insert(command.clone(), Entry { id, key, value: None, size, expires: None, referenced: false });
         st.compact_clock();
-        Lookup::Fetch(Fetch { cache: Arc::clone(self), command, id, done: false })
+        Lookup::Fetch(Fetch { cache: Arc::clone(self), shard, command, id, done: false })
     }
 
     /// Removes the entries of `keys` (`None`: every entry), as the server
     /// asks.
     pub(crate) fn invalidate(&self, keys: Option<&[Bytes]>) {
-        let mut st = self.lock();
         match keys {
-            None => st.flush(),
+            None => self.each_shard(State::flush),
             Some(keys) => {
                 for key in keys {
+                    let mut st = self.lock(self.shard_of(key));
                     for command in st.by_key.remove(key).unwrap_or_default() {
                         if let Some(e) = st.entries.remove(&command) {
                             st.bytes -= e.size;
@@ -315,9 +357,10 @@ impl Cache {
 
     /// The connection `conn` now feeds invalidations: starts afresh.
     pub(crate) fn go_live(&self, conn: u64) {
-        let mut st = self.lock();
-        st.flush();
-        st.live = Some(conn);
+        self.each_shard(|st| {
+            st.flush();
+            st.live = Some(conn);
+        });
     }
 
     /// The invalidations of `conn` stopped (it closed, or its `REDIRECT`
@@ -325,11 +368,12 @@ impl Cache {
     /// cached until a new connection feeds it. Anything older than the loss
     /// may have missed its invalidation.
     pub(crate) fn lost(&self, conn: u64) {
-        let mut st = self.lock();
-        if st.live == Some(conn) {
-            st.flush();
-            st.live = None;
-        }
+        self.each_shard(|st| {
+            if st.live == Some(conn) {
+                st.flush();
+                st.live = None;
+            }
+        });
     }
 }
 
@@ -383,6 +427,7 @@ impl State {
 /// unfilled (the caller gave up, or the reply was an error), the entry goes.
 pub(crate) struct Fetch {
     cache: Arc<Cache>,
+    shard: usize,
     command: Bytes,
     id: u64,
     done: bool,
@@ -405,7 +450,7 @@ impl Fetch {
     pub(crate) fn fill(mut self, reply: &Value) {
         self.done = true;
         let cache = &self.cache;
-        let mut st = cache.lock();
+        let mut st = cache.lock(self.shard);
         let Some(e) = st.entries.get_mut(&self.command).filter(|e| e.id == self.id && e.value.is_none()) else {
             return;
         };
@@ -418,7 +463,7 @@ impl Fetch {
         e.size += size;
         e.expires = cache.config.ttl.map(|ttl| Instant::now() + ttl);
         st.bytes += size;
-        let max = cache.config.max_bytes;
+        let max = cache.shard_bytes;
         if st.entries.get(&self.command).is_some_and(|e| e.size > max) {
             st.remove(&self.command);
             return;
@@ -436,7 +481,7 @@ impl Drop for Fetch {
         if self.done {
             return;
         }
-        let mut st = self.cache.lock();
+        let mut st = self.cache.lock(self.shard);
         if st.entries.get(&self.command).is_some_and(|e| e.id == self.id && e.value.is_none()) {
             st.remove(&self.command);
         }
