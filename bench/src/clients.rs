@@ -368,7 +368,13 @@ async fn redis_rs_hot_get(con: redis::aio::MultiplexedConnection, sizes: &Sizes)
 /// `hot_get_cached` with redis-rs's own client-side cache (`cache-aio`,
 /// which needs RESP3), default settings.
 async fn redis_rs_hot_get_cached(url: &str, sizes: &Sizes) -> R<Outcome> {
-    let sep = if url.contains('?') { "&" } else if url.ends_with('/') { "?" } else { "/?" };
+    let sep = if url.contains('?') {
+        "&"
+    } else if url.ends_with('/') {
+        "?"
+    } else {
+        "/?"
+    };
     let client = redis::Client::open(format!("{url}{sep}protocol=resp3")).map_err(err)?;
     let config = redis::AsyncConnectionConfig::new().set_cache_config(redis::caching::CacheConfig::new());
     let con = client.get_multiplexed_async_connection_with_config(&config).await.map_err(err)?;
