@@ -459,7 +459,7 @@ impl Fetch {
             return;
         }
         let size = value_size(reply);
-        e.value = Some(reply.clone());
+        e.value = Some(owned(reply));
         e.size += size;
         e.expires = cache.config.ttl.map(|ttl| Instant::now() + ttl);
         st.bytes += size;
@@ -496,6 +496,28 @@ fn key_of<'a>(args: &'a CmdArgs, info: &CommandInfo) -> Option<&'a [u8]> {
     }
 }
 
+/// A copy of `v` whose byte strings are its own: a reply's bytes are
+/// slices of the connection's read buffer, which a cached slice would keep
+/// whole (far past what the byte bound counts).
+fn owned(v: &Value) -> Value {
+    let copy = |b: &Bytes| Bytes::copy_from_slice(b);
+    let pairs = |p: &[(Value, Value)]| p.iter().map(|(k, v)| (owned(k), owned(v))).collect();
+    match v {
+        Value::Simple(b) => Value::Simple(copy(b)),
+        Value::Bulk(b) => Value::Bulk(copy(b)),
+        Value::BigNumber(b) => Value::BigNumber(copy(b)),
+        Value::Verbatim { format, text } => Value::Verbatim { format: *format, text: copy(text) },
+        Value::Array(items) => Value::Array(items.iter().map(owned).collect()),
+        Value::Set(items) => Value::Set(items.iter().map(owned).collect()),
+        Value::Push(items) => Value::Push(items.iter().map(owned).collect()),
+        Value::Map(p) => Value::Map(pairs(p)),
+        Value::Attribute { attributes, value } => {
+            Value::Attribute { attributes: pairs(attributes), value: Box::new(owned(value)) }
+        }
+        other => other.clone(),
+    }
+}
+
 /// About how much memory a reply takes.
 fn value_size(v: &Value) -> usize {
     const NODE: usize = 32;
@@ -509,5 +531,58 @@ fn value_size(v: &Value) -> usize {
             value_size(value) + attributes.iter().map(|(k, v)| value_size(k) + value_size(v)).sum::<usize>()
         }
         _ => NODE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(key: &str) -> CmdArgs {
+        let mut args = CmdArgs::with_name("GET");
+        args.push(key);
+        args
+    }
+
+    fn lookup(cache: &Arc<Cache>, key: &str) -> Lookup {
+        cache.lookup(&get(key), crate::commands::command_info("GET"), false)
+    }
+
+    #[test]
+    fn a_reply_racing_an_invalidation_is_not_kept() {
+        let cache = Cache::new(CacheConfig::new());
+        assert!(matches!(lookup(&cache, "k"), Lookup::Offline), "nothing feeds it yet");
+        cache.go_live(1);
+        let Lookup::Fetch(fetch) = lookup(&cache, "k") else { panic!("a miss") };
+        cache.invalidate(Some(&[Bytes::from_static(b"k")]));
+        fetch.fill(&Value::Bulk(Bytes::from_static(b"old")));
+        assert!(matches!(lookup(&cache, "k"), Lookup::Fetch(_)), "still a miss");
+        // Without the race, the reply is kept; the feed's loss drops it.
+        let Lookup::Fetch(fetch) = lookup(&cache, "k") else { panic!("a miss") };
+        fetch.fill(&Value::Bulk(Bytes::from_static(b"new")));
+        assert!(matches!(lookup(&cache, "k"), Lookup::Hit(Value::Bulk(b)) if b == "new"));
+        cache.lost(2);
+        assert!(matches!(lookup(&cache, "k"), Lookup::Hit(_)), "another connection's loss changes nothing");
+        cache.lost(1);
+        assert!(matches!(lookup(&cache, "k"), Lookup::Offline));
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn an_abandoned_fetch_leaves_nothing_behind() {
+        let cache = Cache::new(CacheConfig::new());
+        cache.go_live(1);
+        drop(lookup(&cache, "k"));
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn cached_values_do_not_keep_the_read_buffer() {
+        let buffer = Bytes::from(vec![b'x'; 64 * 1024]);
+        let reply = Value::Array(vec![Value::Bulk(buffer.slice(0..3))]);
+        let Value::Array(items) = owned(&reply) else { panic!() };
+        let Value::Bulk(b) = &items[0] else { panic!() };
+        assert_eq!(b, &buffer.slice(0..3));
+        assert!(!std::ptr::eq(b.as_ptr(), buffer.as_ptr()));
     }
 }
