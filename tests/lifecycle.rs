@@ -525,6 +525,54 @@ async fn large_values_give_their_buffers_back() {
     assert!(kept < 32 << 20, "RSS still {} MiB above where it was", kept >> 20);
 }
 
+/// While a SET of a large value waits for its reply, the client holds the
+/// value once (queued in the write buffer), on every path: the command that
+/// opens the connection, the shared connection, a dedicated handle. The
+/// general paths kept the arguments until the reply: the value twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_value_is_held_once_while_its_reply_is_awaited() {
+    let _serial = one_at_a_time();
+    const SIZE: usize = 64 << 20;
+    let value = vec![b'v'; SIZE];
+    let mut twice = Vec::new();
+    for path in ["connecting", "shared", "dedicated"] {
+        let (url, server) = non_reading_server().await;
+        let redis = Redis::new(&url).unwrap();
+        let handle = match path {
+            "connecting" => redis.clone(),
+            "dedicated" => redis.dedicated().await.unwrap(),
+            _ => {
+                // Connects (the handshake is answered); the PING never is.
+                let ping = redis.execute_cmd("PING", ()).with_timeout(Duration::from_millis(100)).await;
+                assert!(matches!(ping, Err(Error::Timeout(_))), "{ping:?}");
+                redis.clone()
+            }
+        };
+        let before = rss();
+        let set = {
+            let value = value.clone();
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                handle.execute_cmd("SET", ("big", &value[..])).with_timeout(Duration::from_secs(3)).await
+            })
+        };
+        // Settled, once the copies made while building and queueing the
+        // command are freed: the clone moved into the task (the caller's
+        // own copy) and what the client holds.
+        // (Settled within 0.4 s here; 1.5 s leaves room on a loaded machine.)
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let held = rss().saturating_sub(before).saturating_sub(SIZE);
+        let unsent = set.await.unwrap();
+        assert!(matches!(unsent, Err(Error::Timeout(_))), "{path}: {unsent:?}");
+        eprintln!("{path}: a 64 MiB SET in flight holds {} MiB", held >> 20);
+        twice.extend((held >= SIZE * 5 / 4).then(|| format!("{path}: {} MiB", held >> 20)));
+        handle.close().await;
+        redis.close().await;
+        server.abort();
+    }
+    assert!(twice.is_empty(), "held more than once: {twice:?}");
+}
+
 /// A fake server answering the first command with `reply`, then reading on.
 async fn replying_server(reply: Vec<u8>) -> String {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();

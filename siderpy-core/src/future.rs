@@ -72,9 +72,9 @@ impl<R> fmt::Debug for ReplyFuture<'_, R> {
 const NAME_ONLY_PAST: usize = 64 * 1024;
 
 /// Converts a reply, naming the command in a type error.
-fn finish<R: FromValue>(redis: &Redis, args: &CmdArgs, reply: Result<Value>) -> Result<R> {
+fn finish<R: FromValue>(redis: &Redis, name: impl FnOnce() -> String, reply: Result<Value>) -> Result<R> {
     convert::<R>(reply?, redis.text_policy()).map_err(|e| match e {
-        Error::Type(t) => Error::Type(t.with_command(&args.name())),
+        Error::Type(t) => Error::Type(t.with_command(&name())),
         e => e,
     })
 }
@@ -108,9 +108,12 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                                 this.state = State::Done;
                                 return Poll::Ready(Err(down));
                             }
+                            // The arguments go into the request, which
+                            // drops them once queued: only the name stays.
+                            let name = args.name();
                             State::General(Box::pin(async move {
-                                let reply = redis.request(&args, opts).await;
-                                finish(redis, &args, reply)
+                                let reply = redis.request(args, opts).await;
+                                finish(redis, || name, reply)
                             }))
                         }
                     };
@@ -130,7 +133,7 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                             Err(Error::Timeout(Timeout::Read))
                         }
                     };
-                    let out = finish(this.redis, args, reply);
+                    let out = finish(this.redis, || args.name(), reply);
                     this.state = State::Done;
                     return Poll::Ready(out);
                 }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::args::CmdArgs;
+use crate::args::{CmdArgs, Outgoing};
 use crate::command::{CallOptions, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
@@ -236,7 +236,10 @@ impl Redis {
     /// Blocking commands (as the spec flags them) go to a connection of their
     /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
     /// client; see [`Redis`].
-    pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+    ///
+    /// Arguments given owned are dropped once queued (see [`Outgoing`]).
+    pub(crate) async fn request<'a>(&self, args: impl Into<Outgoing<'a>>, opts: CallOptions) -> Result<Value> {
+        let args = args.into();
         if self.local().pipeline_mode {
             return Err(Error::Usage(
                 "pipeline mode is on: queue commands with .queue() and send them with pipeline_execute(), \
@@ -248,7 +251,7 @@ impl Redis {
         let (name, effect) = (opts.name(), opts.effect());
         if effect.is_pubsub() {
             if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
-                return self.request_pubsub(args, opts, family, subscribe).await;
+                return self.request_pubsub(&args, opts, family, subscribe).await;
             }
         }
         // What would change the connection for others, or behind the
@@ -278,7 +281,8 @@ impl Redis {
                 None => self.request_blocking(args, opts).await,
             };
         }
-        let (_conn, rx) = within(deadline, self.send(args)).await?;
+        let (_conn, rx) = within(deadline, self.send(&args)).await?;
+        drop(args);
         self.await_shared(rx, left()).await
     }
 
