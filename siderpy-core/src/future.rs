@@ -110,6 +110,9 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                             }
                             State::General(Box::pin(async move {
                                 let reply = redis.request(&args, opts).await;
+                                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
+                                    redis.check_demoted(e);
+                                }
                                 finish(redis, &args, reply)
                             }))
                         }
@@ -117,7 +120,10 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                 }
                 State::Waiting { rx, deadline, args } => {
                     let reply = match Pin::new(rx).poll(cx) {
-                        Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
+                        Poll::Ready(Ok(Ok(Value::Error(e)))) => {
+                            this.redis.check_demoted(&e);
+                            Err(Error::Redis(e))
+                        }
                         Poll::Ready(Ok(reply)) => reply,
                         Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
                         Poll::Pending => {
