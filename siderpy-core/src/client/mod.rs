@@ -411,7 +411,8 @@ impl Redis {
     /// the next command asks the sentinels where the master is now.
     pub(crate) fn check_demoted(&self, error: &crate::error::ServerError) {
         let Some(locator) = &self.inner.config.locator else { return };
-        if error.code() != "READONLY" {
+        // A replica client expects READONLY to writes.
+        if error.code() != "READONLY" || locator.0.role() != "master" {
             return;
         }
         locator.0.stale(None);
