@@ -24,10 +24,7 @@ async fn port_of(redis: &Redis) -> siderpy::Result<u16> {
 /// Writes `value` at `key` and returns it, in one command: the reply says
 /// which call it answers.
 async fn echo_set(redis: &Redis, key: &str, value: &str) -> siderpy::Result<String> {
-    redis
-        .execute_cmd("EVAL", ("redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]", 1, key, value))
-        .returning()
-        .await
+    redis.execute_cmd("EVAL", ("redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]", 1, key, value)).returning().await
 }
 
 #[test]
@@ -74,17 +71,10 @@ async fn finds_the_master_and_the_replicas() {
     let redis = sentinel.master();
     redis.set("k", "v").await.unwrap();
     assert_eq!(port_of(&redis).await.unwrap(), master_port);
-    let hello: HashMap<String, siderpy::Value> = redis.execute_cmd("CLIENT", ["INFO"]).returning::<String>().await.map(
-        |info| {
-            info.split(' ')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_owned(), siderpy::Value::Bulk(v.to_owned().into())))
-                .collect()
-        },
-    )
-    .unwrap();
-    assert_eq!(hello.get("resp"), Some(&siderpy::Value::Bulk("3".into())), "RESP3 from the URL");
-    assert_eq!(hello.get("db"), Some(&siderpy::Value::Bulk("2".into())), "db from the URL");
+    let info: String = redis.execute_cmd("CLIENT", ["INFO"]).returning().await.unwrap();
+    let fields: HashMap<&str, &str> = info.split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
+    assert_eq!(fields.get("resp"), Some(&"3"), "RESP3 from the URL: {info}");
+    assert_eq!(fields.get("db"), Some(&"2"), "db from the URL: {info}");
 
     let (a, b): (i64, i64) = redis.pipe().incr("n").queue().incr("n").queue().query().await.unwrap();
     assert_eq!((a, b), (1, 2));
@@ -127,10 +117,8 @@ async fn finds_the_master_and_the_replicas() {
 async fn sigkill_of_the_master_under_load() {
     let mut d = TestSentinel::start().await;
     let old_master = d.master_port().await;
-    let sentinel = Sentinel::builder(&d.url())
-        .unwrap()
-        .client(|c| c.read_timeout(Some(Duration::from_secs(5))))
-        .build();
+    let sentinel =
+        Sentinel::builder(&d.url()).unwrap().client(|c| c.read_timeout(Some(Duration::from_secs(5)))).build();
     let redis = sentinel.master();
     redis.ping().await.unwrap();
 
@@ -160,11 +148,7 @@ async fn sigkill_of_the_master_under_load() {
                         Ok(echo) => {
                             assert_eq!(echo, value, "a reply reached the wrong caller");
                             let confirmed = wait
-                                && redis
-                                    .execute_cmd("WAIT", (1, 200))
-                                    .returning::<i64>()
-                                    .await
-                                    .is_ok_and(|n| n >= 1);
+                                && redis.execute_cmd("WAIT", (1, 200)).returning::<i64>().await.is_ok_and(|n| n >= 1);
                             let now = Instant::now();
                             let mut log = log.lock().unwrap();
                             log.acked.push((key, now, confirmed));
@@ -357,8 +341,7 @@ async fn sentinel_and_master_passwords() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_to_sentinels_and_master() {
     let d = TestSentinel::builder().tls().password("pw").start().await;
-    let sentinel =
-        Sentinel::builder(&d.url()).unwrap().client(|c| d.trust(c)).sentinel_client(|c| d.trust(c)).build();
+    let sentinel = Sentinel::builder(&d.url()).unwrap().client(|c| d.trust(c)).sentinel_client(|c| d.trust(c)).build();
     let redis = sentinel.master();
     redis.set("k", "v").await.unwrap();
     assert_eq!(port_of(&redis).await.unwrap(), d.master_port().await);
@@ -367,7 +350,67 @@ async fn tls_to_sentinels_and_master() {
     // Without trusting the CA, the sentinels' certificates are refused.
     let untrusted = Sentinel::new(&d.url()).unwrap();
     match untrusted.master().ping().await {
-        Err(Error::Sentinel(why)) => assert!(why.to_lowercase().contains("tls") || why.contains("certificate"), "{why}"),
+        Err(Error::Sentinel(why)) => {
+            assert!(why.to_lowercase().contains("tls") || why.contains("certificate"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
+}
+
+/// What real sentinels do only in a failover's brief windows, with a fake
+/// one: it names a replica (a ROLE mismatch: asked again, never used), then
+/// the master; then the master is demoted behind the sentinels' back, and
+/// its `READONLY` makes the client ask again and follow the new master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_mismatch_and_readonly_make_the_client_ask_again() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let a = support::RedisServer::start();
+    let b = support::RedisServer::builder().config(&format!("replicaof 127.0.0.1 {}", a.port())).start();
+    let fake = support::sentinel::FakeSentinel::start(b.port()).await;
+    // No polling during the test: only READONLY can reveal the demotion.
+    let sentinel = Sentinel::builder(&fake.url()).unwrap().poll_interval(Duration::from_secs(600)).build();
+    let redis = sentinel.master();
+    match redis.ping().await {
+        Err(Error::Sentinel(why)) => assert!(why.contains("slave") && why.contains(&b.port().to_string()), "{why}"),
+        other => panic!("a replica was used as the master: {other:?}"),
+    }
+    fake.master_port.store(a.port(), SeqCst);
+    support::ping_once_reconnected(&redis).await.unwrap();
+    redis.set("k", "1").await.unwrap();
+    assert_eq!(port_of(&redis).await.unwrap(), a.port());
+
+    // B becomes the master, A its replica; the fake now names B.
+    b.admin().execute_cmd("REPLICAOF", ("NO", "ONE")).await.unwrap();
+    a.admin().execute_cmd("REPLICAOF", ("127.0.0.1", b.port())).await.unwrap();
+    fake.master_port.store(b.port(), SeqCst);
+    match redis.set("k", "2").await {
+        Err(e) => assert_eq!(e.code(), Some("READONLY"), "{e}"),
+        Ok(_) => panic!("the demoted master took a write"),
+    }
+    // The next call asks the sentinel, checks ROLE, and writes on B.
+    support::ping_once_reconnected(&redis).await.unwrap();
+    redis.set("k", "3").await.unwrap();
+    assert_eq!(port_of(&redis).await.unwrap(), b.port());
+}
+
+/// The task following failovers ends with the last handle: its subscribed
+/// connection to the sentinel closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_ends_with_the_last_handle() {
+    let d = TestSentinel::start().await;
+    let admin = d.sentinel_admin(0);
+    let subscribed = || async {
+        let list: String = admin.execute_cmd("CLIENT", ["LIST"]).returning().await.unwrap();
+        list.lines().filter(|l| l.contains("sub=1")).count()
+    };
+    let before = subscribed().await;
+    let sentinel = Sentinel::builder(&d.url()).unwrap().poll_interval(Duration::from_millis(50)).build();
+    let redis = sentinel.master();
+    redis.ping().await.unwrap();
+    wait_until("the watcher to subscribe", Duration::from_secs(10), || async { subscribed().await > before }).await;
+    drop(sentinel);
+    redis.ping().await.unwrap();
+    assert!(subscribed().await > before, "a client still holds the watcher");
+    drop(redis);
+    wait_until("the watcher to end", Duration::from_secs(10), || async { subscribed().await == before }).await;
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use siderpy::prelude::*;
 use siderpy::{Redis, RedisBuilder};
 
-use super::{percent_encode, wait_until, Pki, RedisServer};
+use super::{conf_quote, percent_encode, wait_until, Pki, RedisServer};
 
 /// The name the sentinels monitor the master under.
 pub const MASTER_NAME: &str = "mymaster";
@@ -67,14 +67,13 @@ impl TestSentinelBuilder {
             }
             if let Some(pw) = &self.password {
                 // `masterauth` too: a master that comes back as a replica syncs.
-                b = b.password(pw).config(&format!("masterauth {pw}"));
+                b = b.password(pw).config(&format!("masterauth {}", conf_quote(pw)));
             }
             b
         };
         let master = node(&pki).start();
-        let replicas: Vec<RedisServer> = (0..2)
-            .map(|_| node(&pki).config(&format!("replicaof 127.0.0.1 {}", master.port())).start())
-            .collect();
+        let replicas: Vec<RedisServer> =
+            (0..2).map(|_| node(&pki).config(&format!("replicaof 127.0.0.1 {}", master.port())).start()).collect();
         {
             let admin = master.admin();
             wait_until("both replicas to be linked", SETTLE_TIMEOUT, || async {
@@ -95,10 +94,10 @@ impl TestSentinelBuilder {
                     b = b.tls_pki(Arc::clone(pki)).tls_only().config("tls-replication yes");
                 }
                 if let Some(pw) = &self.password {
-                    b = b.config(&format!("sentinel auth-pass {MASTER_NAME} {pw}"));
+                    b = b.config(&format!("sentinel auth-pass {MASTER_NAME} {}", conf_quote(pw)));
                 }
                 if let Some(pw) = &self.sentinel_password {
-                    b = b.password(pw).config(&format!("sentinel sentinel-pass {pw}"));
+                    b = b.password(pw).config(&format!("sentinel sentinel-pass {}", conf_quote(pw)));
                 }
                 b.start()
             })
@@ -225,5 +224,77 @@ impl TestSentinel {
             })
             .await;
         }
+    }
+}
+
+/// A stand-in sentinel for what real ones do only in a failover's brief
+/// windows: it names whatever master the test sets (a replica, say), and
+/// publishes nothing. It answers `PING`, `SUBSCRIBE` and
+/// `SENTINEL GET-MASTER-ADDR-BY-NAME`; anything else is an error reply.
+pub struct FakeSentinel {
+    pub port: u16,
+    /// The master port it names.
+    pub master_port: Arc<std::sync::atomic::AtomicU16>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeSentinel {
+    pub async fn start(master_port: u16) -> FakeSentinel {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let named = Arc::new(std::sync::atomic::AtomicU16::new(master_port));
+        let master = Arc::clone(&named);
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let master = Arc::clone(&master);
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    // Commands arrive as RESP arrays of bulk strings: keep
+                    // the strings, skip the `*n` and `$len` lines.
+                    let mut words: Vec<String> = Vec::new();
+                    let mut expected = 0;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(n) = line.strip_prefix('*') {
+                            expected = n.parse().unwrap_or(0);
+                            words.clear();
+                            continue;
+                        }
+                        if line.starts_with('$') {
+                            continue;
+                        }
+                        words.push(line.to_ascii_uppercase());
+                        if words.len() < expected {
+                            continue;
+                        }
+                        let reply = match words.first().map(String::as_str) {
+                            Some("PING") => "+PONG\r\n".to_owned(),
+                            Some("SUBSCRIBE") => "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n".to_owned(),
+                            Some("SENTINEL") if words.get(1).map(String::as_str) == Some("GET-MASTER-ADDR-BY-NAME") => {
+                                let port = master.load(std::sync::atomic::Ordering::SeqCst).to_string();
+                                format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len())
+                            }
+                            _ => "-ERR not in this fake\r\n".to_owned(),
+                        };
+                        if write.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FakeSentinel { port, master_port: named, task }
+    }
+
+    /// `redis+sentinel://` naming only this sentinel.
+    pub fn url(&self) -> String {
+        format!("redis+sentinel://127.0.0.1:{}/{MASTER_NAME}", self.port)
+    }
+}
+
+impl Drop for FakeSentinel {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
