@@ -106,7 +106,7 @@ async fn finds_the_master_and_the_replicas() {
     let pool = sentinel.pool().size(2).build();
     pool.set("p", "1").await.unwrap();
     assert_eq!(pool.get("p").await.unwrap().as_deref(), Some(&b"1"[..]));
-    assert_eq!(port_of(&*pool.get_redis(None).await.unwrap()).await.unwrap(), master_port);
+    assert_eq!(port_of(&pool.get_redis(None).await.unwrap()).await.unwrap(), master_port);
 }
 
 /// SIGKILL of the master while 10 tasks write unique values: writes resume
@@ -266,7 +266,7 @@ async fn a_manual_failover_is_followed() {
     echo_set(&redis, "after", "1").await.unwrap();
 
     // The pool's clients follow as well.
-    assert_eq!(port_of(&*pool.get_redis(None).await.unwrap()).await.unwrap(), new_master);
+    assert_eq!(port_of(&pool.get_redis(None).await.unwrap()).await.unwrap(), new_master);
     pool.set("after", "2").await.unwrap();
 
     // The subscriber is back on the new master.
