@@ -37,6 +37,8 @@ pub use url::DEFAULT_SENTINEL_PORT;
 
 /// How often the sentinels are asked for the master's address, besides
 /// listening for `+switch-master` (which a lost subscription can miss).
+/// While clients cannot reach the master they were given (a failover under
+/// way), they are asked every 100 ms instead.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The bound on each question to a sentinel, connecting included, unless
@@ -282,6 +284,7 @@ impl SentinelBuilder {
             timeout: self.timeout,
             poll_interval: self.poll_interval,
             state: Mutex::new(Known::default()),
+            doubt: Arc::default(),
             _stop: stop,
             stopped: Mutex::new(Some(stopped)),
         };
@@ -301,6 +304,8 @@ struct Shared {
     timeout: Duration,
     poll_interval: Duration,
     state: Mutex<Known>,
+    /// Wakes the watcher when a client doubts the master's address.
+    doubt: Arc<tokio::sync::Notify>,
     /// Dropped with the last handle: the watcher ends.
     _stop: oneshot::Sender<()>,
     /// The watcher's end of `_stop`, until it starts.
@@ -312,7 +317,10 @@ struct Shared {
 struct Known {
     /// The last address the sentinels gave.
     master: Option<Addr>,
-    /// Whether `master` may be used without asking again.
+    /// Whether `master` may be used without asking again: it is new, or a
+    /// connection to it succeeded since a client doubted it. While in
+    /// doubt, each connect asks the sentinels, and the watcher asks them
+    /// every [`watch::FAST_POLL`].
     fresh: bool,
     /// Counts the changes of `master`.
     epoch: u64,
@@ -396,11 +404,13 @@ impl Shared {
     fn set_master(&self, addr: Addr) {
         let (closing, err) = {
             let mut st = self.lock();
-            st.fresh = true;
             let old = match &st.master {
+                // Named again: still in doubt, if it was, until a
+                // connection to it succeeds.
                 Some(old) if *old == addr => return,
                 old => old.clone(),
             };
+            st.fresh = true;
             st.master = Some(addr.clone());
             st.epoch += 1;
             let Some(old) = old else { return };
@@ -435,6 +445,9 @@ impl Shared {
                 conn.close(Error::Sentinel(format!("the master moved away from {addr} while connecting to it")));
             }
             return;
+        }
+        if master {
+            st.fresh = true;
         }
         st.conns.retain(|(_, _, c)| c.upgrade().is_some_and(|c| !c.is_closed()));
         st.conns.push((master, addr.clone(), conn));
@@ -486,6 +499,7 @@ impl Locate for MasterLocator {
         let mut st = self.shared.lock();
         if addr.is_none() || addr == st.master.as_ref() {
             st.fresh = false;
+            self.shared.doubt.notify_one();
         }
     }
 
