@@ -98,6 +98,24 @@ impl std::fmt::Debug for Sentinel {
 
 /// Builds a [`Sentinel`]: the master's settings, the sentinels' settings,
 /// and how they are watched.
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f() -> siderpy::Result<()> {
+/// use std::time::Duration;
+/// use siderpy::prelude::*;
+/// use siderpy::sentinel::Sentinel;
+///
+/// let sentinel = Sentinel::with_sentinels(&["redis://:sentinel-pw@10.0.0.1:26379", "redis://10.0.0.2"], "mymaster")?
+///     .client(|c| c.auth(Some("app"), "pw").db(2).protocol(siderpy::Protocol::Resp3).resubscribe(true))
+///     .sentinel_client(|c| c.connect_timeout(Duration::from_secs(1)))
+///     .poll_interval(Duration::from_secs(5))
+///     .build();
+/// let pool = sentinel.pool().size(8).build();
+/// pool.incr("hits").await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use = "call .build() to get the Sentinel"]
 pub struct SentinelBuilder {
@@ -122,7 +140,7 @@ impl Sentinel {
     /// query are the sentinels'. `rediss+sentinel://` uses TLS to the
     /// sentinels and the master; `valkey+sentinel://` and
     /// `valkeys+sentinel://` are the same. Other query parameters are the
-    /// master's, as in [`parse_url`](crate::parse_url): `protocol`,
+    /// master's, as in [`parse_url`]: `protocol`,
     /// `client_name`, `password`, `db`.
     ///
     /// # Errors
