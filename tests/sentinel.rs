@@ -433,3 +433,53 @@ async fn the_watcher_ends_with_the_last_handle() {
     drop(redis);
     wait_until("the watcher to end", Duration::from_secs(10), || async { subscribed().await == before }).await;
 }
+
+/// When the master moves, calls in flight on the old one (on the shared
+/// connection, and a blocking one on its own) fail at once with
+/// `Error::Sentinel`, and are not sent again anywhere; new calls go to the
+/// new master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_on_the_old_master_fail_and_are_not_resent() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (a, b) = (support::RedisServer::start(), support::RedisServer::start());
+    let fake = support::sentinel::FakeSentinel::start(a.port()).await;
+    let sentinel = Sentinel::builder(&fake.url()).unwrap().poll_interval(Duration::from_millis(50)).build();
+    let redis = sentinel.master();
+    redis.ping().await.unwrap();
+    let slow = {
+        let redis = redis.clone();
+        // No replica: it waits for ever, on the shared connection.
+        tokio::spawn(async move { redis.execute_cmd("WAIT", (1, 0)).await })
+    };
+    let blocked = {
+        let redis = redis.clone();
+        tokio::spawn(async move { redis.blpop("q", 0).await })
+    };
+    let a_admin = a.admin();
+    wait_until("both calls to be in flight on A", Duration::from_secs(5), || async {
+        let list: String = a_admin.execute_cmd("CLIENT", ["LIST"]).returning().await.unwrap_or_default();
+        list.contains("cmd=blpop") && list.contains("cmd=wait")
+    })
+    .await;
+    let moved = Instant::now();
+    fake.master_port.store(b.port(), SeqCst);
+    let limit = Duration::from_secs(5);
+    let slow =
+        tokio::time::timeout(limit, slow).await.expect("the call on the shared connection is still waiting").unwrap();
+    let blocked = tokio::time::timeout(limit, blocked).await.expect("the blocking call is still waiting").unwrap();
+    for call in [slow.map(drop), blocked.map(drop)] {
+        match call {
+            Err(Error::Sentinel(why)) => assert!(why.contains("moved") && why.contains("not re-sent"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(moved.elapsed() < Duration::from_secs(3), "failed at the move");
+    assert_eq!(port_of(&redis).await.unwrap(), b.port());
+    // Neither was sent again: B never ran WAIT nor BLPOP, and nobody
+    // waits on A's list any more.
+    let stats: String = b.admin().execute_cmd("INFO", ["commandstats"]).returning().await.unwrap();
+    assert!(!stats.contains("cmdstat_wait") && !stats.contains("cmdstat_blpop"), "{stats}");
+    a_admin.lpush("q", "x").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(a_admin.llen("q").await.unwrap(), 1);
+}
