@@ -276,8 +276,18 @@ async fn a_manual_failover_is_followed() {
             unreachable!()
         })
     };
-    let ok: String = d.sentinel_admin(1).execute_cmd("SENTINEL", ("FAILOVER", MASTER_NAME)).returning().await.unwrap();
-    assert_eq!(ok, "OK");
+    // A sentinel may not yet rate the replicas good enough (NOGOODSLAVE) on a busy machine: ask again.
+    let admin = d.sentinel_admin(1);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match admin.execute_cmd("SENTINEL", ("FAILOVER", MASTER_NAME)).returning::<String>().await {
+            Ok(ok) => break assert_eq!(ok, "OK"),
+            Err(e) if e.code() == Some("NOGOODSLAVE") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("SENTINEL FAILOVER: {e}"),
+        }
+    }
     let new_master = d.wait_master_moved_from(old_master, Duration::from_secs(20)).await;
     let failures = tokio::time::timeout(Duration::from_secs(20), writer).await.expect("the writer follows").unwrap();
     println!("manual failover: {} failed writes during it: {failures:?}", failures.len());
