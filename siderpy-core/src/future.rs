@@ -113,6 +113,9 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                             let name = args.name();
                             State::General(Box::pin(async move {
                                 let reply = redis.request(args, opts).await;
+                                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
+                                    redis.check_demoted(e);
+                                }
                                 finish(redis, || name, reply)
                             }))
                         }
@@ -120,7 +123,10 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                 }
                 State::Waiting { rx, deadline, args } => {
                     let reply = match Pin::new(rx).poll(cx) {
-                        Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
+                        Poll::Ready(Ok(Ok(Value::Error(e)))) => {
+                            this.redis.check_demoted(&e);
+                            Err(Error::Redis(e))
+                        }
                         Poll::Ready(Ok(reply)) => reply,
                         Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
                         Poll::Pending => {

@@ -37,6 +37,7 @@ pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 /// connection with commands in flight and no read timeout still ends.
 pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
+use super::locate::Locator;
 use super::{Inner, Local, Redis};
 // Only the TLS opt-out logs here.
 #[cfg(feature = "tls")]
@@ -63,6 +64,8 @@ pub(crate) struct Config {
     /// What the shared connection's driver checks by itself.
     pub(crate) liveness: Liveness,
     pub(crate) backoff: Backoff,
+    /// Where to connect when the URL cannot say (a Sentinel-managed server).
+    pub(crate) locator: Option<Locator>,
 }
 
 impl Config {
@@ -116,6 +119,7 @@ impl RedisBuilder {
                 },
                 liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
                 backoff: Backoff::default(),
+                locator: None,
             },
         }
     }
@@ -332,6 +336,12 @@ impl RedisBuilder {
         self
     }
 
+    /// The same settings for a server found by `locator` at each connect.
+    pub(crate) fn located_by(mut self, locator: Locator) -> Self {
+        self.config.locator = Some(locator);
+        self
+    }
+
     /// Sets a connect timeout unless one was set.
     pub(crate) fn default_connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout.get_or_insert(timeout);
@@ -371,6 +381,7 @@ impl RedisBuilder {
                 connecting: Mutex::new(std::sync::Weak::new()),
                 retired: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
+                located_epoch: AtomicU64::new(0),
             }),
         }
     }

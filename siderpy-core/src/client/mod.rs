@@ -16,6 +16,7 @@
 mod builder;
 mod connect;
 mod handshake;
+pub(crate) mod locate;
 mod monitor;
 mod pinned;
 mod pubsub;
@@ -140,6 +141,9 @@ pub(crate) struct Inner {
     /// owned) until the calls still in flight on them are answered.
     retired: Mutex<Vec<Connection>>,
     generation: AtomicU64,
+    /// The locator's epoch when this client last checked it (see
+    /// [`Redis::check_reconnect`]).
+    located_epoch: AtomicU64,
     /// When connecting may be tried again after a failure.
     reconnect: crate::connection::reconnect::Reconnect,
 }
@@ -328,7 +332,7 @@ impl Redis {
         if self.current().is_some() || !self.takes_shared_path(args, opts) {
             return None;
         }
-        self.inner.reconnect.check().err()
+        self.check_reconnect().err()
     }
 
     /// Sends commands as one batch and returns their replies, error replies
@@ -370,6 +374,7 @@ impl Redis {
                 if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&replies, waited) {
                     self.read_timed_out(waited);
                 }
+                self.check_batch_demoted(&replies);
                 return replies;
             }
         };
@@ -385,6 +390,54 @@ impl Redis {
                     self.release_side_connection(guard.disarm());
                 }
                 replies
+            }
+        }
+    }
+
+    /// `Ok` when an attempt to connect may start now (see
+    /// [`Backoff`](crate::Backoff)). A client whose locator (Sentinel) has
+    /// named a new address since it last looked forgets its failures
+    /// first: a promoted replica is tried at once, not after the pause the
+    /// dead master earned.
+    pub(crate) fn check_reconnect(&self) -> Result<()> {
+        if let Some(locator) = &self.inner.config.locator {
+            let epoch = locator.0.epoch();
+            if self.inner.located_epoch.swap(epoch, std::sync::atomic::Ordering::Relaxed) != epoch {
+                self.inner.reconnect.reset();
+            }
+        }
+        self.inner.reconnect.check()
+    }
+
+    /// After an error reply: a `-READONLY` to a client that follows a
+    /// Sentinel-managed master means that master was demoted. The shared
+    /// connection closes (what is in flight on it fails, never re-sent) and
+    /// the next command asks the sentinels where the master is now.
+    pub(crate) fn check_demoted(&self, error: &crate::error::ServerError) {
+        let Some(locator) = &self.inner.config.locator else { return };
+        // A replica client expects READONLY to writes.
+        if error.code() != "READONLY" || locator.0.role() != "master" {
+            return;
+        }
+        locator.0.stale(None);
+        let shared = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(conn) = shared {
+            tracing::info!(connection = conn.id, "READONLY from the master: asking the sentinels again");
+            conn.close(Error::Sentinel(
+                "the server answered READONLY: it is no longer the master (a failover); this command was not \
+                 re-sent, it may have run"
+                    .into(),
+            ));
+        }
+    }
+
+    /// [`check_demoted`](Self::check_demoted) for each error reply of a batch.
+    fn check_batch_demoted(&self, replies: &Result<Vec<Value>>) {
+        if let (Some(_), Ok(replies)) = (&self.inner.config.locator, replies) {
+            for reply in replies {
+                if let Value::Error(e) = reply {
+                    self.check_demoted(e);
+                }
             }
         }
     }
