@@ -12,6 +12,7 @@ use crate::command::{Cmd, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result};
+use crate::script::{load_missing, Script};
 use crate::trace as tracing;
 use crate::value::Value;
 
@@ -91,6 +92,9 @@ pub(crate) struct Batch {
     pub(crate) n: usize,
     /// Whether one of them is a blocking command.
     pub(crate) blocking: bool,
+    /// The scripts the queued `EVALSHA` calls run, each with its call's
+    /// index: the target loads them where they are missing before sending.
+    pub(crate) scripts: Vec<(usize, Script)>,
 }
 
 /// What a boxed batch send returns.
@@ -123,7 +127,10 @@ impl BatchTarget for Redis {
     }
 
     fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
-        Box::pin(send_batch(self, &batch.frames, batch.n, batch.blocking, atomic))
+        Box::pin(async move {
+            load_missing(self, batch.scripts.iter().map(|(_, script)| script)).await?;
+            send_batch(self, &batch.frames, batch.n, batch.blocking, atomic).await
+        })
     }
 }
 
@@ -161,6 +168,13 @@ impl Pipeline {
         batch.n += 1;
     }
 
+    /// Adds a call of `script` (`EVALSHA`), recording the script so that
+    /// sending loads it first where it is missing.
+    pub(crate) fn push_script(&mut self, script: &Script, args: CmdArgs, info: Option<&'static CommandInfo>) {
+        self.batch.scripts.push((self.batch.n, script.clone()));
+        self.push(args, info);
+    }
+
     /// How many commands are queued.
     pub fn len(&self) -> usize {
         self.batch.n
@@ -177,6 +191,7 @@ impl Pipeline {
         self.batch.commands.clear();
         self.batch.n = 0;
         self.batch.blocking = false;
+        self.batch.scripts.clear();
         self.refused = None;
         self.open = Open::default();
     }

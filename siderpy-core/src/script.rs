@@ -10,8 +10,11 @@
 //! Both work with any executor whose commands can be awaited: a [`Redis`],
 //! a [`RedisPool`] or a [`RedisCluster`] (where `SCRIPT LOAD` and
 //! `FUNCTION LOAD` go to every node, each having its own cache). A pipeline
-//! cannot retry one of its commands on its own, so for pipelines load the
-//! script first ([`Script::load`]) and queue [`ScriptCall::queue`].
+//! cannot retry one of its commands on its own, so a call queued in one
+//! ([`ScriptCall::queue`]) is recorded with its script, and sending the
+//! pipeline first makes sure each recorded script is loaded where the batch
+//! goes (`SCRIPT EXISTS`, then `SCRIPT LOAD` of the missing ones, outside
+//! the batch, so that its replies stay one per queued command).
 //!
 //! [`Redis`]: crate::Redis
 //! [`RedisPool`]: crate::RedisPool
@@ -20,8 +23,12 @@
 use std::future::IntoFuture;
 use std::sync::Arc;
 
-use crate::args::{Arg, Multiple, ToArg};
+use bytes::BytesMut;
+
+use crate::args::{Arg, CmdArgs, Multiple, ToArg};
+use crate::client::Redis;
 use crate::command::{Cmd, Executor, Raw};
+use crate::connection::Frames;
 use crate::convert::FromValue;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -199,11 +206,31 @@ impl ScriptCall<'_> {
         }
     }
 
-    /// Queues the call (`EVALSHA`) in a pipeline. The script must already be
-    /// loaded ([`Script::load`]): a pipeline cannot load and retry one of
-    /// its commands.
+    /// Queues the call (`EVALSHA`) in a pipeline, or a transaction.
+    ///
+    /// The script need not be loaded: sending the pipeline first loads each
+    /// script queued in it where it is missing (on a cluster, on each node
+    /// the batch goes to), in round trips of their own, then sends the
+    /// batch. A script the server refuses to load (a syntax error) fails
+    /// the whole pipeline, nothing of it sent. A `SCRIPT FLUSH` by someone
+    /// else between the two still makes that call's reply `NOSCRIPT`.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// use siderpy::Script;
+    /// let add = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    /// let mut pipe = redis.pipe();
+    /// pipe.set("plain", "value").queue();
+    /// add.key("counter").arg(5).queue(&mut pipe);
+    /// // One reply per queued command: the loading is not among them.
+    /// let (_, total): (bool, i64) = pipe.query().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn queue(&self, pipe: &mut Pipeline) {
-        crate::__private::execute_cmd(&mut *pipe, "EVALSHA", self.words(Arg::new(self.target.sha1()))).queue();
+        let cmd = crate::__private::execute_cmd((), "EVALSHA", self.words(Arg::new(self.target.sha1())));
+        pipe.push_script(self.target, cmd.args, cmd.opts.info);
     }
 
     fn evalsha<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
@@ -307,4 +334,57 @@ impl FunctionCall<'_> {
 
 fn raw<E: Executor>(executor: E, name: &str, words: Vec<Arg>) -> Cmd<E::Sink, Raw, Value> {
     crate::__private::execute_cmd(executor.__sink(), name, words)
+}
+
+/// Makes sure `redis`'s server has every one of `scripts` in its cache:
+/// `SCRIPT EXISTS` for all of them, then `SCRIPT LOAD` for the missing ones,
+/// each a batch of its own on the handle's connection (a pinned one stays
+/// pinned: neither command changes its state).
+///
+/// # Errors
+/// The server refused a script ([`Error::Redis`]) or to answer, or sending
+/// failed.
+pub(crate) async fn load_missing<'s>(redis: &Redis, scripts: impl IntoIterator<Item = &'s Script>) -> Result<()> {
+    let mut unique: Vec<&Script> = Vec::new();
+    for script in scripts {
+        if !unique.iter().any(|u| u.sha1 == script.sha1) {
+            unique.push(script);
+        }
+    }
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let mut exists = CmdArgs::with_name("SCRIPT EXISTS");
+    for script in &unique {
+        exists.push(script.sha1());
+    }
+    let mut frames = BytesMut::new();
+    exists.write_frame(&mut frames);
+    let reply = redis.request_batch(Frames { parts: &[&frames], n: 1 }, false).await?.pop();
+    let found = match reply {
+        Some(Value::Array(found)) if found.len() == unique.len() => found,
+        Some(Value::Error(e)) => return Err(Error::Redis(e)),
+        other => {
+            return Err(Error::protocol(format!("SCRIPT EXISTS of {} scripts replied with {other:?}", unique.len())))
+        }
+    };
+    frames.clear();
+    let mut n = 0;
+    for (script, found) in unique.iter().zip(found) {
+        if !matches!(found, Value::Int(1) | Value::Boolean(true)) {
+            let mut load = CmdArgs::with_name("SCRIPT LOAD");
+            load.push(&*script.code);
+            load.write_frame(&mut frames);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    for reply in redis.request_batch(Frames { parts: &[&frames], n }, false).await? {
+        if let Value::Error(e) = reply {
+            return Err(Error::Redis(e));
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ use crate::connection::{await_batch, Frames};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
+use crate::script::{load_missing, Script};
 use crate::value::Value;
 
 use super::{redirect, route, NodeAddr, RedisCluster, Route};
@@ -49,7 +50,8 @@ impl RedisCluster {
 
     /// Sends a pipeline's commands, each node's share as one batch, and
     /// returns the replies in the order queued (error replies included).
-    async fn pipeline_batch(&self, commands: &[Queued]) -> Result<Vec<Value>> {
+    /// Each node first loads the `scripts` its share calls.
+    async fn pipeline_batch(&self, commands: &[Queued], scripts: &[(usize, Script)]) -> Result<Vec<Value>> {
         let topology = self.current_topology().await?;
         // A cluster has few nodes: a list beats hashing addresses.
         let mut by_node: Vec<(&NodeAddr, Vec<usize>)> = Vec::new();
@@ -80,6 +82,20 @@ impl RedisCluster {
                 blocking |= info.is_some_and(|i| i.blocking);
             }
             let node = self.node(addr);
+            // Each node has its own script cache. Loading is a round trip
+            // of its own, before the share is queued, so that the share's
+            // replies stay one per command.
+            let share_scripts = scripts.iter().filter(|(i, _)| indices.contains(i)).map(|(_, s)| s);
+            match load_missing(&node, share_scripts).await {
+                Ok(()) => {}
+                Err(e @ Error::Redis(_)) => return Err(e),
+                // Nothing of the share was sent: retried alone, as for an
+                // unreachable node.
+                Err(_) => {
+                    queued.push((addr, node, indices, Share::Unreachable));
+                    continue;
+                }
+            }
             let reply = if blocking {
                 // On a side connection of its own, as on a single server.
                 Share::Done(send_batch(&node, &frames, indices.len(), true, false).await)
@@ -125,7 +141,16 @@ impl RedisCluster {
         for i in again {
             let (args, info) = &commands[i];
             let opts = CallOptions { info: *info, timeout: None };
-            replies[i] = Some(match self.request(args, opts).await {
+            let mut reply = self.request(args, opts).await;
+            // A script call that went elsewhere than planned may find its
+            // node without the script: load it (on every node) and call again.
+            if let (Err(e), Some((_, script))) = (&reply, scripts.iter().find(|(s, _)| *s == i)) {
+                if e.code() == Some("NOSCRIPT") {
+                    script.load(self).await?;
+                    reply = self.request(args, opts).await;
+                }
+            }
+            replies[i] = Some(match reply {
                 Ok(v) => v,
                 Err(Error::Redis(e)) => Value::Error(e),
                 Err(e) => return Err(e),
@@ -134,8 +159,9 @@ impl RedisCluster {
         Ok(replies.into_iter().map(|r| r.expect("every command has its reply")).collect())
     }
 
-    /// Sends a transaction to the node serving its one slot.
-    async fn transaction_batch(&self, commands: &[Queued]) -> Result<Vec<Value>> {
+    /// Sends a transaction to the node serving its one slot, once that
+    /// node has the `scripts` it calls.
+    async fn transaction_batch(&self, commands: &[Queued], scripts: &[(usize, Script)]) -> Result<Vec<Value>> {
         let mut slot: Option<u16> = None;
         for (args, info) in commands {
             let slots = match route(args, *info, false) {
@@ -176,6 +202,7 @@ impl RedisCluster {
                 tokio::time::sleep((super::FIRST_BACKOFF * attempt as u32).min(super::MAX_BACKOFF)).await;
                 continue;
             }
+            load_missing(&node, scripts.iter().map(|(_, s)| s)).await?;
             let result = send_batch(&node, &frames, commands.len(), false, true).await;
             let moved = match &result {
                 Err(Error::Redis(e) | Error::Transaction { error: e, .. }) => redirect(e, "").is_some(),
@@ -206,9 +233,9 @@ impl BatchTarget for RedisCluster {
 
     fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
         if atomic {
-            Box::pin(self.transaction_batch(&batch.commands))
+            Box::pin(self.transaction_batch(&batch.commands, &batch.scripts))
         } else {
-            Box::pin(self.pipeline_batch(&batch.commands))
+            Box::pin(self.pipeline_batch(&batch.commands, &batch.scripts))
         }
     }
 }
