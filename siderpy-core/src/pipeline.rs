@@ -28,9 +28,18 @@ use crate::value::Value;
 /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
 /// use siderpy::prelude::*;
 /// let mut p = redis.pipe();
-/// p.execute_cmd("SET", ("a", 1)).queue().execute_cmd("INCR", ["a"]).queue();
-/// let (set, incremented): (bool, i64) = p.query().await?;
+/// p.set("a", 1).queue().incr("a").queue();
+/// p.get("a").queue();
+/// let (set, incremented, a): (bool, i64, Option<String>) = p.query().await?;
 /// assert_eq!(incremented, 2);
+///
+/// // A transaction: MULTI, the commands, EXEC, in one batch.
+/// let mut tx = redis.transaction();
+/// tx.lpush("queue", "job").queue().expire("queue", 60).queue();
+/// // One result per command, an error reply being that entry's `Err`.
+/// for reply in tx.execute().await? {
+///     println!("{:?}", reply?);
+/// }
 /// # Ok(()) }
 /// ```
 ///
@@ -382,16 +391,15 @@ impl Redis {
     /// # extern crate siderpy_core as siderpy;
     /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
     /// use siderpy::prelude::*;
-    /// let (new_balance,): (i64,) = redis
+    /// // EXEC's results: SET's, then GET's.
+    /// let (_, new_balance): (bool, i64) = redis
     ///     .transaction_with(["balance"], 10, |conn| async move {
-    ///         let balance: i64 = conn.execute_cmd("GET", ["balance"]).returning::<Option<i64>>().await?.unwrap_or(0);
+    ///         let balance: i64 = conn.get("balance").returning::<Option<i64>>().await?.unwrap_or(0);
     ///         let mut tx = conn.transaction();
-    ///         tx.execute_cmd("SET", ("balance", balance + 10)).queue();
-    ///         tx.execute_cmd("GET", ["balance"]).queue();
+    ///         tx.set("balance", balance + 10).queue().get("balance").queue();
     ///         Ok(tx)
     ///     })
-    ///     .await
-    ///     .map(|(_, b): ((), i64)| (b,))?;
+    ///     .await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -450,12 +458,12 @@ impl Redis {
     /// use siderpy::prelude::*;
     /// {
     ///     let _mode = redis.pipeline();
-    ///     redis.execute_cmd("SET", ("key1", "value1")).queue();
+    ///     redis.set("key1", "value1").queue();
     /// }
     /// // Pipeline paused: other work here, then resume it.
     /// {
     ///     let _mode = redis.pipeline();
-    ///     redis.execute_cmd("SET", ("key2", "value2")).queue();
+    ///     redis.set("key2", "value2").queue();
     /// }
     /// let results = redis.pipeline_execute().await?;
     /// assert_eq!(results.len(), 2);
