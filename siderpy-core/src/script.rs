@@ -105,8 +105,9 @@ impl Script {
         self.call().invoke(executor).await
     }
 
-    /// Loads the script (`SCRIPT LOAD`; on a cluster, into every node), so
-    /// that pipelines can send it by digest.
+    /// Loads the script now (`SCRIPT LOAD`; on a cluster, into every node).
+    /// [`ScriptCall::invoke`] and pipelines load it when the server lacks
+    /// it, so this is only to find a syntax error early, or to warm caches.
     ///
     /// # Errors
     /// The server refused the script (a syntax error), or sending failed.

@@ -12,7 +12,7 @@ use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
 use crate::script::{load_missing, Script};
 use crate::value::Value;
 
-use super::{redirect, route, NodeAddr, RedisCluster, Route};
+use super::{concurrently, redirect, route, NodeAddr, RedisCluster, Route};
 use crate::trace as tracing;
 
 /// One node's share of a pipeline, once handed over.
@@ -70,31 +70,41 @@ impl RedisCluster {
         }
         // Every node's share is queued on its connection before any reply
         // is awaited: the nodes work at once, with no task per node.
+        // Each node has its own script cache: the nodes that get a script
+        // call load what they lack first, all at once, each in a round trip
+        // of its own so that the share's replies stay one per command.
+        let mut loaded: Vec<Result<()>> = Vec::new();
+        if !scripts.is_empty() {
+            loaded = concurrently(by_node.iter().map(|(addr, indices)| {
+                let node = self.node(addr);
+                let needed: Vec<Script> =
+                    scripts.iter().filter(|(i, _)| indices.contains(i)).map(|(_, s)| s.clone()).collect();
+                async move { load_missing(&node, &needed).await }
+            }))
+            .await;
+        }
+        let mut loaded = loaded.into_iter();
         let mut queued = Vec::with_capacity(by_node.len());
         let mut again = alone;
         let mut frames = BytesMut::new();
         for (addr, indices) in by_node {
+            let node = self.node(addr);
+            match loaded.next() {
+                Some(Err(e @ Error::Redis(_))) => return Err(e),
+                // Nothing of the share was sent: retried alone, as for an
+                // unreachable node.
+                Some(Err(_)) => {
+                    queued.push((addr, node, indices, Share::Unreachable));
+                    continue;
+                }
+                Some(Ok(())) | None => {}
+            }
             frames.clear();
             let mut blocking = false;
             for &i in &indices {
                 let (args, info) = &commands[i];
                 args.write_frame(&mut frames);
                 blocking |= info.is_some_and(|i| i.blocking);
-            }
-            let node = self.node(addr);
-            // Each node has its own script cache. Loading is a round trip
-            // of its own, before the share is queued, so that the share's
-            // replies stay one per command.
-            let share_scripts = scripts.iter().filter(|(i, _)| indices.contains(i)).map(|(_, s)| s);
-            match load_missing(&node, share_scripts).await {
-                Ok(()) => {}
-                Err(e @ Error::Redis(_)) => return Err(e),
-                // Nothing of the share was sent: retried alone, as for an
-                // unreachable node.
-                Err(_) => {
-                    queued.push((addr, node, indices, Share::Unreachable));
-                    continue;
-                }
             }
             let reply = if blocking {
                 // On a side connection of its own, as on a single server.
