@@ -16,7 +16,11 @@ protocol_tests!(
     script_errors_and_conversion_failures_reach_the_caller,
     function_library_is_loaded_when_missing,
     pipelines_and_transactions_load_their_scripts_first,
+    pipelines_and_transactions_load_their_function_libraries_first,
 );
+
+const BUMP: &str = "#!lua name=counters\n\
+    redis.register_function('bump', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)";
 
 const ADD: &str = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
@@ -146,6 +150,40 @@ async fn pipelines_and_transactions_load_their_scripts_first(p: Protocol) {
     assert_eq!(again, "again");
 }
 
+async fn pipelines_and_transactions_load_their_function_libraries_first(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    let lib = Library::new(BUMP).unwrap();
+    // Never loaded: loaded once, before the batch; one reply per command.
+    let mut pipe = redis.pipe();
+    lib.fcall("bump").key("hits").arg(2).queue(&mut pipe);
+    pipe.get("hits").queue();
+    lib.fcall("bump").key("hits").arg(3).queue(&mut pipe);
+    let (a, got, b): (i64, i64, i64) = pipe.query().await.unwrap();
+    assert_eq!((a, got, b), (2, 2, 5));
+    assert_eq!(calls(&redis, "function|load").await, 1);
+
+    // Loaded: asked about, not loaded again (a library of that name stays).
+    let mut pipe = redis.pipe();
+    lib.fcall("bump").key("hits").arg(1).queue(&mut pipe);
+    let (n,): (i64,) = pipe.query().await.unwrap();
+    assert_eq!(n, 6);
+    assert_eq!(calls(&redis, "function|load").await, 1);
+
+    // After FUNCTION FLUSH, in a transaction with a script too; another
+    // library whose name starts the same is not taken for this one.
+    redis.execute_cmd("FUNCTION", ["FLUSH"]).await.unwrap();
+    redis.execute_cmd("SCRIPT", ["FLUSH"]).await.unwrap();
+    let decoy = Library::new("#!lua name=counters_v2\nredis.register_function('x', function() return 1 end)").unwrap();
+    decoy.load(&redis).await.unwrap();
+    let add = Script::new(ADD);
+    let mut tx = redis.transaction();
+    lib.fcall("bump").key("hits").arg(10).queue(&mut tx);
+    add.key("hits").arg(100).queue(&mut tx);
+    let (a, b): (i64, i64) = tx.query().await.unwrap();
+    assert_eq!((a, b), (16, 116));
+}
+
 async fn function_library_is_loaded_when_missing(p: Protocol) {
     let server = RedisServer::start();
     let redis = client(&server, p);
@@ -239,4 +277,13 @@ async fn cluster_pipelines_load_scripts_on_the_nodes_they_go_to() {
     assert_eq!((a, b, got), (1, 2, 1));
     let node = redis.node_for_slot(siderpy::cluster::key_slot(b"{user}:a")).await.unwrap();
     assert!(script_exists(&node, &add).await);
+
+    // A function library, on every node a pipeline goes to.
+    let lib = Library::new(BUMP).unwrap();
+    let mut pipe = redis.pipe();
+    for key in &keys {
+        lib.fcall("bump").key(key).arg(100).queue(&mut pipe);
+    }
+    let replies: Vec<i64> = pipe.query().await.unwrap();
+    assert_eq!(replies, [112, 111, 112]);
 }

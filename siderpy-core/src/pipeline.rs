@@ -12,7 +12,7 @@ use crate::command::{Cmd, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result};
-use crate::script::{load_missing, Script};
+use crate::script::{load_missing, Loadable};
 use crate::trace as tracing;
 use crate::value::Value;
 
@@ -101,9 +101,10 @@ pub(crate) struct Batch {
     pub(crate) n: usize,
     /// Whether one of them is a blocking command.
     pub(crate) blocking: bool,
-    /// The scripts the queued `EVALSHA` calls run, each with its call's
-    /// index: the target loads them where they are missing before sending.
-    pub(crate) scripts: Vec<(usize, Script)>,
+    /// The scripts and function libraries the queued `EVALSHA` and `FCALL`
+    /// calls run, each with its call's index: the target loads them where
+    /// they are missing before sending.
+    pub(crate) scripts: Vec<(usize, Loadable)>,
 }
 
 /// What a boxed batch send returns.
@@ -137,7 +138,7 @@ impl BatchTarget for Redis {
 
     fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
         Box::pin(async move {
-            load_missing(self, batch.scripts.iter().map(|(_, script)| script)).await?;
+            load_missing(self, batch.scripts.iter().map(|(_, code)| code)).await?;
             send_batch(self, &batch.frames, batch.n, batch.blocking, atomic).await
         })
     }
@@ -177,10 +178,10 @@ impl Pipeline {
         batch.n += 1;
     }
 
-    /// Adds a call of `script` (`EVALSHA`), recording the script so that
+    /// Adds a call (`EVALSHA`, `FCALL`) of `code`, recording it so that
     /// sending loads it first where it is missing.
-    pub(crate) fn push_script(&mut self, script: &Script, args: CmdArgs, info: Option<&'static CommandInfo>) {
-        self.batch.scripts.push((self.batch.n, script.clone()));
+    pub(crate) fn push_code(&mut self, code: Loadable, args: CmdArgs, info: Option<&'static CommandInfo>) {
+        self.batch.scripts.push((self.batch.n, code));
         self.push(args, info);
     }
 

@@ -9,7 +9,7 @@ use crate::connection::{await_batch, Frames};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
-use crate::script::{load_missing, Script};
+use crate::script::{load_missing, Loadable};
 use crate::value::Value;
 
 use super::{concurrently, redirect, route, NodeAddr, RedisCluster, Route};
@@ -51,7 +51,7 @@ impl RedisCluster {
     /// Sends a pipeline's commands, each node's share as one batch, and
     /// returns the replies in the order queued (error replies included).
     /// Each node first loads the `scripts` its share calls.
-    async fn pipeline_batch(&self, commands: &[Queued], scripts: &[(usize, Script)]) -> Result<Vec<Value>> {
+    async fn pipeline_batch(&self, commands: &[Queued], scripts: &[(usize, Loadable)]) -> Result<Vec<Value>> {
         let topology = self.current_topology().await?;
         // A cluster has few nodes: a list beats hashing addresses.
         let mut by_node: Vec<(&NodeAddr, Vec<usize>)> = Vec::new();
@@ -77,7 +77,7 @@ impl RedisCluster {
         if !scripts.is_empty() {
             loaded = concurrently(by_node.iter().map(|(addr, indices)| {
                 let node = self.node(addr);
-                let needed: Vec<Script> =
+                let needed: Vec<Loadable> =
                     scripts.iter().filter(|(i, _)| indices.contains(i)).map(|(_, s)| s.clone()).collect();
                 async move { load_missing(&node, &needed).await }
             }))
@@ -152,11 +152,12 @@ impl RedisCluster {
             let (args, info) = &commands[i];
             let opts = CallOptions { info: *info, timeout: None };
             let mut reply = self.request(args, opts).await;
-            // A script call that went elsewhere than planned may find its
-            // node without the script: load it (on every node) and call again.
-            if let (Err(e), Some((_, script))) = (&reply, scripts.iter().find(|(s, _)| *s == i)) {
-                if e.code() == Some("NOSCRIPT") {
-                    script.load(self).await?;
+            // A script or function call that went elsewhere than planned
+            // may find its node without the code: load it (on every node)
+            // and call again.
+            if let (Err(e), Some((_, code))) = (&reply, scripts.iter().find(|(s, _)| *s == i)) {
+                if code.is_missing(e) {
+                    code.load(self).await?;
                     reply = self.request(args, opts).await;
                 }
             }
@@ -171,7 +172,7 @@ impl RedisCluster {
 
     /// Sends a transaction to the node serving its one slot, once that
     /// node has the `scripts` it calls.
-    async fn transaction_batch(&self, commands: &[Queued], scripts: &[(usize, Script)]) -> Result<Vec<Value>> {
+    async fn transaction_batch(&self, commands: &[Queued], scripts: &[(usize, Loadable)]) -> Result<Vec<Value>> {
         let mut slot: Option<u16> = None;
         for (args, info) in commands {
             let slots = match route(args, *info, false) {
