@@ -55,7 +55,6 @@ use crate::value::Value;
 /// sent as it is, whole: a `MULTI` or `WATCH` the pipeline would leave open
 /// is refused the same way.
 ///
-/// Sending empties the pipeline, whatever the outcome, so it can be reused.
 /// On a [`RedisCluster`](crate::cluster::RedisCluster) (made by its
 /// [`pipe`](crate::cluster::RedisCluster::pipe)), the
 /// commands are split per node, each node's share is sent as one batch, all
@@ -63,7 +62,14 @@ use crate::value::Value;
 /// commands that were redirected are retried. A command whose keys span
 /// slots fails the whole pipeline before anything is sent.
 ///
+/// A script or function call queued with [`ScriptCall::queue`] or
+/// [`FunctionCall::queue`] has its code loaded first where the batch goes,
+/// if missing.
+///
 /// Sending empties the pipeline, whatever the outcome, so it can be reused.
+///
+/// [`ScriptCall::queue`]: crate::ScriptCall::queue
+/// [`FunctionCall::queue`]: crate::FunctionCall::queue
 #[derive(Debug)]
 #[must_use = "a pipeline does nothing until it is executed"]
 pub struct Pipeline {
