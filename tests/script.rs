@@ -286,4 +286,22 @@ async fn cluster_pipelines_load_scripts_on_the_nodes_they_go_to() {
     }
     let replies: Vec<i64> = pipe.query().await.unwrap();
     assert_eq!(replies, [112, 111, 112]);
+
+    // A script the nodes refuse fails a pipeline or a transaction at once,
+    // nothing of it sent, rather than being retried.
+    let broken = Script::new("return (");
+    let mut pipe = redis.pipe();
+    pipe.set(&keys[0], "untouched").queue();
+    broken.key(&keys[1]).queue(&mut pipe);
+    let err = pipe.execute().await.unwrap_err();
+    assert!(matches!(err, Error::Redis(_)), "{err:?}");
+    let first: i64 = redis.get(&keys[0]).returning().await.unwrap();
+    assert_eq!(first, 112, "no node's share was sent");
+    let mut tx = redis.transaction();
+    tx.set("{user}:a", "untouched").queue();
+    broken.key("{user}:b").queue(&mut tx);
+    let err = tx.query::<Value>().await.unwrap_err();
+    assert!(matches!(err, Error::Redis(_)), "{err:?}");
+    let a: String = redis.get("{user}:a").returning().await.unwrap();
+    assert_eq!(a, "1", "the transaction did not run");
 }

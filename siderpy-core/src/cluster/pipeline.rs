@@ -83,21 +83,24 @@ impl RedisCluster {
             }))
             .await;
         }
+        // A server refusing a script fails the whole pipeline, before any
+        // share is sent.
+        if let Some(Err(e)) =
+            loaded.iter().position(|l| matches!(l, Err(Error::Redis(_)))).map(|i| loaded.swap_remove(i))
+        {
+            return Err(e);
+        }
         let mut loaded = loaded.into_iter();
         let mut queued = Vec::with_capacity(by_node.len());
         let mut again = alone;
         let mut frames = BytesMut::new();
         for (addr, indices) in by_node {
             let node = self.node(addr);
-            match loaded.next() {
-                Some(Err(e @ Error::Redis(_))) => return Err(e),
+            if let Some(Err(_)) = loaded.next() {
                 // Nothing of the share was sent: retried alone, as for an
                 // unreachable node.
-                Some(Err(_)) => {
-                    queued.push((addr, node, indices, Share::Unreachable));
-                    continue;
-                }
-                Some(Ok(())) | None => {}
+                queued.push((addr, node, indices, Share::Unreachable));
+                continue;
             }
             frames.clear();
             let mut blocking = false;
@@ -202,10 +205,17 @@ impl RedisCluster {
                 Some(slot) => self.node(&self.node_addr_for(slot, false).await?),
                 None => self.any_primary().await?,
             };
-            if let Err(e) = node.connection().await {
-                // Nothing was sent: as for any command, learn the new layout
-                // (a failover) and try where the slot went.
-                if attempt >= self.inner.settings.max_attempts {
+            // The node must have the scripts the transaction calls, loaded
+            // outside it.
+            let ready = match node.connection().await {
+                Ok(_) => load_missing(&node, scripts.iter().map(|(_, s)| s)).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = ready {
+                // Nothing of the transaction was sent: as for any command,
+                // learn the new layout (a failover) and try where the slot
+                // went. The server refusing a script is final.
+                if matches!(e, Error::Redis(_)) || attempt >= self.inner.settings.max_attempts {
                     return Err(e);
                 }
                 tracing::debug!(?slot, error = %e, "transaction's node unreachable; refreshing the topology");
@@ -213,7 +223,6 @@ impl RedisCluster {
                 tokio::time::sleep((super::FIRST_BACKOFF * attempt as u32).min(super::MAX_BACKOFF)).await;
                 continue;
             }
-            load_missing(&node, scripts.iter().map(|(_, s)| s)).await?;
             let result = send_batch(&node, &frames, commands.len(), false, true).await;
             let moved = match &result {
                 Err(Error::Redis(e) | Error::Transaction { error: e, .. }) => redirect(e, "").is_some(),
