@@ -248,6 +248,35 @@ impl RedisBuilder {
     /// (`ClientConfig::builder_with_provider`): rustls's own
     /// `ClientConfig::builder()` panics when both of its providers are
     /// compiled in.
+    ///
+    /// # Examples
+    /// A server whose certificate a private CA signed, the CA read from its
+    /// PEM file; the URL's host is the name the certificate must hold:
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// use std::sync::Arc;
+    /// use siderpy::rustls::{self, pki_types::{pem::PemObject, CertificateDer}};
+    ///
+    /// fn private_ca_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, Box<dyn std::error::Error>> {
+    ///     let mut roots = rustls::RootCertStore::empty();
+    ///     for cert in CertificateDer::pem_file_iter(ca_pem)? {
+    ///         roots.add(cert?)?;
+    ///     }
+    ///     let config = rustls::ClientConfig::builder_with_provider(siderpy::crypto_provider()?)
+    ///         .with_safe_default_protocol_versions()?
+    ///         .with_root_certificates(roots)
+    ///         .with_no_client_auth();
+    ///     Ok(Arc::new(config))
+    /// }
+    ///
+    /// # async fn connect() -> Result<(), Box<dyn std::error::Error>> {
+    /// let redis = siderpy::Redis::builder("rediss://redis.internal:6380/0")?
+    ///     .tls(private_ca_config("ca.pem")?)
+    ///     .build();
+    /// # use siderpy::prelude::*;
+    /// redis.ping().await?;
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.config.tls = Some(crate::tls::TlsConfig::Given(config));

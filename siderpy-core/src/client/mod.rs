@@ -86,9 +86,23 @@ use side::CloseOnDrop;
 /// # async fn f() -> siderpy::Result<()> {
 /// use siderpy::prelude::*;
 /// let redis = siderpy::Redis::new("redis://localhost:6379/0")?;
-/// redis.execute_cmd("SET", ("greeting", "hello")).await?;
-/// let v: Option<String> = redis.execute_cmd("GET", ["greeting"]).returning().await?;
+/// // Every command is a method, its options setters, its reply typed.
+/// let set: bool = redis.set("greeting", "hello").ex(60).await?;
+/// let greeting = redis.get("greeting").await?; // Option<Bytes>
+/// // Another reply type, when the default is not the one wanted:
+/// let v: Option<String> = redis.get("greeting").returning().await?;
 /// assert_eq!(v.as_deref(), Some("hello"));
+/// let removed = redis.delete(["greeting", "other"]).await?; // DEL: i64
+/// # Ok(()) }
+/// ```
+///
+/// A command the spec does not know (a module's, a newer server's) is sent
+/// with `execute_cmd`, its reply a [`Value`](crate::Value):
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// let reply = redis.execute_cmd("MODULE.CMD", ("key", 1)).await?;
 /// # Ok(()) }
 /// ```
 pub struct Redis {
