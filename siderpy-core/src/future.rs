@@ -83,9 +83,9 @@ impl<R> fmt::Debug for ReplyFuture<'_, R> {
 const NAME_ONLY_PAST: usize = 64 * 1024;
 
 /// Converts a reply, naming the command in a type error.
-fn finish<R: FromValue>(redis: &Redis, args: &CmdArgs, reply: Result<Value>) -> Result<R> {
+fn finish<R: FromValue>(redis: &Redis, name: impl FnOnce() -> String, reply: Result<Value>) -> Result<R> {
     convert::<R>(reply?, redis.text_policy()).map_err(|e| match e {
-        Error::Type(t) => Error::Type(t.with_command(&args.name())),
+        Error::Type(t) => Error::Type(t.with_command(&name())),
         e => e,
     })
 }
@@ -126,16 +126,22 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                                 this.state = State::Done;
                                 return Poll::Ready(Err(down));
                             }
+                            // The arguments go into the request, which
+                            // drops them once queued: only the name stays.
+                            let name = args.name();
                             State::General(Box::pin(async move {
-                                let reply = redis.request(&args, opts).await;
-                                finish(redis, &args, reply)
+                                let reply = redis.request(args, opts).await;
+                                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
+                                    redis.check_demoted(e);
+                                }
+                                finish(redis, || name, reply)
                             }))
                         }
                     };
                 }
                 State::Waiting { rx, deadline, args } => {
                     let reply = std::task::ready!(poll_reply(this.redis, rx, deadline, cx));
-                    let out = finish(this.redis, args, reply);
+                    let out = finish(this.redis, || args.name(), reply);
                     this.state = State::Done;
                     return Poll::Ready(out);
                 }
@@ -144,7 +150,7 @@ impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
                     if let (Ok(v), Some(fetch)) = (&reply, fetch.take()) {
                         fetch.fill(v);
                     }
-                    let out = finish(this.redis, args, reply);
+                    let out = finish(this.redis, || args.name(), reply);
                     this.state = State::Done;
                     return Poll::Ready(out);
                 }
@@ -182,7 +188,10 @@ fn poll_reply(
     cx: &mut Context<'_>,
 ) -> Poll<Result<Value>> {
     Poll::Ready(match Pin::new(rx).poll(cx) {
-        Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
+        Poll::Ready(Ok(Ok(Value::Error(e)))) => {
+            redis.check_demoted(&e);
+            Err(Error::Redis(e))
+        }
         Poll::Ready(Ok(reply)) => reply,
         Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
         Poll::Pending => {
@@ -206,14 +215,18 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
     opts: CallOptions,
 ) -> std::result::Result<State<'a, R>, Result<R>> {
     let fetch = match redis.cache_lookup(cache, &args, &opts) {
-        Lookup::Hit(v) => return Err(finish(redis, &args, Ok(v))),
+        Lookup::Hit(v) => return Err(finish(redis, || args.name(), Ok(v))),
         Lookup::Fetch(fetch) => Some(fetch),
         Lookup::Pass => None,
         // Connects, then looks again.
         Lookup::Offline => {
             return Ok(State::General(Box::pin(async move {
-                let reply = redis.request(&args, opts).await;
-                finish(redis, &args, reply)
+                let name = args.name();
+                let reply = redis.request(args, opts).await;
+                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
+                    redis.check_demoted(e);
+                }
+                finish(redis, || name, reply)
             })))
         }
     };
@@ -232,7 +245,10 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
             Some(fetch) => redis.request_fetching(&args, opts, fetch).await,
             None => redis.request_uncached(&args, opts).await,
         };
-        finish(redis, &args, reply)
+        if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
+            redis.check_demoted(e);
+        }
+        finish(redis, || args.name(), reply)
     })))
 }
 
