@@ -302,19 +302,22 @@ impl Driver {
             let queue = st.pubsub.clone();
             let mut q = queue.as_ref().map(PubSubQueue::lock);
             for v in replies.drain(..) {
-                // Invalidations for a client-side cache are taken in the
-                // order they are read, between the replies around them.
-                if st.feed.as_ref().is_some_and(|feed| feed.take(&v)) {
-                    continue;
-                }
+                // Invalidations for a client-side cache (`st.feed`) are taken
+                // in the order they are read, between the replies around
+                // them; looked for only where no reply can be (a push, or
+                // a frame with no command waiting: the RESP2 subscriber's
+                // messages), so replies pay nothing for it.
                 let v = match &mut q {
+                    Some(_) if st.feed.as_ref().is_some_and(|feed| feed.take(&v)) => continue,
                     Some(q) => match route_pubsub(q, &st.slots, v, *id) {
                         Some(v) => v,
                         None => continue,
                     },
                     // Out-of-band, and no queue to take it: never a reply.
                     None if matches!(v, Value::Push(_)) => {
-                        unqueued_push(&v, *id);
+                        if !st.feed.as_ref().is_some_and(|feed| feed.take(&v)) {
+                            unqueued_push(&v, *id);
+                        }
                         continue;
                     }
                     None => v,
@@ -323,7 +326,9 @@ impl Driver {
                 while matches!(st.slots.front().map(|q| &q.slot), Some(Slot::Unanswered)) {
                     st.slots.pop_front();
                 }
-                match st.slots.front_mut().map(|q| &mut q.slot) {
+                let state = &mut *st;
+                match state.slots.front_mut().map(|q| &mut q.slot) {
+                    None if state.feed.as_ref().is_some_and(|feed| feed.take(&v)) => {}
                     None => {
                         // Replies before this one still reach their callers.
                         result = Err(Error::protocol(match v {
