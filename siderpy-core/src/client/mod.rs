@@ -237,6 +237,23 @@ impl Redis {
     /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
     /// client; see [`Redis`].
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+        self.probe(args, &opts).run(self.request_unprobed(args, opts)).await
+    }
+
+    /// The span and observer event of one command sent on this client.
+    #[inline]
+    pub(crate) fn probe(&self, args: &CmdArgs, opts: &CallOptions) -> crate::trace::Probe<'_> {
+        crate::trace::Probe::command(&self.inner.config, args, opts)
+    }
+
+    /// The span and observer event of a batch of `n` commands (`op` is
+    /// `"PIPELINE"` or `"MULTI"`).
+    pub(crate) fn probe_batch(&self, op: &'static str, n: usize) -> crate::trace::Probe<'_> {
+        crate::trace::Probe::batch(&self.inner.config, op, n)
+    }
+
+    /// [`request`](Self::request) without its span and observer event.
+    async fn request_unprobed(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
         if self.local().pipeline_mode {
             return Err(Error::Usage(
                 "pipeline mode is on: queue commands with .queue() and send them with pipeline_execute(), \
