@@ -252,6 +252,12 @@ async fn observer_hears_of_every_command_once() {
     tx.incr("n").queue();
     tx.execute().await.unwrap();
     assert_eq!(events.take(), pairs(&[("PIPELINE", "ok"), ("MULTI", "ok")]));
+    // A command queued in a MULTI of the handle's own is no failure.
+    redis.multi().await.unwrap();
+    let queued = redis.incr("n").await.unwrap_err();
+    assert!(matches!(queued, siderpy::Error::Queued { index: 0 }), "{queued:?}");
+    redis.execute().await.unwrap();
+    assert_eq!(events.take(), pairs(&[("MULTI", "ok"), ("INCR", "ok"), ("EXEC", "ok")]));
     let batches: Vec<_> = {
         redis.pipe().incr("n").queue().incr("n").queue().incr("n").queue().execute().await.unwrap();
         events.0.lock().unwrap().iter().map(|s| s.batch).collect()

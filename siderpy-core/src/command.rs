@@ -357,7 +357,11 @@ impl<S: Sink, K: ?Sized, R> Cmd<S, K, R> {
 
     /// The full command name as it will be sent (`"CLIENT KILL"`).
     pub fn name(&self) -> String {
-        self.args.name()
+        match self.opts.name() {
+            // Once running on a pool or cluster, its arguments moved on.
+            Some(name) if self.args.is_empty() => name.to_owned(),
+            _ => self.args.name(),
+        }
     }
 }
 

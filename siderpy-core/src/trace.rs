@@ -156,7 +156,8 @@ impl<'a> Probe<'a> {
     pub(crate) fn finish(mut self, outcome: std::result::Result<(), &Error>) {
         self.finished = true;
         self.report(match outcome {
-            Ok(()) => Outcome::Ok,
+            // Queued in the handle's MULTI: the server took it.
+            Ok(()) | Err(Error::Queued { .. }) => Outcome::Ok,
             Err(e) => Outcome::Error(e),
         });
     }

@@ -386,8 +386,8 @@ impl RedisBuilder {
     /// Whether each command's `tracing` span records its keys, in
     /// `db.query.text` (`SET user:1 ?`: the name, the keys, `?` for every
     /// other argument). Off by default: keys can be personal data. Values
-    /// are never recorded. Spans need the `tracing` feature; see the
-    /// crate's docs for their fields.
+    /// are never recorded. Spans need the `tracing` feature; see
+    /// [`Redis`'s docs](Redis#tracing-and-metrics) for their fields.
     ///
     /// ```no_run
     /// # extern crate siderpy_core as siderpy;

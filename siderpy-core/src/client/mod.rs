@@ -79,6 +79,37 @@ use side::CloseOnDrop;
 ///
 /// [`close`](Redis::close) closes what the handle owns and nothing else.
 ///
+/// # Tracing and metrics
+/// With the `tracing` feature, every command is a span, target
+/// `siderpy::command`, level `DEBUG`, name `redis`, from its first poll to
+/// its reply, entered while it is polled. Its fields follow OpenTelemetry's
+/// database conventions: `db.system.name = "redis"`, `db.operation.name`
+/// (the spec's name: `"GET"`, `"CLIENT SETNAME"`), `server.address`,
+/// `server.port` (TCP), `db.namespace` (the db index), and on failure
+/// `error.type` (a server error's code such as `WRONGTYPE`, else `timeout`,
+/// `io`, `closed`, `cancelled`...), `db.response.status_code` (a server
+/// error's code) and `otel.status_code = "ERROR"`; `otel.name` and
+/// `otel.kind` are for `tracing-opentelemetry`. A pipeline or transaction
+/// is one span, `PIPELINE` or `MULTI`, with `db.operation.batch.size`: its
+/// commands travel and are answered together. No argument value is
+/// recorded; [`RedisBuilder::trace_keys`] adds the keys. A command that
+/// fails to convert to its Rust type after a good reply is not a failure of
+/// the span: the server did what was asked.
+///
+/// [`RedisBuilder::observer`] is the hook for metrics: one call per
+/// command, with the same facts and its duration.
+///
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f() -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// // With a subscriber that enables `siderpy::command=debug` (an
+/// // `EnvFilter`, say), each of these is a span named after its command.
+/// let redis = siderpy::Redis::builder("redis://localhost:6379/2")?.trace_keys(true).build();
+/// redis.set("user:1", "value").await?; // db.operation.name="SET", db.namespace="2", db.query.text="SET user:1 ?"
+/// # Ok(()) }
+/// ```
+///
 /// # Examples
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;
