@@ -286,3 +286,46 @@ async fn observer_hears_of_failures_to_connect_and_pool_commands() {
     b.unwrap();
     assert_eq!(events.take(), pairs(&[("INCR", "ok"), ("INCR", "ok")]));
 }
+
+/// A cluster's command is heard of from the node that served it, as that
+/// node's client: its spans and events name that node.
+#[tokio::test]
+async fn cluster_commands_name_the_node_that_served_them() {
+    let cluster = support::cluster::TestCluster::start(3, 0).await;
+    let events = Arc::new(Events::default());
+    let (spans, _guard) = capture();
+    let redis = siderpy::cluster::RedisCluster::builder(&cluster.seed_urls())
+        .unwrap()
+        .client(|c| c.observer(events.clone()))
+        .build();
+    for (port, key) in cluster.key_on_each_primary().await {
+        redis.set(key.as_str(), "v").await.unwrap();
+        let seen = std::mem::take(&mut *events.0.lock().unwrap());
+        // Reading the layout first is the client's own traffic: skip it.
+        let set: Vec<_> = seen.iter().filter(|s| s.operation == "SET").collect();
+        assert_eq!(set.len(), 1, "{seen:?}");
+        assert_eq!(set[0].server, format!("127.0.0.1:{port}"));
+        assert_eq!(set[0].outcome, "ok");
+        let spans = spans.take();
+        let set = spans.iter().find(|s| s.field("db.operation.name") == Some("SET")).expect("a SET span");
+        assert_eq!(set.field("server.port"), Some(port.to_string().as_str()));
+    }
+
+    // A cluster pipeline is one pipeline per node it went to.
+    let mut pipe = redis.pipe();
+    let primaries = cluster.key_on_each_primary().await;
+    for (_, key) in &primaries {
+        pipe.incr(key.as_str()).queue().incr(key.as_str()).queue();
+    }
+    pipe.execute().await.unwrap();
+    let mut seen: Vec<_> = std::mem::take(&mut *events.0.lock().unwrap())
+        .into_iter()
+        .filter(|s| s.operation == "PIPELINE")
+        .map(|s| (s.server, s.batch, s.outcome))
+        .collect();
+    seen.sort();
+    let mut expected: Vec<_> =
+        primaries.iter().map(|(port, _)| (format!("127.0.0.1:{port}"), 2, "ok".to_owned())).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}

@@ -584,10 +584,17 @@ impl RedisCluster {
         // command on a `Redis` does; otherwise connecting first tells an
         // unreachable node (nothing sent) from a failure in flight.
         let queued = if asking { None } else { node.try_send_shared(args, &opts) };
+        // Every attempt is the node's command, in its span and to its observer.
         match queued {
-            Some((rx, limit)) => Attempt::of(node.await_shared(rx, limit).await, &addr.host),
+            Some((rx, limit)) => {
+                let reply = node.probe(args, &opts).run(node.await_shared(rx, limit)).await;
+                Attempt::of(reply, &addr.host)
+            }
             None => match node.connection().await {
-                Err(e) => Attempt::Unreachable(e),
+                Err(e) => {
+                    node.probe(args, &opts).finish(Err(&e));
+                    Attempt::Unreachable(e)
+                }
                 Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
                 Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
             },
