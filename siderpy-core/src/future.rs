@@ -19,7 +19,7 @@ use crate::client::Redis;
 use crate::command::{Boxed, Cmd, Sink, Stage};
 use crate::convert::{convert, FromValue};
 use crate::error::{Error, Result, Timeout};
-use crate::trace::Probe;
+use crate::observe::Probe;
 use crate::value::Value;
 
 /// What a command awaited on a [`Redis`] keeps while it runs. Public only

@@ -63,10 +63,8 @@ pub(crate) struct Config {
     /// What the shared connection's driver checks by itself.
     pub(crate) liveness: Liveness,
     pub(crate) backoff: Backoff,
-    /// Told of every command's outcome (see [`RedisBuilder::observer`]).
-    pub(crate) observer: Option<crate::observe::Observer>,
-    /// Command spans carry the command's keys (`db.query.text`).
-    pub(crate) trace_keys: bool,
+    /// The observer, and whether spans carry keys.
+    pub(crate) observe: crate::observe::Observability,
 }
 
 impl Config {
@@ -120,8 +118,7 @@ impl RedisBuilder {
                 },
                 liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
                 backoff: Backoff::default(),
-                observer: None,
-                trace_keys: false,
+                observe: Default::default(),
             },
         }
     }
@@ -379,7 +376,7 @@ impl RedisBuilder {
     /// # Ok(()) }
     /// ```
     pub fn observer(mut self, observer: impl crate::CommandObserver + 'static) -> Self {
-        self.config.observer = Some(crate::observe::Observer(Arc::new(observer)));
+        self.config.observe.observer = Some(crate::observe::Observer(Arc::new(observer)));
         self
     }
 
@@ -396,7 +393,7 @@ impl RedisBuilder {
     /// # Ok(()) }
     /// ```
     pub fn trace_keys(mut self, yes: bool) -> Self {
-        self.config.trace_keys = yes;
+        self.config.observe.trace_keys = yes;
         self
     }
 

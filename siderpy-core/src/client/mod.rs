@@ -37,6 +37,7 @@ use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
+use crate::observe::Probe;
 use crate::pubsub::{Family, PubSubQueue};
 use crate::trace as tracing;
 use crate::value::Value;
@@ -273,14 +274,16 @@ impl Redis {
 
     /// The span and observer event of one command sent on this client.
     #[inline]
-    pub(crate) fn probe(&self, args: &CmdArgs, opts: &CallOptions) -> crate::trace::Probe<'_> {
-        crate::trace::Probe::command(&self.inner.config, args, opts)
+    pub(crate) fn probe(&self, args: &CmdArgs, opts: &CallOptions) -> Probe<'_> {
+        let config = &self.inner.config;
+        Probe::command(&config.info, &config.observe, args, opts)
     }
 
     /// The span and observer event of a batch of `n` commands (`op` is
     /// `"PIPELINE"` or `"MULTI"`).
-    pub(crate) fn probe_batch(&self, op: &'static str, n: usize) -> crate::trace::Probe<'_> {
-        crate::trace::Probe::batch(&self.inner.config, op, n)
+    pub(crate) fn probe_batch(&self, op: &'static str, n: usize) -> Probe<'_> {
+        let config = &self.inner.config;
+        Probe::batch(&config.info, &config.observe, op, n)
     }
 
     /// [`request`](Self::request) without its span and observer event.
