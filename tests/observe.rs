@@ -122,7 +122,12 @@ async fn spans_follow_the_database_conventions() {
     dedicated.client_setname("observed").await.unwrap();
     let err = redis.lpush("user:1", "x").await.unwrap_err();
     assert_eq!(err.code(), Some("WRONGTYPE"));
+    // A dedicated handle's commands run in the db it selected.
+    dedicated.select(5).await.unwrap();
+    dedicated.incr("in5").await.unwrap();
     let seen = spans.take();
+    let incr = seen.iter().find(|s| s.field("db.operation.name") == Some("INCR")).expect("an INCR span");
+    assert_eq!(incr.field("db.namespace"), Some("5"));
     assert_eq!(seen[0].field("db.operation.name"), Some("CLIENT SETNAME"), "{seen:#?}");
     let failed = seen.iter().find(|s| s.field("db.operation.name") == Some("LPUSH")).expect("an LPUSH span");
     assert_eq!(failed.field("error.type"), Some("WRONGTYPE"));

@@ -178,6 +178,9 @@ impl fmt::Debug for Observer {
 /// cancelled.
 pub(crate) struct Probe<'a> {
     info: &'a ConnectionInfo,
+    /// The db the command runs in: the client's, or what a dedicated
+    /// handle `SELECT`ed.
+    db: i64,
     settings: &'a Observability,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -228,12 +231,13 @@ impl<'a> Probe<'a> {
     /// The probe of one command.
     pub(crate) fn command(
         info: &'a ConnectionInfo,
+        db: i64,
         settings: &'a Observability,
         args: &CmdArgs,
         opts: &CallOptions,
     ) -> Self {
         let op = opts.name().map_or(Op::Args(args), Op::Static);
-        let probe = Probe::new(info, settings, op, 1);
+        let probe = Probe::new(info, db, settings, op, 1);
         #[cfg(feature = "tracing")]
         if settings.trace_keys && !probe.span.is_disabled() {
             probe.span.record("db.query.text", tracing::field::display(QueryText(args, opts)));
@@ -243,19 +247,20 @@ impl<'a> Probe<'a> {
 
     /// The probe of a batch (`"PIPELINE"`, `"MULTI"`) of `n` commands.
     pub(crate) fn batch(info: &'a ConnectionInfo, settings: &'a Observability, op: &'static str, n: usize) -> Self {
-        Probe::new(info, settings, Op::Static(op), n)
+        Probe::new(info, info.db, settings, Op::Static(op), n)
     }
 
-    fn new(info: &'a ConnectionInfo, settings: &'a Observability, op: Op<'_>, batch: usize) -> Self {
+    fn new(info: &'a ConnectionInfo, db: i64, settings: &'a Observability, op: Op<'_>, batch: usize) -> Self {
         Probe {
             #[cfg(feature = "tracing")]
-            span: span(info, op, batch),
+            span: span(info, db, op, batch),
             observed: settings.observer.as_ref().map(|_| Observed {
                 start: Instant::now(),
                 operation: op.owned(),
                 batch,
             }),
             info,
+            db,
             settings,
             finished: false,
         }
@@ -313,7 +318,7 @@ impl<'a> Probe<'a> {
             observer.0.on_complete(&CommandEvent {
                 operation: &observed.operation,
                 server: &self.info.addr,
-                db: self.info.db,
+                db: self.db,
                 batch_size: observed.batch,
                 duration: observed.start.elapsed(),
                 outcome,
@@ -331,7 +336,7 @@ impl Drop for Probe<'_> {
 }
 
 #[cfg(feature = "tracing")]
-fn span(info: &ConnectionInfo, op: Op<'_>, batch: usize) -> tracing::Span {
+fn span(info: &ConnectionInfo, db: i64, op: Op<'_>, batch: usize) -> tracing::Span {
     let addr = &info.addr;
     let port = match addr {
         Addr::Tcp { port, .. } => Some(*port),
@@ -347,7 +352,7 @@ fn span(info: &ConnectionInfo, op: Op<'_>, batch: usize) -> tracing::Span {
         db.operation.batch.size = (batch > 1).then_some(batch as u64),
         server.address = %ServerAddress(addr),
         server.port = port,
-        db.namespace = %info.db,
+        db.namespace = %db,
         db.query.text = tracing::field::Empty,
         error.type = tracing::field::Empty,
         db.response.status_code = tracing::field::Empty,

@@ -269,14 +269,18 @@ impl Redis {
     /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
     /// client; see [`Redis`].
     pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
-        self.probe(args, &opts).run(self.request_unprobed(args, opts)).await
+        let config = &self.inner.config;
+        let db = self.dedicated_db().unwrap_or(config.info.db);
+        let probe = Probe::command(&config.info, db, &config.observe, args, &opts);
+        probe.run(self.request_unprobed(args, opts)).await
     }
 
-    /// The span and observer event of one command sent on this client.
+    /// The span and observer event of one command sent on this client's
+    /// shared connection.
     #[inline]
     pub(crate) fn probe(&self, args: &CmdArgs, opts: &CallOptions) -> Probe<'_> {
         let config = &self.inner.config;
-        Probe::command(&config.info, &config.observe, args, opts)
+        Probe::command(&config.info, config.info.db, &config.observe, args, opts)
     }
 
     /// The span and observer event of a batch of `n` commands (`op` is
