@@ -15,14 +15,16 @@ for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,d
     cargo clippy -p siderpy --quiet --no-default-features --features "$features" -- -D warnings
 done
 ./scripts/msrv.sh
-# Every crate packages, and builds from its package alone (the spec the API
-# is generated from travels inside siderpy-core): user-crate.sh builds them
-# from the unpacked packages. (cargo package's own verification reuses its
-# first extraction of a same-named version, so a second run would verify
-# stale sources.) Then a user's crate built from those packages runs typed
-# module commands from RedisJSON's and RedisBloom's specs against the real
-# modules.
-cargo package --workspace --allow-dirty --no-verify --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
+# Every crate packages and verifies: each builds from its package alone,
+# its workspace dependencies from theirs (the spec the API is generated
+# from travels inside siderpy-core). Cargo unpacks those dependencies once
+# per version and reuses them, so copies from an earlier run (in the local
+# registries' source folders, never crates.io's) go first, lest a second
+# run verify stale sources. Then a user's crate built from the packages
+# runs typed module commands from RedisJSON's and RedisBloom's specs
+# against the real modules.
+rm -rf target/package "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/siderpy-*
+cargo package --workspace --allow-dirty --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
 (cd tests/user-crate && cargo fmt --check)
 ./scripts/user-crate.sh
 # The benchmark (a workspace of its own) builds and runs one tiny round;

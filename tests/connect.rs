@@ -118,6 +118,45 @@ async fn tls_untrusted_certificate_is_refused() {
     server.admin().execute_cmd("PING", ()).await.unwrap();
 }
 
+/// The README's (and `RedisBuilder::tls`'s) private-CA example, verbatim:
+/// a rustls configuration trusting the CA in a PEM file.
+fn private_ca_config(
+    ca_pem: &str,
+) -> Result<std::sync::Arc<siderpy::rustls::ClientConfig>, Box<dyn std::error::Error>> {
+    use siderpy::rustls::{
+        self,
+        pki_types::{pem::PemObject, CertificateDer},
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_pem)? {
+        roots.add(cert?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(siderpy::crypto_provider()?)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca_from_its_pem_file() {
+    let server = RedisServer::builder().tls().start();
+    let ca = server.ca_cert_path();
+    // The host name in the URL is what the certificate is checked against.
+    let url = format!("rediss://localhost:{}/0", server.tls_port());
+    let redis = Redis::builder(&url).unwrap().tls(private_ca_config(ca.to_str().unwrap()).unwrap()).build();
+    redis.ping().await.unwrap();
+    round_trip(&redis, Protocol::Resp2).await;
+
+    // Another server's CA does not vouch for this one.
+    let other = RedisServer::builder().tls().start();
+    let config = private_ca_config(other.ca_cert_path().to_str().unwrap()).unwrap();
+    let err = Redis::builder(&url).unwrap().tls(config).build().ping().await.unwrap_err();
+    assert!(matches!(err, Error::Tls(_)), "{err:?}");
+    // A CA file that is not there is an error, not an empty trust store.
+    assert!(private_ca_config("no-such-ca.pem").is_err());
+}
+
 #[tokio::test]
 async fn tls_client_certificate() {
     let server = RedisServer::builder().tls_auth_clients().start();

@@ -15,6 +15,7 @@ protocol_tests!(
     scan_iter_walks_every_key_with_match_count_and_type,
     hash_set_and_sorted_set_walks,
     a_page_that_does_not_convert_ends_the_stream_with_an_error,
+    typed_scans_take_back_the_cursor_they_return,
 );
 
 async fn scan_iter_walks_every_key_with_match_count_and_type(p: Protocol) {
@@ -101,4 +102,69 @@ async fn a_page_that_does_not_convert_ends_the_stream_with_an_error(p: Protocol)
     let mut stream = redis.hscan_iter("k");
     assert!(matches!(stream.next().await, Some(Err(Error::Redis(e))) if e.code() == "WRONGTYPE"));
     assert!(stream.next().await.is_none());
+}
+
+/// The typed `scan`, `hscan`, `sscan` and `zscan` take a `u64` cursor, the
+/// type their reply's cursor has: it goes back in as it is.
+async fn typed_scans_take_back_the_cursor_they_return(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    let mut pipe = redis.pipe();
+    for i in 0..300 {
+        pipe.set(format!("k{i}"), i).queue();
+        pipe.hset("h", [(format!("f{i}"), i)]).queue();
+        pipe.sadd("s", format!("m{i}")).queue();
+        pipe.zadd("z", [(f64::from(i), format!("z{i}"))]).queue();
+    }
+    pipe.execute().await.unwrap();
+
+    let (mut keys, mut pages, mut cursor) = (HashSet::new(), 0, 0);
+    loop {
+        let (next, page) = redis.scan(cursor).match_("k*").count(20).await.unwrap();
+        keys.extend(page);
+        pages += 1;
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(keys.len(), 300);
+    assert!(pages > 1, "walked in pages");
+
+    let (mut fields, mut cursor) = (HashSet::new(), 0);
+    loop {
+        let (next, page) = redis.hscan("h", cursor).count(20).await.unwrap();
+        fields.extend(page.into_iter().map(|(f, _)| f));
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(fields.len(), 300);
+
+    let (mut members, mut cursor) = (HashSet::new(), 0);
+    loop {
+        let (next, page) = redis.sscan("s", cursor).count(20).await.unwrap();
+        members.extend(page);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(members.len(), 300);
+
+    let (mut scored, mut cursor) = (HashMap::new(), 0);
+    loop {
+        let (next, page) = redis.zscan("z", cursor).count(20).await.unwrap();
+        scored.extend(page);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(scored.len(), 300);
+    assert_eq!(scored[&Bytes::from("z7")], 7.0);
+
+    // The whole unsigned range is a cursor, as the server reads it.
+    redis.scan(u64::MAX).await.unwrap();
 }

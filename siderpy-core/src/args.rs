@@ -307,6 +307,39 @@ impl Segs {
     }
 }
 
+/// A command's arguments as a request holds them. Owned ones are dropped
+/// as soon as they are queued, so that a large value is held once (in the
+/// write buffer, until written) while the reply is awaited; borrowed ones
+/// belong to a caller that may send them again (the cluster, on a
+/// redirect).
+pub(crate) enum Outgoing<'a> {
+    Owned(CmdArgs),
+    Borrowed(&'a CmdArgs),
+}
+
+impl std::ops::Deref for Outgoing<'_> {
+    type Target = CmdArgs;
+
+    fn deref(&self) -> &CmdArgs {
+        match self {
+            Outgoing::Owned(args) => args,
+            Outgoing::Borrowed(args) => args,
+        }
+    }
+}
+
+impl From<CmdArgs> for Outgoing<'_> {
+    fn from(args: CmdArgs) -> Self {
+        Outgoing::Owned(args)
+    }
+}
+
+impl<'a> From<&'a CmdArgs> for Outgoing<'a> {
+    fn from(args: &'a CmdArgs) -> Self {
+        Outgoing::Borrowed(args)
+    }
+}
+
 impl CmdArgs {
     /// A command with a fixed name; `name` is its words, already encoded as
     /// bulk strings (`$6\r\nCLIENT\r\n$4\r\nKILL\r\n`), `words` how many.

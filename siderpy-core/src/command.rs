@@ -243,6 +243,12 @@ pub trait Sink: Sized {
     type Running<R>: Unpin + Send;
 }
 
+/// `()`: a command built for its arguments only (a script call's words),
+/// never run.
+impl Sink for () {
+    type Running<R> = std::convert::Infallible;
+}
+
 /// A future boxed: what the executors other than `Redis` run a command as.
 pub(crate) type Boxed<'a, R> = Pin<Box<dyn Future<Output = crate::error::Result<R>> + Send + 'a>>;
 

@@ -103,6 +103,12 @@ pub enum Error {
     /// The cluster could not serve the command: no node is known for its
     /// slot, or the cluster kept redirecting it past the bound.
     Cluster(String),
+    /// Sentinel could not give a usable server: no sentinel answered (each
+    /// is named, with why), none knows the master's name, the address given
+    /// is not in the role asked for (`ROLE`), or the master changed while
+    /// the command was in flight on the old one. A command that fails so is
+    /// never re-sent by the client: it may have run.
+    Sentinel(String),
     /// The server is down, as far as the client knows: connecting failed
     /// just now, and the client waits before it tries again (see
     /// [`RedisBuilder::reconnect`](crate::RedisBuilder::reconnect)) rather
@@ -164,6 +170,7 @@ impl Error {
                 | Error::Protocol(_)
                 | Error::Unavailable { .. }
                 | Error::Handshake { .. }
+                | Error::Sentinel(_)
                 | Error::Timeout(Timeout::Connect | Timeout::Write | Timeout::Unresponsive)
         )
     }
@@ -232,6 +239,7 @@ impl fmt::Display for Error {
                  a cluster serves only keys of one slot together (use a {{hash tag}})"
             ),
             Error::Cluster(m) => write!(f, "cluster error: {m}"),
+            Error::Sentinel(m) => write!(f, "sentinel: {m}"),
             Error::Unavailable { cause, retry_in: Some(d) } => write!(
                 f,
                 "server unavailable: connecting failed ({cause}); the next attempt is in {} ms",
@@ -397,6 +405,9 @@ pub enum UrlError {
     UnknownParameter(String),
     /// The user name or password is not valid percent-encoded UTF-8.
     InvalidCredentials,
+    /// A `redis+sentinel://` URL without what it needs (a sentinel host,
+    /// the master's name), or with a bad sentinel address.
+    Sentinel(String),
 }
 
 impl fmt::Display for UrlError {
@@ -419,6 +430,10 @@ impl fmt::Display for UrlError {
                 write!(f, "unknown query parameter {p:?}; known: db, password, protocol, client_name")
             }
             UrlError::InvalidCredentials => f.write_str("user name or password is not valid percent-encoded UTF-8"),
+            UrlError::Sentinel(why) => write!(
+                f,
+                "{why}; a Sentinel URL is redis+sentinel://[user:password@]host1[:port1],host2[:port2]/master-name[/db]"
+            ),
         }
     }
 }

@@ -47,9 +47,9 @@ impl<'a> Sink for &'a Redis {
 const NAME_ONLY_PAST: usize = 64 * 1024;
 
 /// Converts a reply, naming the command in a type error.
-fn finish<R: FromValue>(redis: &Redis, args: &CmdArgs, reply: Result<Value>) -> Result<R> {
+fn finish<R: FromValue>(redis: &Redis, name: impl FnOnce() -> String, reply: Result<Value>) -> Result<R> {
     convert::<R>(reply?, redis.text_policy()).map_err(|e| match e {
-        Error::Type(t) => Error::Type(t.with_command(&args.name())),
+        Error::Type(t) => Error::Type(t.with_command(&name())),
         e => e,
     })
 }
@@ -83,10 +83,16 @@ impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a Redis, K, R> {
                                 this.stage = Stage::Done;
                                 return Poll::Ready(Err(down));
                             }
+                            // The arguments go into the request, which
+                            // drops them once queued: only the name stays.
                             let (args, opts) = (std::mem::take(&mut this.args), this.opts);
+                            let name = args.name();
                             Stage::Running(Running::General(Box::pin(async move {
-                                let reply = redis.request(&args, opts).await;
-                                finish(redis, &args, reply)
+                                let reply = redis.request(args, opts).await;
+                                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
+                                    redis.check_demoted(e);
+                                }
+                                finish(redis, || name, reply)
                             })))
                         }
                     };
@@ -95,7 +101,10 @@ impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a Redis, K, R> {
                     let reply = {
                         let _entered = probe.enter();
                         match Pin::new(rx).poll(cx) {
-                            Poll::Ready(Ok(Ok(Value::Error(e)))) => Err(Error::Redis(e)),
+                            Poll::Ready(Ok(Ok(Value::Error(e)))) => {
+                                redis.check_demoted(&e);
+                                Err(Error::Redis(e))
+                            }
                             Poll::Ready(Ok(reply)) => reply,
                             Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
                             Poll::Pending => {
@@ -115,7 +124,7 @@ impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a Redis, K, R> {
                         unreachable!()
                     };
                     probe.finish(reply.as_ref().map(drop));
-                    return Poll::Ready(finish(redis, &this.args, reply));
+                    return Poll::Ready(finish(redis, || this.args.name(), reply));
                 }
                 Stage::Running(Running::General(fut)) => {
                     let out = std::task::ready!(fut.as_mut().poll(cx));

@@ -34,6 +34,7 @@ mod pubsub;
 pub mod resp;
 mod scan;
 mod script;
+pub mod sentinel;
 #[cfg(feature = "tls")]
 mod tls;
 mod trace;

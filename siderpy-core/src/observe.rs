@@ -135,6 +135,7 @@ pub(crate) fn error_type(e: &Error) -> &str {
         Error::Unavailable { .. } => "unavailable",
         Error::OutputFull { .. } => "output_full",
         Error::Handshake { .. } => "handshake",
+        Error::Sentinel(_) => "sentinel",
     }
 }
 

@@ -12,6 +12,7 @@ use crate::command::{Cmd, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::Frames;
 use crate::convert::{convert, FromValue, TextPolicy};
 use crate::error::{Error, Result};
+use crate::script::{load_missing, Loadable};
 use crate::trace as tracing;
 use crate::value::Value;
 
@@ -27,9 +28,18 @@ use crate::value::Value;
 /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
 /// use siderpy::prelude::*;
 /// let mut p = redis.pipe();
-/// p.execute_cmd("SET", ("a", 1)).queue().execute_cmd("INCR", ["a"]).queue();
-/// let (set, incremented): (bool, i64) = p.query().await?;
+/// p.set("a", 1).queue().incr("a").queue();
+/// p.get("a").queue();
+/// let (set, incremented, a): (bool, i64, Option<String>) = p.query().await?;
 /// assert_eq!(incremented, 2);
+///
+/// // A transaction: MULTI, the commands, EXEC, in one batch.
+/// let mut tx = redis.transaction();
+/// tx.lpush("queue", "job").queue().expire("queue", 60).queue();
+/// // One result per command, an error reply being that entry's `Err`.
+/// for reply in tx.execute().await? {
+///     println!("{:?}", reply?);
+/// }
 /// # Ok(()) }
 /// ```
 ///
@@ -45,7 +55,6 @@ use crate::value::Value;
 /// sent as it is, whole: a `MULTI` or `WATCH` the pipeline would leave open
 /// is refused the same way.
 ///
-/// Sending empties the pipeline, whatever the outcome, so it can be reused.
 /// On a [`RedisCluster`](crate::cluster::RedisCluster) (made by its
 /// [`pipe`](crate::cluster::RedisCluster::pipe)), the
 /// commands are split per node, each node's share is sent as one batch, all
@@ -53,7 +62,14 @@ use crate::value::Value;
 /// commands that were redirected are retried. A command whose keys span
 /// slots fails the whole pipeline before anything is sent.
 ///
+/// A script or function call queued with [`ScriptCall::queue`] or
+/// [`FunctionCall::queue`] has its code loaded first where the batch goes,
+/// if missing.
+///
 /// Sending empties the pipeline, whatever the outcome, so it can be reused.
+///
+/// [`ScriptCall::queue`]: crate::ScriptCall::queue
+/// [`FunctionCall::queue`]: crate::FunctionCall::queue
 #[derive(Debug)]
 #[must_use = "a pipeline does nothing until it is executed"]
 pub struct Pipeline {
@@ -91,6 +107,10 @@ pub(crate) struct Batch {
     pub(crate) n: usize,
     /// Whether one of them is a blocking command.
     pub(crate) blocking: bool,
+    /// The scripts and function libraries the queued `EVALSHA` and `FCALL`
+    /// calls run, each with its call's index: the target loads them where
+    /// they are missing before sending.
+    pub(crate) scripts: Vec<(usize, Loadable)>,
 }
 
 /// What a boxed batch send returns.
@@ -123,7 +143,10 @@ impl BatchTarget for Redis {
     }
 
     fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
-        Box::pin(send_batch(self, &batch.frames, batch.n, batch.blocking, atomic))
+        Box::pin(async move {
+            load_missing(self, batch.scripts.iter().map(|(_, code)| code)).await?;
+            send_batch(self, &batch.frames, batch.n, batch.blocking, atomic).await
+        })
     }
 }
 
@@ -161,6 +184,13 @@ impl Pipeline {
         batch.n += 1;
     }
 
+    /// Adds a call (`EVALSHA`, `FCALL`) of `code`, recording it so that
+    /// sending loads it first where it is missing.
+    pub(crate) fn push_code(&mut self, code: Loadable, args: CmdArgs, info: Option<&'static CommandInfo>) {
+        self.batch.scripts.push((self.batch.n, code));
+        self.push(args, info);
+    }
+
     /// How many commands are queued.
     pub fn len(&self) -> usize {
         self.batch.n
@@ -177,6 +207,7 @@ impl Pipeline {
         self.batch.commands.clear();
         self.batch.n = 0;
         self.batch.blocking = false;
+        self.batch.scripts.clear();
         self.refused = None;
         self.open = Open::default();
     }
@@ -379,16 +410,15 @@ impl Redis {
     /// # extern crate siderpy_core as siderpy;
     /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
     /// use siderpy::prelude::*;
-    /// let (new_balance,): (i64,) = redis
+    /// // EXEC's results: SET's, then GET's.
+    /// let (_, new_balance): (bool, i64) = redis
     ///     .transaction_with(["balance"], 10, |conn| async move {
-    ///         let balance: i64 = conn.execute_cmd("GET", ["balance"]).returning::<Option<i64>>().await?.unwrap_or(0);
+    ///         let balance: i64 = conn.get("balance").returning::<Option<i64>>().await?.unwrap_or(0);
     ///         let mut tx = conn.transaction();
-    ///         tx.execute_cmd("SET", ("balance", balance + 10)).queue();
-    ///         tx.execute_cmd("GET", ["balance"]).queue();
+    ///         tx.set("balance", balance + 10).queue().get("balance").queue();
     ///         Ok(tx)
     ///     })
-    ///     .await
-    ///     .map(|(_, b): ((), i64)| (b,))?;
+    ///     .await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -447,12 +477,12 @@ impl Redis {
     /// use siderpy::prelude::*;
     /// {
     ///     let _mode = redis.pipeline();
-    ///     redis.execute_cmd("SET", ("key1", "value1")).queue();
+    ///     redis.set("key1", "value1").queue();
     /// }
     /// // Pipeline paused: other work here, then resume it.
     /// {
     ///     let _mode = redis.pipeline();
-    ///     redis.execute_cmd("SET", ("key2", "value2")).queue();
+    ///     redis.set("key2", "value2").queue();
     /// }
     /// let results = redis.pipeline_execute().await?;
     /// assert_eq!(results.len(), 2);

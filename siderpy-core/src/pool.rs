@@ -790,9 +790,12 @@ impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<
                     )));
                 }
                 let redis = pool.get_redis(pool.shared.wait_timeout).await?;
-                let value = redis.request(&args, opts).await?;
+                // The request drops the arguments once queued: a large value is
+                // held once while the reply is awaited.
+                let name = args.name();
+                let value = redis.request(args, opts).await?;
                 convert::<R>(value, redis.text_policy()).map_err(|e| match e {
-                    Error::Type(t) => Error::Type(t.with_command(&args.name())),
+                    Error::Type(t) => Error::Type(t.with_command(&name)),
                     e => e,
                 })
             })

@@ -10,8 +10,12 @@
 //! Both work with any executor whose commands can be awaited: a [`Redis`],
 //! a [`RedisPool`] or a [`RedisCluster`] (where `SCRIPT LOAD` and
 //! `FUNCTION LOAD` go to every node, each having its own cache). A pipeline
-//! cannot retry one of its commands on its own, so for pipelines load the
-//! script first ([`Script::load`]) and queue [`ScriptCall::queue`].
+//! cannot retry one of its commands on its own, so a call queued in one
+//! ([`ScriptCall::queue`], [`FunctionCall::queue`]) is recorded with its
+//! script or library, and sending the pipeline first makes sure each is
+//! loaded where the batch goes (`SCRIPT EXISTS` / `FUNCTION LIST`, then
+//! `SCRIPT LOAD` / `FUNCTION LOAD` of the missing ones, outside the batch,
+//! so that its replies stay one per queued command).
 //!
 //! [`Redis`]: crate::Redis
 //! [`RedisPool`]: crate::RedisPool
@@ -20,8 +24,12 @@
 use std::future::IntoFuture;
 use std::sync::Arc;
 
-use crate::args::{Arg, Multiple, ToArg};
+use bytes::BytesMut;
+
+use crate::args::{Arg, CmdArgs, Multiple, ToArg};
+use crate::client::Redis;
 use crate::command::{Cmd, Executor, Raw};
+use crate::connection::Frames;
 use crate::convert::FromValue;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
@@ -98,8 +106,9 @@ impl Script {
         self.call().invoke(executor).await
     }
 
-    /// Loads the script (`SCRIPT LOAD`; on a cluster, into every node), so
-    /// that pipelines can send it by digest.
+    /// Loads the script now (`SCRIPT LOAD`; on a cluster, into every node).
+    /// [`ScriptCall::invoke`] and pipelines load it when the server lacks
+    /// it, so this is only to find a syntax error early, or to warm caches.
     ///
     /// # Errors
     /// The server refused the script (a syntax error), or sending failed.
@@ -199,11 +208,31 @@ impl ScriptCall<'_> {
         }
     }
 
-    /// Queues the call (`EVALSHA`) in a pipeline. The script must already be
-    /// loaded ([`Script::load`]): a pipeline cannot load and retry one of
-    /// its commands.
+    /// Queues the call (`EVALSHA`) in a pipeline, or a transaction.
+    ///
+    /// The script need not be loaded: sending the pipeline first loads each
+    /// script queued in it where it is missing (on a cluster, on each node
+    /// the batch goes to), in round trips of their own, then sends the
+    /// batch. A script the server refuses to load (a syntax error) fails
+    /// the whole pipeline, nothing of it sent. A `SCRIPT FLUSH` by someone
+    /// else between the two still makes that call's reply `NOSCRIPT`.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::prelude::*;
+    /// use siderpy::Script;
+    /// let add = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    /// let mut pipe = redis.pipe();
+    /// pipe.set("plain", "value").queue();
+    /// add.key("counter").arg(5).queue(&mut pipe);
+    /// // One reply per queued command: the loading is not among them.
+    /// let (_, total): (bool, i64) = pipe.query().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn queue(&self, pipe: &mut Pipeline) {
-        crate::__private::execute_cmd(&mut *pipe, "EVALSHA", self.words(Arg::new(self.target.sha1()))).queue();
+        let cmd = crate::__private::execute_cmd((), "EVALSHA", self.words(Arg::new(self.target.sha1())));
+        pipe.push_code(Loadable::Script(self.target.clone()), cmd.args, cmd.opts.info);
     }
 
     fn evalsha<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
@@ -291,13 +320,39 @@ impl FunctionCall<'_> {
         Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
     {
         match self.fcall(executor).returning::<T>().await {
-            // The server's words: "ERR Function not found".
-            Err(Error::Redis(e)) if e.as_str().contains("Function not found") => {
+            Err(Error::Redis(e)) if e.as_str().contains(FUNCTION_NOT_FOUND) => {
                 self.target.library.load(executor).await?;
                 self.fcall(executor).returning::<T>().await
             }
             reply => reply,
         }
+    }
+
+    /// Queues the call (`FCALL`) in a pipeline, or a transaction.
+    ///
+    /// As for [`ScriptCall::queue`], sending the pipeline first loads the
+    /// library where no library of its name is loaded (`FUNCTION LIST
+    /// LIBRARYNAME`, then `FUNCTION LOAD`; on a cluster, on each node the
+    /// batch goes to), outside the batch. A library of the same name already
+    /// loaded is kept as it is, as [`invoke`](Self::invoke) does.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+    /// use siderpy::Library;
+    /// let lib = Library::new(
+    ///     "#!lua name=counters\n\
+    ///      redis.register_function('bump', function(keys, args) return redis.call('INCR', keys[1]) end)",
+    /// )?;
+    /// let mut tx = redis.transaction();
+    /// lib.fcall("bump").key("hits").queue(&mut tx);
+    /// lib.fcall("bump").key("hits").queue(&mut tx);
+    /// let (first, second): (i64, i64) = tx.query().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn queue(&self, pipe: &mut Pipeline) {
+        let cmd = crate::__private::execute_cmd((), "FCALL", self.words(Arg::new(self.target.name)));
+        pipe.push_code(Loadable::Library(self.target.library.clone()), cmd.args, cmd.opts.info);
     }
 
     fn fcall<E: Executor>(&self, executor: E) -> Cmd<E::Sink, Raw, Value> {
@@ -307,4 +362,147 @@ impl FunctionCall<'_> {
 
 fn raw<E: Executor>(executor: E, name: &str, words: Vec<Arg>) -> Cmd<E::Sink, Raw, Value> {
     crate::__private::execute_cmd(executor.__sink(), name, words)
+}
+
+/// How the server says `FCALL`'s function is not loaded (`ERR Function not
+/// found`): there is no error code of its own, as `NOSCRIPT` is for scripts.
+const FUNCTION_NOT_FOUND: &str = "Function not found";
+
+/// Server-side code a queued call needs loaded: a script or a function
+/// library.
+#[derive(Debug, Clone)]
+pub(crate) enum Loadable {
+    Script(Script),
+    Library(Library),
+}
+
+impl Loadable {
+    /// Whether `error` is the server saying it lacks this code.
+    pub(crate) fn is_missing(&self, error: &Error) -> bool {
+        match (self, error) {
+            (Loadable::Script(_), e) => e.code() == Some("NOSCRIPT"),
+            (Loadable::Library(_), Error::Redis(e)) => e.as_str().contains(FUNCTION_NOT_FOUND),
+            (Loadable::Library(_), _) => false,
+        }
+    }
+
+    /// Loads it through `executor` (on a cluster, into every node).
+    pub(crate) async fn load<E>(&self, executor: E) -> Result<()>
+    where
+        E: Executor + Copy,
+        Cmd<E::Sink, Raw, Value>: IntoFuture<Output = Result<Value>>,
+    {
+        match self {
+            Loadable::Script(script) => script.load(executor).await,
+            Loadable::Library(library) => library.load(executor).await,
+        }
+    }
+}
+
+/// Makes sure `redis`'s server has all of `code`: `SCRIPT EXISTS` for the
+/// scripts and `FUNCTION LIST LIBRARYNAME` for the libraries, in one batch,
+/// then `SCRIPT LOAD` / `FUNCTION LOAD` of what is missing, in another; both
+/// on the handle's connection (a pinned one stays pinned: none of these
+/// changes its state). Nothing at all is sent when `code` is empty.
+///
+/// # Errors
+/// The server refused some code ([`Error::Redis`]) or to answer, or sending
+/// failed.
+pub(crate) async fn load_missing<'s>(redis: &Redis, code: impl IntoIterator<Item = &'s Loadable>) -> Result<()> {
+    let (mut scripts, mut libraries): (Vec<&Script>, Vec<&Library>) = (Vec::new(), Vec::new());
+    for c in code {
+        match c {
+            Loadable::Script(s) if !scripts.iter().any(|u| u.sha1 == s.sha1) => scripts.push(s),
+            Loadable::Library(l) if !libraries.iter().any(|u| u.name == l.name) => libraries.push(l),
+            _ => {}
+        }
+    }
+    if scripts.is_empty() && libraries.is_empty() {
+        return Ok(());
+    }
+    let mut frames = BytesMut::new();
+    let mut n = 0;
+    if !scripts.is_empty() {
+        let mut exists = CmdArgs::with_name("SCRIPT EXISTS");
+        for script in &scripts {
+            exists.push(script.sha1());
+        }
+        exists.write_frame(&mut frames);
+        n += 1;
+    }
+    for library in &libraries {
+        let mut list = CmdArgs::with_name("FUNCTION LIST LIBRARYNAME");
+        list.push(&*library.name);
+        list.write_frame(&mut frames);
+        n += 1;
+    }
+    let mut replies = redis.request_batch(Frames { parts: &[&frames], n }, false).await?.into_iter();
+    frames.clear();
+    let mut missing = 0;
+    if !scripts.is_empty() {
+        let found = match replies.next() {
+            Some(Value::Array(found)) if found.len() == scripts.len() => found,
+            Some(Value::Error(e)) => return Err(Error::Redis(e)),
+            other => {
+                return Err(Error::protocol(format!(
+                    "SCRIPT EXISTS of {} scripts replied with {other:?}",
+                    scripts.len()
+                )))
+            }
+        };
+        for (script, found) in scripts.iter().zip(found) {
+            if !matches!(found, Value::Int(1) | Value::Boolean(true)) {
+                let mut load = CmdArgs::with_name("SCRIPT LOAD");
+                load.push(&*script.code);
+                load.write_frame(&mut frames);
+                missing += 1;
+            }
+        }
+    }
+    for (library, listed) in libraries.iter().zip(replies) {
+        if let Value::Error(e) = listed {
+            return Err(Error::Redis(e));
+        }
+        if !library_names(listed).iter().any(|n| **n == *library.name.as_bytes()) {
+            let mut load = CmdArgs::with_name("FUNCTION LOAD REPLACE");
+            load.push(&*library.code);
+            load.write_frame(&mut frames);
+            missing += 1;
+        }
+    }
+    if missing == 0 {
+        return Ok(());
+    }
+    for reply in redis.request_batch(Frames { parts: &[&frames], n: missing }, false).await? {
+        if let Value::Error(e) = reply {
+            return Err(Error::Redis(e));
+        }
+    }
+    Ok(())
+}
+
+/// The `library_name` of each library in a `FUNCTION LIST` reply (RESP2:
+/// arrays of field, value...; RESP3: maps). The name given to `LIBRARYNAME`
+/// is a pattern, so the caller compares names itself.
+fn library_names(listed: Value) -> Vec<bytes::Bytes> {
+    const FIELD: &[u8] = b"library_name";
+    let Value::Array(libraries) = listed else { return Vec::new() };
+    let mut names = Vec::new();
+    for library in libraries {
+        let pairs: Vec<(Value, Value)> = match library {
+            Value::Map(pairs) => pairs,
+            Value::Array(flat) => {
+                let mut flat = flat.into_iter();
+                std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
+            }
+            _ => continue,
+        };
+        for (field, value) in pairs {
+            match (field, value) {
+                (Value::Bulk(f) | Value::Simple(f), Value::Bulk(v) | Value::Simple(v)) if f == FIELD => names.push(v),
+                _ => {}
+            }
+        }
+    }
+    names
 }

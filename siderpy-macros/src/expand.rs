@@ -404,6 +404,7 @@ fn ty_in(t: &Ty, generic: bool, in_types: bool) -> TokenStream {
         Ty::Str if generic => quote!(impl crate::__private::ToArg),
         Ty::Str => quote!(crate::__private::Arg),
         Ty::Int => quote!(::core::primitive::i64),
+        Ty::Cursor => quote!(::core::primitive::u64),
         Ty::Double if generic => quote!(impl crate::__private::DoubleArg),
         Ty::Double => quote!(::core::primitive::f64),
         Ty::Bool => quote!(::core::primitive::bool),

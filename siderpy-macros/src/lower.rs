@@ -281,6 +281,13 @@ const INTEGERS_THAT_ARE_DOUBLES: &[(&str, &str)] = &[
     ("ZUNIONSTORE", "weight"),
 ];
 
+/// The name the spec gives a cursor argument (`SCAN cursor`, `HSCAN key
+/// cursor`...): an `integer` so named is typed `u64`, as cursors are
+/// unsigned 64-bit numbers and come back as `u64` in the reply table.
+/// A rule on the spec's name, not a list of commands: a new command with a
+/// cursor gets it too.
+const CURSOR: &str = "cursor";
+
 fn is_really_double(command: &str, arg: &str) -> bool {
     INTEGERS_THAT_ARE_DOUBLES.iter().any(|&(c, a)| c == command && a == arg)
 }
@@ -337,6 +344,7 @@ impl Builder<'_> {
             ArgKind::PureToken => Vec::new(),
             ArgKind::Key | ArgKind::String | ArgKind::Pattern => mine(Ty::Str),
             ArgKind::Integer if is_really_double(&self.cmd.name, &a.name) => mine(Ty::Double),
+            ArgKind::Integer if a.name == CURSOR => mine(Ty::Cursor),
             ArgKind::Integer | ArgKind::UnixTime => mine(Ty::Int),
             ArgKind::Double => mine(Ty::Double),
             ArgKind::Unknown(t) => return Err(format!("`{}` has type `{t}`, which this macro does not know", a.name)),
@@ -785,6 +793,28 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn cursors_go_in_as_they_come_out() {
+        let api = bundled();
+        for name in ["SCAN", "HSCAN", "SSCAN", "ZSCAN"] {
+            let m = plan(&api, name).method.as_ref().unwrap();
+            let cursor = m.params.iter().find(|p| p.ident == "cursor").unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(cursor.ty, Ty::Cursor, "{name}");
+            assert!(m.reply.to_string().starts_with("(u64, Vec<"), "{name}: {}", m.reply);
+        }
+        // The rule follows the argument's name, whatever the command.
+        let api = api_for(
+            r#"{"X.WALK": {"arguments": [{"name": "cursor", "type": "integer"}, {"name": "count", "type": "integer"}]}}"#,
+            "{}",
+        )
+        .unwrap();
+        let m = plan(&api, "X.WALK").method.as_ref().unwrap();
+        assert_eq!(
+            m.params,
+            [Param { ident: "cursor".into(), ty: Ty::Cursor }, Param { ident: "count".into(), ty: Ty::Int }]
+        );
     }
 
     #[test]

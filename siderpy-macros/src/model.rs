@@ -118,6 +118,9 @@ pub enum Ty {
     Str,
     /// `integer`, `unix-time`: `i64`.
     Int,
+    /// An `integer` named `cursor` (the SCAN family's): `u64`, the type a
+    /// cursor comes back as, so a returned cursor goes back in as it is.
+    Cursor,
     /// `double`: `impl DoubleArg` where generic (a number, or an
     /// `Exclusive` bound), else `f64`.
     Double,
@@ -179,7 +182,7 @@ impl Ty {
             }
             Ty::Tuple(items) => items.iter_mut().for_each(|t| t.rename_enums(f)),
             Ty::Option(t) | Ty::Many(t) => t.rename_enums(f),
-            Ty::Str | Ty::Int | Ty::Double | Ty::Bool | Ty::Raw => {}
+            Ty::Str | Ty::Int | Ty::Cursor | Ty::Double | Ty::Bool | Ty::Raw => {}
         }
     }
 }

@@ -14,6 +14,7 @@
 #![allow(dead_code, unused_macros)]
 
 pub mod cluster;
+pub mod sentinel;
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
@@ -36,6 +37,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const START_ATTEMPTS: usize = 5;
 /// What redis-server logs once every listener is open.
 const READY_LINE: &str = "Ready to accept connections";
+/// What `redis-server --sentinel` logs instead, once it listens.
+const SENTINEL_READY_LINE: &str = "Sentinel ID is";
 /// How often to look at a starting server.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
@@ -219,6 +222,8 @@ pub struct RedisServerBuilder {
     /// TLS is the only listener: `port 0`.
     tls_only: bool,
     cluster_bus: bool,
+    /// Runs `redis-server --sentinel`.
+    sentinel: bool,
     extra: Vec<String>,
 }
 
@@ -289,6 +294,13 @@ impl RedisServerBuilder {
         self
     }
 
+    /// Run as a Sentinel (`redis-server --sentinel`); give it its
+    /// `sentinel monitor ...` lines with [`config`](Self::config).
+    pub fn sentinel(mut self) -> Self {
+        self.sentinel = true;
+        self
+    }
+
     /// A raw line of redis.conf.
     pub fn config(mut self, line: &str) -> Self {
         self.extra.push(line.to_owned());
@@ -318,6 +330,7 @@ impl RedisServerBuilder {
             pki,
             password: self.password.clone(),
             tls_only: self.tls_only,
+            sentinel: self.sentinel,
             started: Instant::now(),
         };
         let mut last_log = String::new();
@@ -427,6 +440,7 @@ pub struct RedisServer {
     pki: Option<Arc<Pki>>,
     password: Option<String>,
     tls_only: bool,
+    sentinel: bool,
     /// When the current process was spawned.
     started: Instant,
 }
@@ -634,6 +648,7 @@ impl RedisServer {
         let stderr = File::create(self.dir.path().join("stderr.log")).expect("create stderr.log");
         let child = Command::new(redis_server_bin())
             .arg(&self.conf)
+            .args(self.sentinel.then_some("--sentinel"))
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -649,7 +664,8 @@ impl RedisServer {
     fn poll_ready(&mut self, offset: u64) -> Option<Result<(), Failure>> {
         let log = read_from(&self.log_path(), offset);
         // Belt and braces: the TCP listener answers too.
-        if log.contains(READY_LINE) && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+        let ready = if self.sentinel { SENTINEL_READY_LINE } else { READY_LINE };
+        if log.contains(ready) && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
             return Some(Ok(()));
         }
         let child = self.child.as_mut().expect("spawned");

@@ -37,6 +37,7 @@ pub const DEFAULT_TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 /// connection with commands in flight and no read timeout still ends.
 pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
+use super::locate::Locator;
 use super::{Inner, Local, Redis};
 // Only the TLS opt-out logs here.
 #[cfg(feature = "tls")]
@@ -65,6 +66,8 @@ pub(crate) struct Config {
     pub(crate) backoff: Backoff,
     /// The observer, and whether spans carry keys.
     pub(crate) observe: crate::observe::Observability,
+    /// Where to connect when the URL cannot say (a Sentinel-managed server).
+    pub(crate) locator: Option<Locator>,
 }
 
 impl Config {
@@ -119,6 +122,7 @@ impl RedisBuilder {
                 liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
                 backoff: Backoff::default(),
                 observe: Default::default(),
+                locator: None,
             },
         }
     }
@@ -247,6 +251,35 @@ impl RedisBuilder {
     /// (`ClientConfig::builder_with_provider`): rustls's own
     /// `ClientConfig::builder()` panics when both of its providers are
     /// compiled in.
+    ///
+    /// # Examples
+    /// A server whose certificate a private CA signed, the CA read from its
+    /// PEM file; the URL's host is the name the certificate must hold:
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// use std::sync::Arc;
+    /// use siderpy::rustls::{self, pki_types::{pem::PemObject, CertificateDer}};
+    ///
+    /// fn private_ca_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, Box<dyn std::error::Error>> {
+    ///     let mut roots = rustls::RootCertStore::empty();
+    ///     for cert in CertificateDer::pem_file_iter(ca_pem)? {
+    ///         roots.add(cert?)?;
+    ///     }
+    ///     let config = rustls::ClientConfig::builder_with_provider(siderpy::crypto_provider()?)
+    ///         .with_safe_default_protocol_versions()?
+    ///         .with_root_certificates(roots)
+    ///         .with_no_client_auth();
+    ///     Ok(Arc::new(config))
+    /// }
+    ///
+    /// # async fn connect() -> Result<(), Box<dyn std::error::Error>> {
+    /// let redis = siderpy::Redis::builder("rediss://redis.internal:6380/0")?
+    ///     .tls(private_ca_config("ca.pem")?)
+    ///     .build();
+    /// # use siderpy::prelude::*;
+    /// redis.ping().await?;
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.config.tls = Some(crate::tls::TlsConfig::Given(config));
@@ -335,6 +368,12 @@ impl RedisBuilder {
         self
     }
 
+    /// The same settings for a server found by `locator` at each connect.
+    pub(crate) fn located_by(mut self, locator: Locator) -> Self {
+        self.config.locator = Some(locator);
+        self
+    }
+
     /// Sets a connect timeout unless one was set.
     pub(crate) fn default_connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout.get_or_insert(timeout);
@@ -415,6 +454,7 @@ impl RedisBuilder {
                 connecting: Mutex::new(std::sync::Weak::new()),
                 retired: Mutex::new(Vec::new()),
                 generation: AtomicU64::new(0),
+                located_epoch: AtomicU64::new(0),
             }),
         }
     }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result, Timeout};
 use crate::info::ConnectionInfo;
 
 use super::handshake::handshake;
+use super::locate::check_role;
 use super::Redis;
 use crate::trace as tracing;
 
@@ -20,27 +21,59 @@ impl Redis {
     }
 
     /// Opens a new connection whose handshake sets up `info` (a dedicated
-    /// handle's settings, as its own commands changed them).
+    /// handle's settings, as its own commands changed them). A client with
+    /// a locator (Sentinel) connects where it says, and checks the role.
     pub(super) async fn connect_as(&self, purpose: &'static str, info: &ConnectionInfo) -> Result<Connection> {
         let config = &self.inner.config;
-        self.inner.reconnect.check()?;
+        self.check_reconnect()?;
         let id = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let deadline = tokio::time::Instant::now() + config.connect_timeout();
-        let result = async {
+        let locator = config.locator.as_ref().map(|l| &*l.0);
+        let mut located = None;
+        let result: Result<Connection> = async {
+            let located_info;
+            let info = match locator {
+                Some(locator) => {
+                    let addr = tokio::time::timeout_at(deadline, locator.locate())
+                        .await
+                        .unwrap_or(Err(Error::Timeout(Timeout::Connect)))?;
+                    located = Some(addr.clone());
+                    located_info = ConnectionInfo { addr, ..info.clone() };
+                    &located_info
+                }
+                None => info,
+            };
             let transport = transport::connect(info, config.tls.as_ref(), &config.tcp, deadline).await?;
             let liveness = if purpose == "shared" { config.liveness } else { Liveness::default() };
             let conn = Connection::start(transport, config.limits, config.write_timeout, liveness, id);
-            tokio::time::timeout_at(deadline, handshake(&conn, info, config.readonly))
+            let setup = async {
+                handshake(&conn, info, config.readonly).await?;
+                match locator {
+                    Some(locator) => check_role(&conn, &info.addr, locator.role()).await,
+                    None => Ok(()),
+                }
+            };
+            tokio::time::timeout_at(deadline, setup)
                 .await
                 .unwrap_or(Err(Error::Timeout(Timeout::Connect)))
                 .inspect_err(|_| conn.close(Error::Closed("connection")))?;
+            if let Some(locator) = locator {
+                locator.opened(&info.addr, conn.downgrade());
+            }
             Ok(conn)
         }
         .await;
+        if let (Some(locator), Err(e)) = (locator, &result) {
+            // Unreachable, or not in its role: the sentinels are asked again.
+            if e.is_connection_error() || e.is_timeout() {
+                locator.stale(located.as_ref());
+            }
+        }
         self.inner.reconnect.record(&result);
+        let server = located.map_or_else(|| config.info.to_string(), |addr| addr.to_string());
         match &result {
-            Ok(_) => tracing::debug!(connection = id, purpose, server = %config.info, "connected"),
-            Err(e) => tracing::warn!(connection = id, purpose, server = %config.info, error = %e, "connect failed"),
+            Ok(_) => tracing::debug!(connection = id, purpose, server = %server, "connected"),
+            Err(e) => tracing::warn!(connection = id, purpose, server = %server, error = %e, "connect failed"),
         }
         result
     }

@@ -16,10 +16,10 @@ use crate::value::Value;
 /// server that sends something of its own first (a greeting) is out of step
 /// with the client, and taken as replies its bytes would reach the wrong
 /// callers; the connect fails instead, with [`Error::Handshake`] quoting it.
-/// A RESP2 connection with nothing to send at connect sends no `PING` (it
-/// would cost a round trip): it relies on the connection refusing a reply
-/// that arrives before its first command is written, which catches a
-/// greeting only when it comes first.
+/// The `PING` is sent even when the settings ask for nothing else: a
+/// greeting can arrive after the first command was written, where nothing
+/// else could tell it from that command's reply. It costs one round trip
+/// per connect, bounded by the connect timeout.
 ///
 /// `readonly` is for connections to cluster replicas that serve reads.
 pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly: bool) -> Result<()> {
@@ -61,9 +61,6 @@ pub(super) async fn handshake(conn: &Connection, info: &ConnectionInfo, readonly
     if readonly {
         // A cluster replica serves reads only to connections that ask.
         cmds.push(CmdArgs::with_name("READONLY"));
-    }
-    if cmds.is_empty() {
-        return Ok(());
     }
     if info.protocol == Protocol::Resp2 {
         cmds.push(CmdArgs::with_name("PING"));

@@ -16,6 +16,7 @@
 mod builder;
 mod connect;
 mod handshake;
+pub(crate) mod locate;
 mod monitor;
 mod pinned;
 mod pubsub;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::args::CmdArgs;
+use crate::args::{CmdArgs, Outgoing};
 use crate::command::{CallOptions, CommandInfo, Effect, Executor, StatefulExecutor};
 use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
@@ -117,9 +118,23 @@ use side::CloseOnDrop;
 /// # async fn f() -> siderpy::Result<()> {
 /// use siderpy::prelude::*;
 /// let redis = siderpy::Redis::new("redis://localhost:6379/0")?;
-/// redis.execute_cmd("SET", ("greeting", "hello")).await?;
-/// let v: Option<String> = redis.execute_cmd("GET", ["greeting"]).returning().await?;
+/// // Every command is a method, its options setters, its reply typed.
+/// let set: bool = redis.set("greeting", "hello").ex(60).await?;
+/// let greeting = redis.get("greeting").await?; // Option<Bytes>
+/// // Another reply type, when the default is not the one wanted:
+/// let v: Option<String> = redis.get("greeting").returning().await?;
 /// assert_eq!(v.as_deref(), Some("hello"));
+/// let removed = redis.delete(["greeting", "other"]).await?; // DEL: i64
+/// # Ok(()) }
+/// ```
+///
+/// A command the spec does not know (a module's, a newer server's) is sent
+/// with `execute_cmd`, its reply a [`Value`](crate::Value):
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// let reply = redis.execute_cmd("MODULE.CMD", ("key", 1)).await?;
 /// # Ok(()) }
 /// ```
 pub struct Redis {
@@ -172,6 +187,9 @@ pub(crate) struct Inner {
     /// owned) until the calls still in flight on them are answered.
     retired: Mutex<Vec<Connection>>,
     generation: AtomicU64,
+    /// The locator's epoch when this client last checked it (see
+    /// [`Redis::check_reconnect`]).
+    located_epoch: AtomicU64,
     /// When connecting may be tried again after a failure.
     reconnect: crate::connection::reconnect::Reconnect,
 }
@@ -268,10 +286,13 @@ impl Redis {
     /// Blocking commands (as the spec flags them) go to a connection of their
     /// own, so that `BLPOP key 0` never stalls the other tasks sharing this
     /// client; see [`Redis`].
-    pub(crate) async fn request(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+    ///
+    /// Arguments given owned are dropped once queued (see [`Outgoing`]).
+    pub(crate) async fn request<'a>(&self, args: impl Into<Outgoing<'a>>, opts: CallOptions) -> Result<Value> {
+        let args = args.into();
         let config = &self.inner.config;
         let db = self.dedicated_db().unwrap_or(config.info.db);
-        let probe = Probe::command(&config.info, db, &config.observe, args, &opts);
+        let probe = Probe::command(&config.info, db, &config.observe, &args, &opts);
         probe.run(self.request_unprobed(args, opts)).await
     }
 
@@ -291,7 +312,7 @@ impl Redis {
     }
 
     /// [`request`](Self::request) without its span and observer event.
-    async fn request_unprobed(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+    async fn request_unprobed(&self, args: Outgoing<'_>, opts: CallOptions) -> Result<Value> {
         if self.local().pipeline_mode {
             return Err(Error::Usage(
                 "pipeline mode is on: queue commands with .queue() and send them with pipeline_execute(), \
@@ -303,7 +324,7 @@ impl Redis {
         let (name, effect) = (opts.name(), opts.effect());
         if effect.is_pubsub() {
             if let Some((family, subscribe)) = name.and_then(|n| Family::of(n.as_bytes())) {
-                return self.request_pubsub(args, opts, family, subscribe).await;
+                return self.request_pubsub(&args, opts, family, subscribe).await;
             }
         }
         // What would change the connection for others, or behind the
@@ -333,7 +354,8 @@ impl Redis {
                 None => self.request_blocking(args, opts).await,
             };
         }
-        let (_conn, rx) = within(deadline, self.send(args)).await?;
+        let (_conn, rx) = within(deadline, self.send(&args)).await?;
+        drop(args);
         self.await_shared(rx, left()).await
     }
 
@@ -379,7 +401,7 @@ impl Redis {
         if self.current().is_some() || !self.takes_shared_path(args, opts) {
             return None;
         }
-        self.inner.reconnect.check().err()
+        self.check_reconnect().err()
     }
 
     /// Sends commands as one batch and returns their replies, error replies
@@ -421,6 +443,7 @@ impl Redis {
                 if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&replies, waited) {
                     self.read_timed_out(waited);
                 }
+                self.check_batch_demoted(&replies);
                 return replies;
             }
         };
@@ -436,6 +459,54 @@ impl Redis {
                     self.release_side_connection(guard.disarm());
                 }
                 replies
+            }
+        }
+    }
+
+    /// `Ok` when an attempt to connect may start now (see
+    /// [`Backoff`](crate::Backoff)). A client whose locator (Sentinel) has
+    /// named a new address since it last looked forgets its failures
+    /// first: a promoted replica is tried at once, not after the pause the
+    /// dead master earned.
+    pub(crate) fn check_reconnect(&self) -> Result<()> {
+        if let Some(locator) = &self.inner.config.locator {
+            let epoch = locator.0.epoch();
+            if self.inner.located_epoch.swap(epoch, std::sync::atomic::Ordering::Relaxed) != epoch {
+                self.inner.reconnect.reset();
+            }
+        }
+        self.inner.reconnect.check()
+    }
+
+    /// After an error reply: a `-READONLY` to a client that follows a
+    /// Sentinel-managed master means that master was demoted. The shared
+    /// connection closes (what is in flight on it fails, never re-sent) and
+    /// the next command asks the sentinels where the master is now.
+    pub(crate) fn check_demoted(&self, error: &crate::error::ServerError) {
+        let Some(locator) = &self.inner.config.locator else { return };
+        // A replica client expects READONLY to writes.
+        if error.code() != "READONLY" || locator.0.role() != "master" {
+            return;
+        }
+        locator.0.stale(None);
+        let shared = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(conn) = shared {
+            tracing::info!(connection = conn.id, "READONLY from the master: asking the sentinels again");
+            conn.close(Error::Sentinel(
+                "the server answered READONLY: it is no longer the master (a failover); this command was not \
+                 re-sent, it may have run"
+                    .into(),
+            ));
+        }
+    }
+
+    /// [`check_demoted`](Self::check_demoted) for each error reply of a batch.
+    fn check_batch_demoted(&self, replies: &Result<Vec<Value>>) {
+        if let (Some(_), Ok(replies)) = (&self.inner.config.locator, replies) {
+            for reply in replies {
+                if let Value::Error(e) = reply {
+                    self.check_demoted(e);
+                }
             }
         }
     }

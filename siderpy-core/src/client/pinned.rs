@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::args::CmdArgs;
+use crate::args::Outgoing;
 use crate::command::{CallOptions, Effect};
 use crate::connection::{await_reply, Connection};
 use crate::error::{Error, Result, Timeout};
@@ -187,7 +187,7 @@ impl Redis {
     pub(super) async fn request_pinned(
         &self,
         conn: Connection,
-        args: &CmdArgs,
+        args: Outgoing<'_>,
         opts: CallOptions,
         effect: Effect,
     ) -> Result<Value> {
@@ -206,7 +206,7 @@ impl Redis {
                     name()
                 )))
             }
-            Some(session) => lock(session).change(effect, args)?,
+            Some(session) => lock(session).change(effect, &args)?,
             None => None,
         };
         // Sent with the session locked, so that clones agree on which
@@ -215,13 +215,14 @@ impl Redis {
             Some(session) => {
                 let mut session = lock(session);
                 if session.answered(change.as_ref()) {
-                    conn.send(args).map(Some)
+                    conn.send(&args).map(Some)
                 } else {
-                    conn.send_unanswered(args).map(|()| None)
+                    conn.send_unanswered(&args).map(|()| None)
                 }
             }
-            None => conn.send(args).map(Some),
+            None => conn.send(&args).map(Some),
         };
+        drop(args);
         let reply = match sent {
             Ok(Some(rx)) => await_reply(rx, limit).await,
             // The server stays silent (`CLIENT REPLY`): nothing to wait for.

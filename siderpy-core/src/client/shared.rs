@@ -39,7 +39,7 @@ impl Redis {
             match slot.upgrade().filter(|running| running.borrow().is_none()) {
                 Some(running) => running.subscribe(),
                 None => {
-                    self.inner.reconnect.check()?;
+                    self.check_reconnect()?;
                     let (tx, rx) = watch::channel(None);
                     let tx = Arc::new(tx);
                     *slot = Arc::downgrade(&tx);

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use crate::args::CmdArgs;
+use crate::args::Outgoing;
 use crate::command::CallOptions;
 use crate::connection::{await_reply, Connection};
 use crate::error::{Error, Result, Timeout};
@@ -22,11 +22,12 @@ pub(super) fn lock_idle(m: &Mutex<Vec<Connection>>) -> std::sync::MutexGuard<'_,
 }
 
 impl Redis {
-    pub(super) async fn request_blocking(&self, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
+    pub(super) async fn request_blocking(&self, args: Outgoing<'_>, opts: CallOptions) -> Result<Value> {
         let config = &self.inner.config;
         let conn = self.side_connection().await?;
         self.lend(&conn);
-        let rx = conn.send(args)?;
+        let rx = conn.send(&args)?;
+        drop(args);
         // Abandoned before its reply (timed out, or the future dropped), the
         // command keeps the server blocking this connection: close it.
         let guard = CloseOnDrop(Some(conn));

@@ -9,9 +9,10 @@ use crate::connection::{await_batch, Frames};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::pipeline::{send_batch, Batch, BatchFuture, BatchTarget, Pipeline};
+use crate::script::{load_missing, Loadable};
 use crate::value::Value;
 
-use super::{redirect, route, NodeAddr, RedisCluster, Route};
+use super::{concurrently, redirect, route, NodeAddr, RedisCluster, Route};
 use crate::trace as tracing;
 
 /// One node's share of a pipeline, once handed over.
@@ -49,7 +50,8 @@ impl RedisCluster {
 
     /// Sends a pipeline's commands, each node's share as one batch, and
     /// returns the replies in the order queued (error replies included).
-    async fn pipeline_batch(&self, commands: &[Queued]) -> Result<Vec<Value>> {
+    /// Each node first loads the `scripts` its share calls.
+    async fn pipeline_batch(&self, commands: &[Queued], scripts: &[(usize, Loadable)]) -> Result<Vec<Value>> {
         let topology = self.current_topology().await?;
         // A cluster has few nodes: a list beats hashing addresses.
         let mut by_node: Vec<(&NodeAddr, Vec<usize>)> = Vec::new();
@@ -69,10 +71,37 @@ impl RedisCluster {
         // Every node's share is queued on its connection before any reply
         // is awaited: the nodes work at once, with no task per node.
         let nodes: Vec<_> = by_node.into_iter().map(|(addr, indices)| (self.node(addr), addr, indices)).collect();
+        // Each node has its own script cache: the nodes that get a script
+        // call load what they lack first, all at once, each in a round trip
+        // of its own so that the share's replies stay one per command.
+        let mut loaded: Vec<Result<()>> = Vec::new();
+        if !scripts.is_empty() {
+            loaded = concurrently(nodes.iter().map(|(node, _, indices)| {
+                let node = std::sync::Arc::clone(node);
+                let needed: Vec<Loadable> =
+                    scripts.iter().filter(|(i, _)| indices.contains(i)).map(|(_, s)| s.clone()).collect();
+                async move { load_missing(&node, &needed).await }
+            }))
+            .await;
+        }
+        // A server refusing a script fails the whole pipeline, before any
+        // share is sent.
+        if let Some(Err(e)) =
+            loaded.iter().position(|l| matches!(l, Err(Error::Redis(_)))).map(|i| loaded.swap_remove(i))
+        {
+            return Err(e);
+        }
+        let mut loaded = loaded.into_iter();
         let mut queued = Vec::with_capacity(nodes.len());
         let mut again = alone;
         let mut frames = BytesMut::new();
         for (node, addr, indices) in &nodes {
+            if let Some(Err(_)) = loaded.next() {
+                // Nothing of the share was sent: retried alone, as for an
+                // unreachable node.
+                queued.push((addr, node, indices, Share::Unreachable, None));
+                continue;
+            }
             frames.clear();
             let mut blocking = false;
             for &i in indices {
@@ -134,7 +163,17 @@ impl RedisCluster {
         for i in again {
             let (args, info) = &commands[i];
             let opts = CallOptions { info: *info, timeout: None };
-            replies[i] = Some(match self.request(args, opts).await {
+            let mut reply = self.request(args, opts).await;
+            // A script or function call that went elsewhere than planned
+            // may find its node without the code: load it (on every node)
+            // and call again.
+            if let (Err(e), Some((_, code))) = (&reply, scripts.iter().find(|(s, _)| *s == i)) {
+                if code.is_missing(e) {
+                    code.load(self).await?;
+                    reply = self.request(args, opts).await;
+                }
+            }
+            replies[i] = Some(match reply {
                 Ok(v) => v,
                 Err(Error::Redis(e)) => Value::Error(e),
                 Err(e) => return Err(e),
@@ -143,8 +182,9 @@ impl RedisCluster {
         Ok(replies.into_iter().map(|r| r.expect("every command has its reply")).collect())
     }
 
-    /// Sends a transaction to the node serving its one slot.
-    async fn transaction_batch(&self, commands: &[Queued]) -> Result<Vec<Value>> {
+    /// Sends a transaction to the node serving its one slot, once that
+    /// node has the `scripts` it calls.
+    async fn transaction_batch(&self, commands: &[Queued], scripts: &[(usize, Loadable)]) -> Result<Vec<Value>> {
         let mut slot: Option<u16> = None;
         for (args, info) in commands {
             let slots = match route(args, *info, false) {
@@ -174,10 +214,17 @@ impl RedisCluster {
                 Some(slot) => self.node(&self.node_addr_for(slot, false).await?),
                 None => self.any_primary().await?,
             };
-            if let Err(e) = node.connection().await {
-                // Nothing was sent: as for any command, learn the new layout
-                // (a failover) and try where the slot went.
-                if attempt >= self.inner.settings.max_attempts {
+            // The node must have the scripts the transaction calls, loaded
+            // outside it.
+            let ready = match node.connection().await {
+                Ok(_) => load_missing(&node, scripts.iter().map(|(_, s)| s)).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = ready {
+                // Nothing of the transaction was sent: as for any command,
+                // learn the new layout (a failover) and try where the slot
+                // went. The server refusing a script is final.
+                if matches!(e, Error::Redis(_)) || attempt >= self.inner.settings.max_attempts {
                     return Err(e);
                 }
                 tracing::debug!(?slot, error = %e, "transaction's node unreachable; refreshing the topology");
@@ -215,9 +262,9 @@ impl BatchTarget for RedisCluster {
 
     fn send_batch<'a>(&'a self, batch: &'a Batch, atomic: bool) -> BatchFuture<'a> {
         if atomic {
-            Box::pin(self.transaction_batch(&batch.commands))
+            Box::pin(self.transaction_batch(&batch.commands, &batch.scripts))
         } else {
-            Box::pin(self.pipeline_batch(&batch.commands))
+            Box::pin(self.pipeline_batch(&batch.commands, &batch.scripts))
         }
     }
 }

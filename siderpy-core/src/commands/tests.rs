@@ -51,10 +51,6 @@ impl Executor for Capture {
 
 impl StatefulExecutor for Capture {}
 
-impl crate::command::Sink for () {
-    type Running<R> = std::convert::Infallible;
-}
-
 fn sent<K: ?Sized, R>(mut cmd: Cmd<(), K, R>) -> std::string::String {
     let mut out = BytesMut::new();
     cmd.__args().write_frame(&mut out);
