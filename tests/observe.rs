@@ -43,12 +43,6 @@ struct Spans {
     closed: Arc<Mutex<Vec<SpanSeen>>>,
 }
 
-impl Spans {
-    fn take(&self) -> Vec<SpanSeen> {
-        std::mem::take(&mut *self.closed.lock().unwrap())
-    }
-}
-
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
 impl Visit for Fields<'_> {
@@ -81,18 +75,43 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Spans {
     }
 }
 
-/// Captures spans on this thread (the tests run on a current-thread
-/// runtime, the client's tasks included) until the guard drops.
-fn capture() -> (Spans, tracing::subscriber::DefaultGuard) {
-    let spans = Spans::default();
-    let guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
-    (spans, guard)
+/// The spans of the servers on `ports`.
+///
+/// One global subscriber for the whole binary, each test reading only the
+/// spans of its own servers: a per-thread default (`set_default`) races
+/// with tracing's per-callsite interest cache when tests run in parallel.
+fn capture(ports: &[u16]) -> Capture {
+    static SPANS: std::sync::OnceLock<Spans> = std::sync::OnceLock::new();
+    let spans = SPANS.get_or_init(|| {
+        let spans = Spans::default();
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(spans.clone()))
+            .expect("the only global subscriber");
+        spans
+    });
+    Capture { spans: spans.clone(), ports: ports.iter().map(u16::to_string).collect() }
+}
+
+struct Capture {
+    spans: Spans,
+    ports: Vec<String>,
+}
+
+impl Capture {
+    /// The closed spans of this test's servers, in the order they closed.
+    fn take(&self) -> Vec<SpanSeen> {
+        let mut closed = self.spans.closed.lock().unwrap();
+        let (mine, others) = std::mem::take(&mut *closed)
+            .into_iter()
+            .partition(|s| s.field("server.port").is_some_and(|p| self.ports.iter().any(|q| q == p)));
+        *closed = others;
+        mine
+    }
 }
 
 #[tokio::test]
 async fn spans_follow_the_database_conventions() {
     let server = RedisServer::start();
-    let (spans, _guard) = capture();
+    let spans = capture(&[server.port()]);
     let redis = Redis::builder(&server.url()).unwrap().db(3).build();
     redis.set("user:1", "secret-value").await.unwrap();
     let _ = redis.get("user:1").await.unwrap();
@@ -160,7 +179,7 @@ async fn spans_follow_the_database_conventions() {
 #[tokio::test]
 async fn keys_are_recorded_only_when_asked() {
     let server = RedisServer::start();
-    let (spans, _guard) = capture();
+    let spans = capture(&[server.port()]);
     let redis = Redis::builder(&server.url()).unwrap().trace_keys(true).build();
     redis.set("user:1", "secret-value").ex(100).await.unwrap();
     redis.mset([("a", "secret-a"), ("b", "secret-b")]).await.unwrap();
@@ -298,7 +317,8 @@ async fn observer_hears_of_failures_to_connect_and_pool_commands() {
 async fn cluster_commands_name_the_node_that_served_them() {
     let cluster = support::cluster::TestCluster::start(3, 0).await;
     let events = Arc::new(Events::default());
-    let (spans, _guard) = capture();
+    let ports: Vec<u16> = cluster.seed_urls().iter().map(|u| u.rsplit(':').next().unwrap().parse().unwrap()).collect();
+    let spans = capture(&ports);
     let redis = siderpy::cluster::RedisCluster::builder(&cluster.seed_urls())
         .unwrap()
         .client(|c| c.observer(events.clone()))
