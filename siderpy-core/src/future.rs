@@ -1,15 +1,12 @@
-//! [`ReplyFuture`]: what awaiting a command on a [`Redis`] runs.
+//! How a [`Cmd`] bound to a [`Redis`] runs as a future.
 //!
-//! A named future rather than a boxed `async` block: the common case (an
-//! ordinary command on the open shared connection) queues the command on its
-//! first poll and then only waits for the reply, with no allocation for the
-//! future itself. Everything else (reconnecting, transactions, pub/sub,
-//! blocking commands, pipeline mode) takes the general path in
+//! No boxing in the common case (an ordinary command on the open shared
+//! connection): the first poll queues the command and the `Cmd` then only
+//! waits for the reply. Everything else (reconnecting, transactions,
+//! pub/sub, blocking commands, pipeline mode) takes the general path in
 //! `Redis::request`, boxed.
 
-use std::fmt;
-use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,52 +16,30 @@ use tokio::time::Sleep;
 
 use crate::args::CmdArgs;
 use crate::client::Redis;
-use crate::command::{CallOptions, Cmd};
+use crate::command::{Boxed, Cmd, Sink, Stage};
 use crate::convert::{convert, FromValue};
 use crate::error::{Error, Result, Timeout};
+use crate::observe::Probe;
 use crate::value::Value;
 
-/// The future of a command awaited on a [`Redis`]: its reply converted to `R`.
-///
-/// Made by `.await` (through [`IntoFuture`]) on a [`Cmd`]; nothing is sent
-/// until it is first polled. Dropping it before the reply arrives is safe:
-/// the reply is read and discarded, and no other caller's reply shifts.
-#[must_use = "futures do nothing unless polled"]
-pub struct ReplyFuture<'a, R> {
-    redis: &'a Redis,
-    state: State<'a, R>,
-    reply: PhantomData<fn() -> R>,
-}
-
-enum State<'a, R> {
-    /// Not polled yet.
-    Start {
-        args: CmdArgs,
-        opts: CallOptions,
-    },
+/// What a command awaited on a [`Redis`] keeps while it runs. Public only
+/// as the type of [`Sink::Running`]; unnameable outside the crate.
+#[allow(missing_debug_implementations, private_interfaces)]
+pub enum Running<'a, R> {
     /// Queued on the shared connection; waiting for the reply.
     Waiting {
         rx: oneshot::Receiver<Result<Value>>,
         /// The read timeout, and its timer.
         deadline: Option<(Pin<Box<Sleep>>, Duration)>,
-        /// Kept to name the command in a conversion error.
-        args: CmdArgs,
+        /// Its span and observer, from the first poll to the reply.
+        probe: Probe<'a>,
     },
     /// Anything but the common case.
-    General(Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>),
-    Done,
+    General(Boxed<'a, R>),
 }
 
-impl<R> fmt::Debug for ReplyFuture<'_, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Start { .. } => "start",
-            State::Waiting { .. } => "waiting",
-            State::General(_) => "general",
-            State::Done => "done",
-        };
-        f.debug_struct("ReplyFuture").field("state", &state).finish()
-    }
+impl<'a> Sink for &'a Redis {
+    type Running<R> = Running<'a, R>;
 }
 
 /// Past this size, a sent command's arguments are dropped while its reply
@@ -79,87 +54,86 @@ fn finish<R: FromValue>(redis: &Redis, name: impl FnOnce() -> String, reply: Res
     })
 }
 
-impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
+impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a Redis, K, R> {
     type Output = Result<R>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.get_mut();
+        let redis: &'a Redis = this.sink;
         loop {
-            match &mut this.state {
-                State::Start { .. } => {
-                    let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
-                        unreachable!()
-                    };
-                    this.state = match this.redis.try_send_shared(&args, &opts) {
-                        Some((rx, limit)) => State::Waiting {
-                            rx,
-                            deadline: limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
+            match &mut this.stage {
+                Stage::Built => {
+                    this.stage = match redis.try_send_shared(&this.args, &this.opts) {
+                        Some((rx, limit)) => {
+                            let probe = redis.probe(&this.args, &this.opts);
                             // Its bytes are queued: keep only its name, not a
                             // second copy of a large value until the reply.
-                            args: if args.frame_len_hint() > NAME_ONLY_PAST {
-                                CmdArgs::with_name(&args.name())
-                            } else {
-                                args
-                            },
-                        },
+                            if this.args.frame_len_hint() > NAME_ONLY_PAST {
+                                this.args = CmdArgs::with_name(&this.args.name());
+                            }
+                            Stage::Running(Running::Waiting {
+                                rx,
+                                deadline: limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit)),
+                                probe,
+                            })
+                        }
                         None => {
-                            let redis = this.redis;
-                            if let Some(down) = redis.unavailable(&args, &opts) {
-                                this.state = State::Done;
+                            if let Some(down) = redis.unavailable(&this.args, &this.opts) {
+                                redis.probe(&this.args, &this.opts).finish(Err(&down));
+                                this.stage = Stage::Done;
                                 return Poll::Ready(Err(down));
                             }
                             // The arguments go into the request, which
                             // drops them once queued: only the name stays.
+                            let (args, opts) = (std::mem::take(&mut this.args), this.opts);
                             let name = args.name();
-                            State::General(Box::pin(async move {
+                            Stage::Running(Running::General(Box::pin(async move {
                                 let reply = redis.request(args, opts).await;
                                 if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
                                     redis.check_demoted(e);
                                 }
                                 finish(redis, || name, reply)
-                            }))
+                            })))
                         }
                     };
                 }
-                State::Waiting { rx, deadline, args } => {
-                    let reply = match Pin::new(rx).poll(cx) {
-                        Poll::Ready(Ok(Ok(Value::Error(e)))) => {
-                            this.redis.check_demoted(&e);
-                            Err(Error::Redis(e))
-                        }
-                        Poll::Ready(Ok(reply)) => reply,
-                        Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
-                        Poll::Pending => {
-                            let expired = match deadline {
-                                Some((timer, limit)) => timer.as_mut().poll(cx).is_ready().then_some(*limit),
-                                None => None,
-                            };
-                            let Some(limit) = expired else { return Poll::Pending };
-                            this.redis.read_timed_out(limit);
-                            Err(Error::Timeout(Timeout::Read))
+                Stage::Running(Running::Waiting { rx, deadline, probe }) => {
+                    let reply = {
+                        let _entered = probe.enter();
+                        match Pin::new(rx).poll(cx) {
+                            Poll::Ready(Ok(Ok(Value::Error(e)))) => {
+                                redis.check_demoted(&e);
+                                Err(Error::Redis(e))
+                            }
+                            Poll::Ready(Ok(reply)) => reply,
+                            Poll::Ready(Err(_)) => Err(Error::Closed("connection")),
+                            Poll::Pending => {
+                                let expired = match deadline {
+                                    Some((timer, limit)) => timer.as_mut().poll(cx).is_ready().then_some(*limit),
+                                    None => None,
+                                };
+                                let Some(limit) = expired else { return Poll::Pending };
+                                redis.read_timed_out(limit);
+                                Err(Error::Timeout(Timeout::Read))
+                            }
                         }
                     };
-                    let out = finish(this.redis, || args.name(), reply);
-                    this.state = State::Done;
-                    return Poll::Ready(out);
+                    let Stage::Running(Running::Waiting { probe, .. }) =
+                        std::mem::replace(&mut this.stage, Stage::Done)
+                    else {
+                        unreachable!()
+                    };
+                    probe.finish(reply.as_ref().map(drop));
+                    return Poll::Ready(finish(redis, || this.args.name(), reply));
                 }
-                State::General(fut) => {
+                Stage::Running(Running::General(fut)) => {
                     let out = std::task::ready!(fut.as_mut().poll(cx));
-                    this.state = State::Done;
+                    this.stage = Stage::Done;
                     return Poll::Ready(out);
                 }
-                State::Done => panic!("ReplyFuture polled after completion"),
+                Stage::Misused => return Poll::Ready(Err(this.misused())),
+                Stage::Done => panic!("a command polled after it completed"),
             }
         }
-    }
-}
-
-impl<'a, K: ?Sized, R: FromValue + Send + 'a> IntoFuture for Cmd<&'a Redis, K, R> {
-    type Output = Result<R>;
-    type IntoFuture = ReplyFuture<'a, R>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let Cmd { sink: redis, args, opts, .. } = self;
-        ReplyFuture { redis, state: State::Start { args, opts }, reply: PhantomData }
     }
 }

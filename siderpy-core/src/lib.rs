@@ -27,6 +27,7 @@ mod keys;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod monitor;
+mod observe;
 mod pipeline;
 mod pool;
 mod pubsub;
@@ -58,10 +59,10 @@ pub use connection::reconnect::Backoff;
 pub use connection::transport::Resolve;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
-pub use future::ReplyFuture;
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
 pub use keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
 pub use monitor::{Monitor, MonitorLine};
+pub use observe::{CommandEvent, CommandObserver, Outcome};
 pub use pipeline::{Pipeline, PipelineMode};
 #[cfg(feature = "bb8")]
 pub use pool::bb8;
@@ -151,7 +152,7 @@ macro_rules! commands {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs};
-    pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, Sink, StatefulExecutor};
     pub use crate::convert::{field_values, missing_field, text_of, type_error, FromValue};
     pub use crate::error::Error;
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
@@ -201,7 +202,7 @@ pub mod __private {
     }
 
     /// The body of every executor's `execute_cmd`.
-    pub fn execute_cmd<S, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
+    pub fn execute_cmd<S: Sink, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
         let mut cmd_args = CmdArgs::with_name(name);
         args.push_to(&mut cmd_args);
         let mut info = crate::commands::command_info(name);
