@@ -11,7 +11,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The feature combinations that matter compile, warning-free: no TLS, TLS
 # with the application's provider, aws-lc-rs instead of ring (and both).
-for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,deadpool,mock"; do
+for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,deadpool,mock,serde"; do
     cargo clippy -p siderpy --quiet --no-default-features --features "$features" -- -D warnings
 done
 ./scripts/msrv.sh

@@ -23,6 +23,8 @@ mod convert;
 mod error;
 mod future;
 mod info;
+#[cfg(feature = "serde")]
+mod json;
 mod keys;
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -60,6 +62,8 @@ pub use connection::transport::Resolve;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
+#[cfg(feature = "serde")]
+pub use json::Json;
 pub use keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
 pub use monitor::{Monitor, MonitorLine};
 pub use observe::{CommandEvent, CommandObserver, Outcome};
