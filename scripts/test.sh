@@ -11,19 +11,21 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The feature combinations that matter compile, warning-free: no TLS, TLS
 # with the application's provider, aws-lc-rs instead of ring (and both).
-for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,deadpool,mock"; do
+for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,deadpool,mock,serde"; do
     cargo clippy -p siderpy --quiet --no-default-features --features "$features" -- -D warnings
 done
 ./scripts/msrv.sh
 # Every crate packages and verifies: each builds from its package alone,
 # its workspace dependencies from theirs (the spec the API is generated
-# from travels inside siderpy-core). Cargo unpacks those dependencies once
-# per version and reuses them, so copies from an earlier run (in the local
-# registries' source folders, never crates.io's) go first, lest a second
-# run verify stale sources. Then a user's crate built from the packages
-# runs typed module commands from RedisJSON's and RedisBloom's specs
-# against the real modules.
-rm -rf target/package "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/siderpy-*
+# from travels inside siderpy-core). Cargo takes a packaged version as
+# never changing: it unpacks it once, and reuses what it built of it. So
+# what an earlier run left of our packages goes first (the unpacked copies,
+# in the local registries' source folders, never crates.io's; and every
+# build fingerprint of a siderpy crate, the workspace's own included, which
+# only costs rebuilding those), lest a second run verify stale sources.
+# Then a user's crate built from the packages runs typed module commands
+# from RedisJSON's and RedisBloom's specs against the real modules.
+rm -rf target/package target/debug/.fingerprint/siderpy-* "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/siderpy-*
 cargo package --workspace --allow-dirty --quiet 2>&1 | { grep -v "^warning: ignoring \(test\|example\)" || true; }
 (cd tests/user-crate && cargo fmt --check)
 ./scripts/user-crate.sh

@@ -23,4 +23,6 @@ fn compile_fail() {
     t.compile_fail("tests/ui/user_spec/*.rs");
     // Generated code names everything by its full path.
     t.pass("tests/ui/hygiene/*.rs");
+    // Commands are futures, with the futures crate's traits in scope.
+    t.pass("tests/ui/futures/*.rs");
 }

@@ -714,7 +714,7 @@ async fn bitmaps(pr: &mut Probe, redis: &Redis) {
         vec![Some(0), Some(1), None, Some(0)]
     );
     check!(pr, redis.bitfield_ro("bf").get([("u2", 100), ("i8", 8)]), vec![1, -3]);
-    check!(pr, redis.bitfield_ro("nokey"), vec![]);
+    check!(pr, redis.bitfield_ro("nokey"), Vec::<i64>::new());
     // `#N` offsets (N times the type's width) cannot be expressed: the offset
     // is an i64. Sent raw, not counted.
     let by_index: Vec<i64> = redis.execute_cmd("BITFIELD_RO", ("bf", "GET", "i8", "#1")).returning().await.unwrap();

@@ -3,8 +3,15 @@
 //! Every typed method (generated from `commands.json`) and `execute_cmd`
 //! return a `Cmd`. Optional arguments are chained on it; then it is awaited
 //! (on a [`Redis`](crate::Redis) or a pool) or queued (in a pipeline).
+//!
+//! A `Cmd` bound to an executor that runs commands is itself the `Future`
+//! of its reply, so it goes wherever a future does (`join_all`, `select!`).
+//! What it becomes once polled is the executor's business: see [`Sink`].
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::args::CmdArgs;
@@ -163,6 +170,20 @@ pub enum Raw {}
 /// Rust type its reply is converted to (the command's default, or what
 /// [`returning`](Cmd::returning) chose).
 ///
+/// Bound to a [`Redis`](crate::Redis), a dedicated handle, a pool, a
+/// cluster or a mock, a `Cmd` is the [`Future`] of its reply: awaiting it,
+/// or handing it to anything that takes a future (`join_all`, `select!`,
+/// `tokio::join!`), runs it. It is lazy: nothing is sent until it is first
+/// polled, so options set before that count. It is [`Unpin`]. Dropping it
+/// before its first poll sends nothing; dropping it after sends nothing
+/// more, and its reply, when it comes, is read and discarded (no other
+/// caller's reply shifts).
+///
+/// Setting an option (or calling `returning` or `with_timeout`) on a
+/// command already polled is a mistake: its next poll fails with
+/// [`Error::Usage`](crate::Error::Usage) rather than run a command other
+/// than the one sent.
+///
 /// # Examples
 /// ```no_run
 /// # extern crate siderpy_core as siderpy;
@@ -171,12 +192,78 @@ pub enum Raw {}
 /// let n: i64 = redis.execute_cmd("INCRBY", ("counter", 5)).returning().await?;
 /// # Ok(()) }
 /// ```
+/// Several commands as futures, on any executor:
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// let (a, b) = tokio::join!(redis.get("a"), redis.incr("n"));
+/// let (a, n) = (a?, b?);
+/// # Ok(()) }
+/// ```
 #[must_use = "a command does nothing until it is awaited (or queued in a pipeline)"]
-pub struct Cmd<S, K: ?Sized, R> {
+pub struct Cmd<S: Sink, K: ?Sized, R> {
     pub(crate) sink: S,
     pub(crate) args: CmdArgs,
     pub(crate) opts: CallOptions,
+    pub(crate) stage: Stage<S::Running<R>>,
     kind: PhantomData<KindAndReply<K, R>>,
+}
+
+/// Where a [`Cmd`] is in its life as a future.
+pub(crate) enum Stage<T> {
+    /// Not polled yet: options may still be set.
+    Built,
+    /// Sent (or on its way): what the executor keeps until the reply.
+    Running(T),
+    /// An option was set after the first poll.
+    Misused,
+    /// The reply was returned.
+    Done,
+}
+
+impl<T> Stage<T> {
+    /// The stage of the command once an option changed it.
+    fn changed(self) -> Stage<T> {
+        match self {
+            Stage::Built => Stage::Built,
+            _ => Stage::Misused,
+        }
+    }
+
+    /// The same stage for another reply type (from `returning`).
+    fn retyped<U>(self) -> Stage<U> {
+        match self {
+            Stage::Built => Stage::Built,
+            _ => Stage::Misused,
+        }
+    }
+}
+
+/// What [`Cmd`] is bound to: an executor's handle, with what a command keeps
+/// while it runs on it. Implemented by siderpy's executors; not public API.
+#[doc(hidden)]
+pub trait Sink: Sized {
+    /// What a command bound here keeps between its first poll and its
+    /// reply (`Infallible` where commands are not awaited, as in a
+    /// pipeline). `Unpin`, so that every `Cmd` is.
+    type Running<R>: Unpin + Send;
+}
+
+/// `()`: a command built for its arguments only (a script call's words),
+/// never run.
+impl Sink for () {
+    type Running<R> = std::convert::Infallible;
+}
+
+/// A future boxed: what the executors other than `Redis` run a command as.
+pub(crate) type Boxed<'a, R> = Pin<Box<dyn Future<Output = crate::error::Result<R>> + Send + 'a>>;
+
+/// The failure of a command polled after an option was set on it.
+fn misused(name: &str) -> crate::error::Error {
+    crate::error::Error::Usage(format!(
+        "an option of {name} was set after the command was first polled: set options before awaiting it"
+    ))
 }
 
 /// `Cmd` holds no `K` or `R`; this marker keeps it `Send + Sync` whatever they are.
@@ -209,7 +296,7 @@ impl CallOptions {
     }
 }
 
-impl<S, K: Kind, R> Cmd<S, K, R> {
+impl<S: Sink, K: Kind, R> Cmd<S, K, R> {
     /// A command of a generated kind, bound to `sink`; used by generated code.
     #[doc(hidden)]
     pub fn __new(sink: S) -> Self {
@@ -218,15 +305,53 @@ impl<S, K: Kind, R> Cmd<S, K, R> {
     }
 }
 
-impl<S, K: ?Sized, R> Cmd<S, K, R> {
+impl<S: Sink, K: ?Sized, R> Cmd<S, K, R> {
     pub(crate) fn from_parts(sink: S, args: CmdArgs, info: Option<&'static CommandInfo>) -> Self {
-        Cmd { sink, args, opts: CallOptions { info, timeout: None, cached: false }, kind: PhantomData }
+        Cmd {
+            sink,
+            args,
+            opts: CallOptions { info, timeout: None, cached: false },
+            stage: Stage::Built,
+            kind: PhantomData,
+        }
     }
 
     /// The arguments, for generated setters.
     #[doc(hidden)]
     pub fn __args(&mut self) -> &mut CmdArgs {
+        self.stage = std::mem::replace(&mut self.stage, Stage::Done).changed();
         &mut self.args
+    }
+
+    /// Polls a command that an executor runs as a boxed future, made by
+    /// `start` on the first poll.
+    pub(crate) fn poll_boxed<'a>(
+        &mut self,
+        cx: &mut Context<'_>,
+        start: impl FnOnce(S, CmdArgs, CallOptions) -> Boxed<'a, R>,
+    ) -> Poll<crate::error::Result<R>>
+    where
+        S: Sink<Running<R> = Boxed<'a, R>> + Copy,
+    {
+        if let Stage::Built = self.stage {
+            let args = std::mem::take(&mut self.args);
+            self.stage = Stage::Running(start(self.sink, args, self.opts));
+        }
+        match &mut self.stage {
+            Stage::Running(fut) => {
+                let out = std::task::ready!(fut.as_mut().poll(cx));
+                self.stage = Stage::Done;
+                Poll::Ready(out)
+            }
+            Stage::Misused => Poll::Ready(Err(self.misused())),
+            Stage::Built | Stage::Done => panic!("a command polled after it completed"),
+        }
+    }
+
+    /// Ends a command polled after an option was set on it: the error.
+    pub(crate) fn misused(&mut self) -> crate::error::Error {
+        self.stage = Stage::Done;
+        misused(self.opts.name().unwrap_or("a command"))
     }
 
     /// Converts the reply to `T` instead of the command's default type.
@@ -239,7 +364,7 @@ impl<S, K: ?Sized, R> Cmd<S, K, R> {
     /// # Ok(()) }
     /// ```
     pub fn returning<T: FromValue>(self) -> Cmd<S, K, T> {
-        Cmd { sink: self.sink, args: self.args, opts: self.opts, kind: PhantomData }
+        Cmd { sink: self.sink, args: self.args, opts: self.opts, stage: self.stage.retyped(), kind: PhantomData }
     }
 
     /// Bounds the wait for this command's reply, overriding the client's read
@@ -247,6 +372,7 @@ impl<S, K: ?Sized, R> Cmd<S, K, R> {
     /// [`Error::Timeout`](crate::Error::Timeout).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.opts.timeout = Some(timeout);
+        self.stage = self.stage.changed();
         self
     }
 
@@ -266,16 +392,21 @@ impl<S, K: ?Sized, R> Cmd<S, K, R> {
     /// ```
     pub fn cached(mut self) -> Self {
         self.opts.cached = true;
+        self.stage = self.stage.changed();
         self
     }
 
     /// The full command name as it will be sent (`"CLIENT KILL"`).
     pub fn name(&self) -> String {
-        self.args.name()
+        match self.opts.name() {
+            // Once running on a pool or cluster, its arguments moved on.
+            Some(name) if self.args.is_empty() => name.to_owned(),
+            _ => self.args.name(),
+        }
     }
 }
 
-impl<S: std::fmt::Debug, K: ?Sized, R> std::fmt::Debug for Cmd<S, K, R> {
+impl<S: Sink + std::fmt::Debug, K: ?Sized, R> std::fmt::Debug for Cmd<S, K, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cmd")
             .field("name", &self.args.name())
@@ -292,7 +423,7 @@ impl<S: std::fmt::Debug, K: ?Sized, R> std::fmt::Debug for Cmd<S, K, R> {
 pub trait Executor: Sized {
     /// What a [`Cmd`] holds to reach the executor.
     #[doc(hidden)]
-    type Sink;
+    type Sink: Sink;
     #[doc(hidden)]
     fn __sink(self) -> Self::Sink;
 }

@@ -1,81 +1,55 @@
-//! [`ReplyFuture`]: what awaiting a command on a [`Redis`] runs.
+//! How a [`Cmd`] bound to a [`Redis`] runs as a future.
 //!
-//! A named future rather than a boxed `async` block: the common case (an
-//! ordinary command on the open shared connection) queues the command on its
-//! first poll and then only waits for the reply, with no allocation for the
-//! future itself. Everything else (reconnecting, transactions, pub/sub,
-//! blocking commands, pipeline mode) takes the general path in
+//! No boxing in the common case (an ordinary command on the open shared
+//! connection): the first poll queues the command and the `Cmd` then only
+//! waits for the reply. Everything else (reconnecting, transactions,
+//! pub/sub, blocking commands, pipeline mode) takes the general path in
 //! `Redis::request`, boxed.
 
-use std::fmt;
-use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use std::sync::Arc;
-
 use crate::args::CmdArgs;
 use crate::cache::{Cache, Fetch, Lookup};
 use crate::client::Redis;
-use crate::command::{CallOptions, Cmd};
+use crate::command::{Boxed, CallOptions, Cmd, Sink, Stage};
 use crate::convert::{convert, FromValue};
 use crate::error::{Error, Result, Timeout};
+use crate::observe::Probe;
 use crate::value::Value;
 
-/// The future of a command awaited on a [`Redis`]: its reply converted to `R`.
-///
-/// Made by `.await` (through [`IntoFuture`]) on a [`Cmd`]; nothing is sent
-/// until it is first polled. Dropping it before the reply arrives is safe:
-/// the reply is read and discarded, and no other caller's reply shifts.
-#[must_use = "futures do nothing unless polled"]
-pub struct ReplyFuture<'a, R> {
-    redis: &'a Redis,
-    state: State<'a, R>,
-    reply: PhantomData<fn() -> R>,
-}
-
-enum State<'a, R> {
-    /// Not polled yet.
-    Start {
-        args: CmdArgs,
-        opts: CallOptions,
-    },
+/// What a command awaited on a [`Redis`] keeps while it runs. Public only
+/// as the type of [`Sink::Running`]; unnameable outside the crate.
+#[allow(missing_debug_implementations, private_interfaces)]
+pub enum Running<'a, R> {
     /// Queued on the shared connection; waiting for the reply.
     Waiting {
         rx: oneshot::Receiver<Result<Value>>,
         /// The read timeout, and its timer.
         deadline: Option<(Pin<Box<Sleep>>, Duration)>,
-        /// Kept to name the command in a conversion error.
-        args: CmdArgs,
+        /// Its span and observer, from the first poll to the reply.
+        probe: Probe<'a>,
     },
-    /// Queued on the shared connection, the client-side cache missed it:
-    /// the reply goes to the cache too.
+    /// As `Waiting`, for a read the client-side cache missed: the reply
+    /// goes to the cache too, through the fetch token left before sending.
     Fetching {
         rx: oneshot::Receiver<Result<Value>>,
         deadline: Option<(Pin<Box<Sleep>>, Duration)>,
-        args: CmdArgs,
-        fetch: Option<Fetch>,
+        probe: Probe<'a>,
+        fetch: Fetch,
     },
     /// Anything but the common case.
-    General(Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>),
-    Done,
+    General(Boxed<'a, R>),
 }
 
-impl<R> fmt::Debug for ReplyFuture<'_, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Start { .. } => "start",
-            State::Waiting { .. } | State::Fetching { .. } => "waiting",
-            State::General(_) => "general",
-            State::Done => "done",
-        };
-        f.debug_struct("ReplyFuture").field("state", &state).finish()
-    }
+impl<'a> Sink for &'a Redis {
+    type Running<R> = Running<'a, R>;
 }
 
 /// Past this size, a sent command's arguments are dropped while its reply
@@ -90,76 +64,74 @@ fn finish<R: FromValue>(redis: &Redis, name: impl FnOnce() -> String, reply: Res
     })
 }
 
-impl<'a, R: FromValue + Send + 'a> Future for ReplyFuture<'a, R> {
+impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a Redis, K, R> {
     type Output = Result<R>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.get_mut();
+        let redis: &'a Redis = this.sink;
         loop {
-            match &mut this.state {
-                State::Start { .. } => {
-                    if let Some(cache) = this.redis.cache() {
-                        // A hit is ready at once: it spends the task's
-                        // budget as a socket read would, or a loop of hits
-                        // would never let its worker thread run anything else.
-                        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
-                        let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
-                            unreachable!()
-                        };
-                        match start_cached(this.redis, cache, args, opts) {
-                            Ok(state) => this.state = state,
-                            Err(hit) => {
-                                coop.made_progress();
-                                return Poll::Ready(hit);
+            match &mut this.stage {
+                Stage::Built => {
+                    // Without a cache, this one branch is all it costs.
+                    if let Some(cache) = redis.cache() {
+                        match std::task::ready!(start_cached(redis, cache, &mut this.args, this.opts, cx)) {
+                            Ok(running) => this.stage = Stage::Running(running),
+                            Err(out) => {
+                                this.stage = Stage::Done;
+                                return Poll::Ready(out);
                             }
                         }
                         continue;
                     }
-                    let State::Start { args, opts } = std::mem::replace(&mut this.state, State::Done) else {
-                        unreachable!()
-                    };
-                    this.state = match this.redis.try_send_shared(&args, &opts) {
-                        Some((rx, limit)) => State::Waiting { rx, deadline: timer(limit), args: keep_name(args) },
+                    this.stage = match redis.try_send_shared(&this.args, &this.opts) {
+                        Some((rx, limit)) => {
+                            let probe = redis.probe(&this.args, &this.opts);
+                            keep_name(&mut this.args);
+                            Stage::Running(Running::Waiting { rx, deadline: timer(limit), probe })
+                        }
                         None => {
-                            let redis = this.redis;
-                            if let Some(down) = redis.unavailable(&args, &opts) {
-                                this.state = State::Done;
+                            if let Some(down) = redis.unavailable(&this.args, &this.opts) {
+                                redis.probe(&this.args, &this.opts).finish(Err(&down));
+                                this.stage = Stage::Done;
                                 return Poll::Ready(Err(down));
                             }
-                            // The arguments go into the request, which
-                            // drops them once queued: only the name stays.
-                            let name = args.name();
-                            State::General(Box::pin(async move {
-                                let reply = redis.request(args, opts).await;
-                                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
-                                    redis.check_demoted(e);
-                                }
-                                finish(redis, || name, reply)
-                            }))
+                            Stage::Running(general(redis, &mut this.args, this.opts, Via::Request))
                         }
                     };
                 }
-                State::Waiting { rx, deadline, args } => {
-                    let reply = std::task::ready!(poll_reply(this.redis, rx, deadline, cx));
-                    let out = finish(this.redis, || args.name(), reply);
-                    this.state = State::Done;
-                    return Poll::Ready(out);
+                Stage::Running(Running::Waiting { rx, deadline, probe }) => {
+                    let reply = std::task::ready!(poll_reply(redis, rx, deadline, probe, cx));
+                    let Stage::Running(Running::Waiting { probe, .. }) =
+                        std::mem::replace(&mut this.stage, Stage::Done)
+                    else {
+                        unreachable!()
+                    };
+                    probe.finish(reply.as_ref().map(drop));
+                    return Poll::Ready(finish(redis, || this.args.name(), reply));
                 }
-                State::Fetching { rx, deadline, args, fetch } => {
-                    let reply = std::task::ready!(poll_reply(this.redis, rx, deadline, cx));
-                    if let (Ok(v), Some(fetch)) = (&reply, fetch.take()) {
+                Stage::Running(Running::Fetching { rx, deadline, probe, .. }) => {
+                    let reply = std::task::ready!(poll_reply(redis, rx, deadline, probe, cx));
+                    let Stage::Running(Running::Fetching { probe, fetch, .. }) =
+                        std::mem::replace(&mut this.stage, Stage::Done)
+                    else {
+                        unreachable!()
+                    };
+                    // Kept only if no invalidation came first; on an error
+                    // the dropped token clears its entry.
+                    if let Ok(v) = &reply {
                         fetch.fill(v);
                     }
-                    let out = finish(this.redis, || args.name(), reply);
-                    this.state = State::Done;
-                    return Poll::Ready(out);
+                    probe.finish(reply.as_ref().map(drop));
+                    return Poll::Ready(finish(redis, || this.args.name(), reply));
                 }
-                State::General(fut) => {
+                Stage::Running(Running::General(fut)) => {
                     let out = std::task::ready!(fut.as_mut().poll(cx));
-                    this.state = State::Done;
+                    this.stage = Stage::Done;
                     return Poll::Ready(out);
                 }
-                State::Done => panic!("ReplyFuture polled after completion"),
+                Stage::Misused => return Poll::Ready(Err(this.misused())),
+                Stage::Done => panic!("a command polled after it completed"),
             }
         }
     }
@@ -170,23 +142,25 @@ fn timer(limit: Option<Duration>) -> Option<(Pin<Box<Sleep>>, Duration)> {
     limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit))
 }
 
-/// A sent command's arguments, kept to name it in a conversion error: its
-/// bytes are queued, so not a second copy of a large value until the reply.
-fn keep_name(args: CmdArgs) -> CmdArgs {
+/// A sent command's bytes are queued: keeps only its name, not a second
+/// copy of a large value until the reply.
+fn keep_name(args: &mut CmdArgs) {
     if args.frame_len_hint() > NAME_ONLY_PAST {
-        CmdArgs::with_name(&args.name())
-    } else {
-        args
+        *args = CmdArgs::with_name(&args.name());
     }
 }
 
-/// Polls for a reply queued on the shared connection, within its timer.
+/// Polls, inside the command's span, for a reply queued on the shared
+/// connection, within its timer.
+#[inline]
 fn poll_reply(
     redis: &Redis,
     rx: &mut oneshot::Receiver<Result<Value>>,
     deadline: &mut Option<(Pin<Box<Sleep>>, Duration)>,
+    probe: &Probe<'_>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Value>> {
+    let _entered = probe.enter();
     Poll::Ready(match Pin::new(rx).poll(cx) {
         Poll::Ready(Ok(Ok(Value::Error(e)))) => {
             redis.check_demoted(&e);
@@ -206,58 +180,86 @@ fn poll_reply(
     })
 }
 
-/// The first poll with a client-side cache: the reply from the cache
-/// (`Err`), or the state that waits for the server's.
-fn start_cached<'a, R: FromValue + Send + 'a>(
+/// How a command the first poll could not queue is sent, boxed.
+enum Via {
+    /// [`Redis::request`]: the whole general path, the cache included.
+    Request,
+    /// The cache passed on it (not cacheable, or another caller's fetch
+    /// of it under way): past the cache, not looked up again.
+    Uncached,
+    /// The cache missed it: the reply goes to this token.
+    Fetch(Fetch),
+}
+
+/// The general path, boxed. The arguments go into the request, which drops
+/// them once queued: only the name stays.
+fn general<'a, R: FromValue + Send + 'a>(
     redis: &'a Redis,
-    cache: &Arc<Cache>,
-    args: CmdArgs,
+    args: &mut CmdArgs,
     opts: CallOptions,
-) -> std::result::Result<State<'a, R>, Result<R>> {
-    let fetch = match redis.cache_lookup(cache, &args, &opts) {
-        Lookup::Hit(v) => return Err(finish(redis, || args.name(), Ok(v))),
-        Lookup::Fetch(fetch) => Some(fetch),
-        Lookup::Pass => None,
-        // Connects, then looks again.
-        Lookup::Offline => {
-            return Ok(State::General(Box::pin(async move {
-                let name = args.name();
-                let reply = redis.request(args, opts).await;
-                if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
-                    redis.check_demoted(e);
-                }
-                finish(redis, || name, reply)
-            })))
-        }
-    };
-    let sent = match &fetch {
-        Some(fetch) => redis.try_send_fetching(&args, &opts, fetch),
-        None => redis.try_send_shared(&args, &opts),
-    };
-    if let Some((rx, limit)) = sent {
-        return Ok(State::Fetching { rx, deadline: timer(limit), args: keep_name(args), fetch });
-    }
-    if let Some(down) = redis.unavailable(&args, &opts) {
-        return Err(Err(down));
-    }
-    Ok(State::General(Box::pin(async move {
-        let reply = match fetch {
-            Some(fetch) => redis.request_fetching(&args, opts, fetch).await,
-            None => redis.request_uncached(&args, opts).await,
+    via: Via,
+) -> Running<'a, R> {
+    let args = std::mem::take(args);
+    let name = args.name();
+    Running::General(Box::pin(async move {
+        let reply = match via {
+            Via::Request => redis.request(args, opts).await,
+            Via::Uncached => redis.request_probe(&args, &opts).run(redis.request_uncached(args, opts)).await,
+            Via::Fetch(fetch) => {
+                redis.request_probe(&args, &opts).run(redis.request_fetching(&args, opts, fetch)).await
+            }
         };
         if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
             redis.check_demoted(e);
         }
-        finish(redis, || args.name(), reply)
-    })))
+        finish(redis, || name, reply)
+    }))
 }
 
-impl<'a, K: ?Sized, R: FromValue + Send + 'a> IntoFuture for Cmd<&'a Redis, K, R> {
-    type Output = Result<R>;
-    type IntoFuture = ReplyFuture<'a, R>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let Cmd { sink: redis, args, opts, .. } = self;
-        ReplyFuture { redis, state: State::Start { args, opts }, reply: PhantomData }
+/// The first poll with a client-side cache: the reply from the cache
+/// (`Err`), or what waits for the server's.
+fn start_cached<'a, R: FromValue + Send + 'a>(
+    redis: &'a Redis,
+    cache: &Arc<Cache>,
+    args: &mut CmdArgs,
+    opts: CallOptions,
+    cx: &mut Context<'_>,
+) -> Poll<std::result::Result<Running<'a, R>, Result<R>>> {
+    // A hit is ready at once: it spends the task's budget as a socket read
+    // would, or a loop of hits would never let its worker thread run
+    // anything else.
+    let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+    let fetch = match redis.cache_lookup(cache, args, &opts) {
+        Lookup::Hit(v) => {
+            coop.made_progress();
+            redis.probe(args, &opts).finish(Ok(()));
+            return Poll::Ready(Err(finish(redis, || args.name(), Ok(v))));
+        }
+        Lookup::Fetch(fetch) => Some(fetch),
+        Lookup::Pass => None,
+        // Connects, then looks again.
+        Lookup::Offline => return Poll::Ready(Ok(general(redis, args, opts, Via::Request))),
+    };
+    let sent = match &fetch {
+        Some(fetch) => redis.try_send_fetching(args, &opts, fetch),
+        None => redis.try_send_shared(args, &opts),
+    };
+    if let Some((rx, limit)) = sent {
+        let probe = redis.probe(args, &opts);
+        keep_name(args);
+        let deadline = timer(limit);
+        return Poll::Ready(Ok(match fetch {
+            Some(fetch) => Running::Fetching { rx, deadline, probe, fetch },
+            None => Running::Waiting { rx, deadline, probe },
+        }));
     }
+    if let Some(down) = redis.unavailable(args, &opts) {
+        redis.probe(args, &opts).finish(Err(&down));
+        return Poll::Ready(Err(Err(down)));
+    }
+    let via = match fetch {
+        Some(fetch) => Via::Fetch(fetch),
+        None => Via::Uncached,
+    };
+    Poll::Ready(Ok(general(redis, args, opts, via)))
 }

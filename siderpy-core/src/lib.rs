@@ -24,10 +24,13 @@ mod convert;
 mod error;
 mod future;
 mod info;
+#[cfg(feature = "serde")]
+mod json;
 mod keys;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod monitor;
+mod observe;
 mod pipeline;
 mod pool;
 mod pubsub;
@@ -60,10 +63,12 @@ pub use connection::reconnect::Backoff;
 pub use connection::transport::Resolve;
 pub use convert::{convert, type_error, FromValue, TextPolicy};
 pub use error::{Error, Result, ServerError, Timeout, TypeError, UrlError};
-pub use future::ReplyFuture;
 pub use info::{parse_url, Addr, ConnectionInfo, Password, Protocol, DEFAULT_URL};
+#[cfg(feature = "serde")]
+pub use json::Json;
 pub use keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
 pub use monitor::{Monitor, MonitorLine};
+pub use observe::{CommandEvent, CommandObserver, Outcome};
 pub use pipeline::{Pipeline, PipelineMode};
 #[cfg(feature = "bb8")]
 pub use pool::bb8;
@@ -153,7 +158,7 @@ macro_rules! commands {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs};
-    pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, StatefulExecutor};
+    pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, Sink, StatefulExecutor};
     pub use crate::convert::{field_values, missing_field, text_of, type_error, FromValue};
     pub use crate::error::Error;
     pub use crate::keys::{BeginSearch, FindKeys, KeySpec, RequestPolicy, ResponsePolicy};
@@ -203,7 +208,7 @@ pub mod __private {
     }
 
     /// The body of every executor's `execute_cmd`.
-    pub fn execute_cmd<S, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
+    pub fn execute_cmd<S: Sink, A: Args>(sink: S, name: &str, args: A) -> Cmd<S, Raw, Value> {
         let mut cmd_args = CmdArgs::with_name(name);
         args.push_to(&mut cmd_args);
         let mut info = crate::commands::command_info(name);

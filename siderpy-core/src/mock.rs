@@ -8,9 +8,10 @@
 //! own) and check what it sent with [`MockRedis::commands`].
 
 use std::collections::VecDeque;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
@@ -144,18 +145,22 @@ impl<'a> Executor for &'a MockRedis {
 /// A mock plays any command, MULTI and SELECT included.
 impl StatefulExecutor for &MockRedis {}
 
-impl<'a, K: ?Sized, R: FromValue + Send + 'a> IntoFuture for Cmd<&'a MockRedis, K, R> {
-    type Output = Result<R>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>;
+impl<'a> crate::command::Sink for &'a MockRedis {
+    type Running<R> = crate::command::Boxed<'a, R>;
+}
 
-    fn into_future(self) -> Self::IntoFuture {
-        let Cmd { sink: mock, args, .. } = self;
-        Box::pin(async move {
-            // Recorded when first polled, as a real command is sent then.
-            let reply = mock.answer(args.words().into_iter().map(Bytes::copy_from_slice).collect());
-            convert::<R>(reply?, TextPolicy::Strict).map_err(|e| match e {
-                Error::Type(t) => Error::Type(t.with_command(&args.name())),
-                e => e,
+impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a MockRedis, K, R> {
+    type Output = Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+        self.get_mut().poll_boxed(cx, |mock, args, _| {
+            Box::pin(async move {
+                // Recorded when first polled, as a real command is sent then.
+                let reply = mock.answer(args.words().into_iter().map(Bytes::copy_from_slice).collect());
+                convert::<R>(reply?, TextPolicy::Strict).map_err(|e| match e {
+                    Error::Type(t) => Error::Type(t.with_command(&args.name())),
+                    e => e,
+                })
             })
         })
     }

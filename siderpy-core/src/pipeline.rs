@@ -324,8 +324,15 @@ pub(crate) async fn send_batch(
     atomic: bool,
 ) -> Result<Vec<Value>> {
     if !atomic {
-        return redis.request_batch(Frames { parts: &[frames], n }, blocking).await;
+        let parts = [frames];
+        let batch = redis.request_batch(Frames { parts: &parts, n }, blocking);
+        return redis.probe_batch("PIPELINE", n).run(batch).await;
     }
+    redis.probe_batch("MULTI", n).run(send_transaction(redis, frames, n)).await
+}
+
+/// [`send_batch`] of a transaction.
+async fn send_transaction(redis: &Redis, frames: &[u8], n: usize) -> Result<Vec<Value>> {
     let parts: [&[u8]; 3] = [MULTI, frames, EXEC];
     let mut replies = redis.request_batch(Frames { parts: &parts, n: n + 2 }, false).await?;
     let exec_reply = replies.pop().expect("one reply per command");
@@ -354,6 +361,11 @@ impl<'a> Executor for &'a mut Pipeline {
 }
 
 impl StatefulExecutor for &mut Pipeline {}
+
+/// A pipeline's commands are queued, never awaited one by one.
+impl crate::command::Sink for &mut Pipeline {
+    type Running<R> = std::convert::Infallible;
+}
 
 impl<'a, K: ?Sized, R> Cmd<&'a mut Pipeline, K, R> {
     /// Adds the command to the pipeline and returns the pipeline, so

@@ -771,31 +771,33 @@ impl<'a, P: ConnectionPool> Executor for &'a RedisPool<P> {
 /// [`wait_timeout`](RedisPoolBuilder::wait_timeout)), runs the command on it
 /// and gives it back. A blocking command (`BLPOP`...) holds its client while
 /// it blocks, and no other.
-impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> std::future::IntoFuture
-    for Cmd<&'a RedisPool<P>, K, R>
-{
-    type Output = Result<R>;
-    type IntoFuture = std::pin::Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>;
+impl<'a, P: ConnectionPool> crate::command::Sink for &'a RedisPool<P> {
+    type Running<R> = crate::command::Boxed<'a, R>;
+}
 
-    fn into_future(self) -> Self::IntoFuture {
-        let Cmd { sink: pool, args, opts, .. } = self;
-        Box::pin(async move {
-            if let Some(info) = opts.info.filter(|i| !i.effect.is_none()) {
-                return Err(Error::Usage(format!(
-                    "{} changes the state of its connection, and a command awaited on the pool borrows a \
+impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a RedisPool<P>, K, R> {
+    type Output = Result<R>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<R>> {
+        self.get_mut().poll_boxed(cx, |pool, args, opts| {
+            Box::pin(async move {
+                if let Some(info) = opts.info.filter(|i| !i.effect.is_none()) {
+                    return Err(Error::Usage(format!(
+                        "{} changes the state of its connection, and a command awaited on the pool borrows a \
                      client for that one command: borrow one with get_redis() (and use its dedicated() \
                      handle for AUTH, HELLO, SELECT, CLIENT SETNAME, RESET, CLIENT REPLY)",
-                    info.name
-                )));
-            }
-            let redis = pool.get_redis(pool.shared.wait_timeout).await?;
-            // The request drops the arguments once queued: a large value is
-            // held once while the reply is awaited.
-            let name = args.name();
-            let value = redis.request(args, opts).await?;
-            convert::<R>(value, redis.text_policy()).map_err(|e| match e {
-                Error::Type(t) => Error::Type(t.with_command(&name)),
-                e => e,
+                        info.name
+                    )));
+                }
+                let redis = pool.get_redis(pool.shared.wait_timeout).await?;
+                // The request drops the arguments once queued: a large value is
+                // held once while the reply is awaited.
+                let name = args.name();
+                let value = redis.request(args, opts).await?;
+                convert::<R>(value, redis.text_policy()).map_err(|e| match e {
+                    Error::Type(t) => Error::Type(t.with_command(&name)),
+                    e => e,
+                })
             })
         })
     }

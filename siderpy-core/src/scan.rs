@@ -6,7 +6,7 @@
 //! passes that on as it is (deduplicate if it matters).
 
 use std::collections::VecDeque;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,9 +15,12 @@ use bytes::Bytes;
 
 use crate::args::{Arg, ToArg};
 use crate::client::Redis;
+use crate::command::{Cmd, Raw};
+
+/// The command fetching the next page: a cursor and its items.
+type Page<'a, T> = Cmd<&'a Redis, Raw, (u64, Vec<T>)>;
 use crate::convert::FromValue;
 use crate::error::Result;
-use crate::future::ReplyFuture;
 
 /// A stream of what a `SCAN`, `HSCAN`, `SSCAN` or `ZSCAN` walk returns, one
 /// item at a time, fetching the next page when the last is used up.
@@ -49,7 +52,7 @@ pub struct ScanIter<'a, T> {
     /// The last page came back with cursor 0, or an error ended the walk.
     finished: bool,
     page: VecDeque<T>,
-    fetching: Option<ReplyFuture<'a, (u64, Vec<T>)>>,
+    fetching: Option<Page<'a, T>>,
     item: PhantomData<fn() -> T>,
 }
 
@@ -185,7 +188,7 @@ impl<'a, T: FromValue + Send + 'a> futures_core::Stream for ScanIter<'a, T> {
                 Some(f) => f,
                 None => {
                     let cmd = crate::__private::execute_cmd(this.redis, this.command, this.page_args());
-                    this.fetching.insert(cmd.returning::<(u64, Vec<T>)>().into_future())
+                    this.fetching.insert(cmd.returning::<(u64, Vec<T>)>())
                 }
             };
             let page = std::task::ready!(Pin::new(fetching).poll(cx));

@@ -342,7 +342,7 @@ fn setters(p: &Plan) -> TokenStream {
         }
     });
     quote! {
-        impl<__S, __R> crate::__private::Cmd<__S, self::kind::#kind, __R> {
+        impl<__S: crate::__private::Sink, __R> crate::__private::Cmd<__S, self::kind::#kind, __R> {
             #(#setters)*
         }
     }

@@ -12,8 +12,54 @@ pub const KEYWORD_SUFFIX: &str = "_";
 /// took; repeated until the name is free.
 pub const COLLISION_SUFFIX: &str = "_arg";
 
-/// Methods every `Cmd` has: setters may not take these names.
-pub const CMD_METHODS: &[&str] = &["returning", "with_timeout", "name", "queue", "into_future", "from_parts"];
+/// Methods every `Cmd` has: setters may not take these names. A `Cmd` is
+/// a `Future`, so the methods of the futures crate's `FutureExt` and
+/// `TryFutureExt` are among them: a setter of the same name would be
+/// ambiguous wherever those traits are in scope.
+pub const CMD_METHODS: &[&str] = &[
+    "returning",
+    "with_timeout",
+    "name",
+    "queue",
+    "into_future",
+    "from_parts",
+    "poll",
+    // FutureExt
+    "map",
+    "map_into",
+    "then",
+    "left_future",
+    "right_future",
+    "into_stream",
+    "flatten",
+    "flatten_stream",
+    "fuse",
+    "inspect",
+    "catch_unwind",
+    "shared",
+    "remote_handle",
+    "boxed",
+    "boxed_local",
+    "unit_error",
+    "never_error",
+    "poll_unpin",
+    "now_or_never",
+    // TryFutureExt
+    "flatten_sink",
+    "map_ok",
+    "map_err",
+    "map_ok_or_else",
+    "err_into",
+    "ok_into",
+    "and_then",
+    "or_else",
+    "try_flatten",
+    "try_flatten_stream",
+    "unwrap_or_else",
+    "try_poll_unpin",
+    "inspect_ok",
+    "inspect_err",
+];
 
 /// Every Rust keyword, strict, reserved and edition-dependent: none of them
 /// can name a method, parameter or type as is.

@@ -223,12 +223,14 @@ fn reshape(file: syn::File, input: &Input, module: &Ident, count: usize) -> Vec<
     items
 }
 
-/// `impl<__S, __R> Cmd<__S, kind::K, __R> { pub fn a(..) }` as
-/// `pub trait KArgs<__S, __R> { fn a(..); }` and its impl for that `Cmd`.
+/// `impl<__S: Sink, __R> Cmd<__S, kind::K, __R> { pub fn a(..) }` as
+/// `pub trait KArgs<__S: Sink, __R> { fn a(..); }` and its impl for that `Cmd`.
 fn setter_trait(i: syn::ItemImpl) -> ((Ident, TokenStream), TokenStream) {
     let kind = kind_of(&i.self_ty).expect("setters are on Cmd<_, kind::K, _>");
     let name = format_ident!("{}Args", kind);
     let self_ty = &i.self_ty;
+    // `<__S: Sink, __R>`: `Cmd` asks that of its executor.
+    let generics = &i.generics;
     let mut decls = Vec::new();
     let mut fns = Vec::new();
     for item in i.items {
@@ -249,13 +251,13 @@ fn setter_trait(i: syn::ItemImpl) -> ((Ident, TokenStream), TokenStream) {
     let doc = format!("The optional arguments of `{kind}`'s command, as methods of its `Cmd`.");
     let decl = quote! {
         #[doc = #doc]
-        pub trait #name<__S, __R>: ::core::marker::Sized {
+        pub trait #name #generics: ::core::marker::Sized {
             #(#decls)*
         }
     };
     let imp = quote! {
         #[automatically_derived]
-        impl<__S, __R> #name<__S, __R> for #self_ty {
+        impl #generics #name<__S, __R> for #self_ty {
             #(#fns)*
         }
     };

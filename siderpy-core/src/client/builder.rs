@@ -67,6 +67,8 @@ pub(crate) struct Config {
     pub(crate) backoff: Backoff,
     /// A client-side cache, when asked for.
     pub(crate) cache: Option<CacheConfig>,
+    /// The observer, and whether spans carry keys.
+    pub(crate) observe: crate::observe::Observability,
     /// Where to connect when the URL cannot say (a Sentinel-managed server).
     pub(crate) locator: Option<Locator>,
 }
@@ -123,6 +125,7 @@ impl RedisBuilder {
                 liveness: Liveness { heartbeat: None, unresponsive: Some(DEFAULT_UNRESPONSIVE_AFTER) },
                 backoff: Backoff::default(),
                 cache: None,
+                observe: Default::default(),
                 locator: None,
             },
         }
@@ -422,6 +425,47 @@ impl RedisBuilder {
     /// The pub/sub queue bound set, for subscribers made elsewhere.
     pub(crate) fn queue_bound(&self) -> Option<usize> {
         self.config.pubsub_queue_maxsize
+    }
+
+    /// Calls `observer` once for every command this client runs, with its
+    /// name, server, duration and outcome: the hook for latency and error
+    /// metrics (see [`CommandObserver`](crate::CommandObserver)). One
+    /// dynamic call per command; unset, nothing at all. A pool's and a
+    /// cluster's clients take it from the builder they are made from.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # fn f() -> siderpy::Result<()> {
+    /// use siderpy::{CommandEvent, CommandObserver};
+    /// struct Log;
+    /// impl CommandObserver for Log {
+    ///     fn on_complete(&self, ev: &CommandEvent<'_>) {
+    ///         eprintln!("{} took {:?}: {:?}", ev.operation, ev.duration, ev.error_type());
+    ///     }
+    /// }
+    /// let redis = siderpy::Redis::builder("redis://localhost:6379")?.observer(Log).build();
+    /// # Ok(()) }
+    /// ```
+    pub fn observer(mut self, observer: impl crate::CommandObserver + 'static) -> Self {
+        self.config.observe.observer = Some(crate::observe::Observer(Arc::new(observer)));
+        self
+    }
+
+    /// Whether each command's `tracing` span records its keys, in
+    /// `db.query.text` (`SET user:1 ?`: the name, the keys, `?` for every
+    /// other argument). Off by default: keys can be personal data. Values
+    /// are never recorded. Spans need the `tracing` feature; see
+    /// [`Redis`'s docs](Redis#tracing-and-metrics) for their fields.
+    ///
+    /// ```no_run
+    /// # extern crate siderpy_core as siderpy;
+    /// # fn f() -> siderpy::Result<()> {
+    /// let redis = siderpy::Redis::builder("redis://localhost:6379")?.trace_keys(true).build();
+    /// # Ok(()) }
+    /// ```
+    pub fn trace_keys(mut self, yes: bool) -> Self {
+        self.config.observe.trace_keys = yes;
+        self
     }
 
     /// Where and how the clients built here connect (for the pool's `Debug`).

@@ -39,6 +39,7 @@ use crate::connection::{await_batch, Connection, Frames, WeakConnection};
 use crate::convert::TextPolicy;
 use crate::error::{Error, Result, Timeout};
 use crate::info::{parse_url, ConnectionInfo, DEFAULT_URL};
+use crate::observe::Probe;
 use crate::pubsub::{Family, PubSubQueue};
 use crate::trace as tracing;
 use crate::value::Value;
@@ -80,6 +81,37 @@ use side::CloseOnDrop;
 ///   closes if that call's future is dropped.
 ///
 /// [`close`](Redis::close) closes what the handle owns and nothing else.
+///
+/// # Tracing and metrics
+/// With the `tracing` feature, every command is a span, target
+/// `siderpy::command`, level `DEBUG`, name `redis`, from its first poll to
+/// its reply, entered while it is polled. Its fields follow OpenTelemetry's
+/// database conventions: `db.system.name = "redis"`, `db.operation.name`
+/// (the spec's name: `"GET"`, `"CLIENT SETNAME"`), `server.address`,
+/// `server.port` (TCP), `db.namespace` (the db index), and on failure
+/// `error.type` (a server error's code such as `WRONGTYPE`, else `timeout`,
+/// `io`, `closed`, `cancelled`...), `db.response.status_code` (a server
+/// error's code) and `otel.status_code = "ERROR"`; `otel.name` and
+/// `otel.kind` are for `tracing-opentelemetry`. A pipeline or transaction
+/// is one span, `PIPELINE` or `MULTI`, with `db.operation.batch.size`: its
+/// commands travel and are answered together. No argument value is
+/// recorded; [`RedisBuilder::trace_keys`] adds the keys. A command that
+/// fails to convert to its Rust type after a good reply is not a failure of
+/// the span: the server did what was asked.
+///
+/// [`RedisBuilder::observer`] is the hook for metrics: one call per
+/// command, with the same facts and its duration.
+///
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f() -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// // With a subscriber that enables `siderpy::command=debug` (an
+/// // `EnvFilter`, say), each of these is a span named after its command.
+/// let redis = siderpy::Redis::builder("redis://localhost:6379/2")?.trace_keys(true).build();
+/// redis.set("user:1", "value").await?; // db.operation.name="SET", db.namespace="2", db.query.text="SET user:1 ?"
+/// # Ok(()) }
+/// ```
 ///
 /// # Examples
 /// ```no_run
@@ -261,6 +293,35 @@ impl Redis {
     /// Arguments given owned are dropped once queued (see [`Outgoing`]).
     pub(crate) async fn request<'a>(&self, args: impl Into<Outgoing<'a>>, opts: CallOptions) -> Result<Value> {
         let args = args.into();
+        self.request_probe(&args, &opts).run(self.request_unprobed(args, opts)).await
+    }
+
+    /// The span and observer event of one command [`request`](Self::request)
+    /// sends: in the db a dedicated handle selected, if it did.
+    pub(crate) fn request_probe(&self, args: &CmdArgs, opts: &CallOptions) -> Probe<'_> {
+        let config = &self.inner.config;
+        let db = self.dedicated_db().unwrap_or(config.info.db);
+        Probe::command(&config.info, db, &config.observe, args, opts)
+    }
+
+    /// The span and observer event of one command sent on this client's
+    /// shared connection.
+    #[inline]
+    pub(crate) fn probe(&self, args: &CmdArgs, opts: &CallOptions) -> Probe<'_> {
+        let config = &self.inner.config;
+        Probe::command(&config.info, config.info.db, &config.observe, args, opts)
+    }
+
+    /// The span and observer event of a batch of `n` commands (`op` is
+    /// `"PIPELINE"` or `"MULTI"`).
+    pub(crate) fn probe_batch(&self, op: &'static str, n: usize) -> Probe<'_> {
+        let config = &self.inner.config;
+        Probe::batch(&config.info, &config.observe, op, n)
+    }
+
+    /// [`request`](Self::request) without its span and observer event: the
+    /// client-side cache first, if any, then the server.
+    async fn request_unprobed(&self, args: Outgoing<'_>, opts: CallOptions) -> Result<Value> {
         if let Some(cache) = self.cache() {
             let mut lookup = self.cache_lookup(cache, &args, &opts);
             if matches!(lookup, crate::cache::Lookup::Offline) {
@@ -285,7 +346,8 @@ impl Redis {
         self.request_uncached(args, opts).await
     }
 
-    /// [`request`](Self::request) without the client-side cache.
+    /// [`request_unprobed`](Self::request_unprobed) without the client-side
+    /// cache.
     pub(crate) async fn request_uncached<'a>(&self, args: impl Into<Outgoing<'a>>, opts: CallOptions) -> Result<Value> {
         let args = args.into();
         if self.local().pipeline_mode {

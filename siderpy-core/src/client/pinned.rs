@@ -51,6 +51,15 @@ impl Pinned {
     }
 }
 
+impl Redis {
+    /// The db a dedicated handle's commands run in (what it `SELECT`ed);
+    /// `None` on any other handle.
+    pub(super) fn dedicated_db(&self) -> Option<i64> {
+        let local = self.local();
+        local.pinned.as_ref()?.session.as_ref().map(|s| lock(s).info.db)
+    }
+}
+
 fn lock(session: &Mutex<Session>) -> std::sync::MutexGuard<'_, Session> {
     session.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -17,7 +17,7 @@ mod slot;
 mod topology;
 
 use std::collections::HashMap;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -601,10 +601,17 @@ impl RedisCluster {
             };
         }
         let queued = if asking { None } else { node.try_send_shared(args, &opts) };
+        // Every attempt is the node's command, in its span and to its observer.
         match queued {
-            Some((rx, limit)) => Attempt::of(node.await_shared(rx, limit).await, &addr.host),
+            Some((rx, limit)) => {
+                let reply = node.probe(args, &opts).run(node.await_shared(rx, limit)).await;
+                Attempt::of(reply, &addr.host)
+            }
             None => match node.connection().await {
-                Err(e) => Attempt::Unreachable(e),
+                Err(e) => {
+                    node.probe(args, &opts).finish(Err(&e));
+                    Attempt::Unreachable(e)
+                }
                 Ok(_) if asking => Attempt::of(ask(&node, args, opts).await, &addr.host),
                 Ok(_) => Attempt::of(node.request(args, opts).await, &addr.host),
             },
@@ -661,16 +668,21 @@ async fn ask(node: &Redis, args: &CmdArgs, opts: CallOptions) -> Result<Value> {
     let mut frame = BytesMut::with_capacity(args.frame_len_hint());
     args.write_frame(&mut frame);
     let parts: [&[u8]; 2] = [ASKING, &frame];
-    let batch = node.request_batch(Frames { parts: &parts, n: 2 }, opts.blocking());
-    let replies = match opts.timeout {
-        Some(limit) => tokio::time::timeout(limit, batch).await.map_err(|_| Error::Timeout(Timeout::Read))?,
-        None => batch.await,
-    }?;
-    match replies.into_iter().nth(1) {
-        Some(Value::Error(e)) => Err(Error::Redis(e)),
-        Some(v) => Ok(v),
-        None => Err(Error::protocol("ASKING batch lost a reply")),
-    }
+    // The command's own span, as if sent alone.
+    node.probe(args, &opts)
+        .run(async {
+            let batch = node.request_batch(Frames { parts: &parts, n: 2 }, opts.blocking());
+            let replies = match opts.timeout {
+                Some(limit) => tokio::time::timeout(limit, batch).await.map_err(|_| Error::Timeout(Timeout::Read))?,
+                None => batch.await,
+            }?;
+            match replies.into_iter().nth(1) {
+                Some(Value::Error(e)) => Err(Error::Redis(e)),
+                Some(v) => Ok(v),
+                None => Err(Error::protocol("ASKING batch lost a reply")),
+            }
+        })
+        .await
 }
 
 /// Runs `futures` on tasks of their own, so nodes are asked in parallel;
@@ -715,17 +727,21 @@ impl<'a> Executor for &'a RedisCluster {
     }
 }
 
-impl<'a, K: ?Sized, R: FromValue + Send + 'a> IntoFuture for Cmd<&'a RedisCluster, K, R> {
-    type Output = Result<R>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<R>> + Send + 'a>>;
+impl<'a> crate::command::Sink for &'a RedisCluster {
+    type Running<R> = crate::command::Boxed<'a, R>;
+}
 
-    fn into_future(self) -> Self::IntoFuture {
-        let Cmd { sink: cluster, args, opts, .. } = self;
-        Box::pin(async move {
-            let value = cluster.request(&args, opts).await?;
-            convert::<R>(value, cluster.text_policy()).map_err(|e| match e {
-                Error::Type(t) => Error::Type(t.with_command(&args.name())),
-                e => e,
+impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a RedisCluster, K, R> {
+    type Output = Result<R>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<R>> {
+        self.get_mut().poll_boxed(cx, |cluster, args, opts| {
+            Box::pin(async move {
+                let value = cluster.request(&args, opts).await?;
+                convert::<R>(value, cluster.text_policy()).map_err(|e| match e {
+                    Error::Type(t) => Error::Type(t.with_command(&args.name())),
+                    e => e,
+                })
             })
         })
     }

@@ -70,13 +70,14 @@ impl RedisCluster {
         }
         // Every node's share is queued on its connection before any reply
         // is awaited: the nodes work at once, with no task per node.
+        let nodes: Vec<_> = by_node.into_iter().map(|(addr, indices)| (self.node(addr), addr, indices)).collect();
         // Each node has its own script cache: the nodes that get a script
         // call load what they lack first, all at once, each in a round trip
         // of its own so that the share's replies stay one per command.
         let mut loaded: Vec<Result<()>> = Vec::new();
         if !scripts.is_empty() {
-            loaded = concurrently(by_node.iter().map(|(addr, indices)| {
-                let node = self.node(addr);
+            loaded = concurrently(nodes.iter().map(|(node, _, indices)| {
+                let node = std::sync::Arc::clone(node);
                 let needed: Vec<Loadable> =
                     scripts.iter().filter(|(i, _)| indices.contains(i)).map(|(_, s)| s.clone()).collect();
                 async move { load_missing(&node, &needed).await }
@@ -91,40 +92,45 @@ impl RedisCluster {
             return Err(e);
         }
         let mut loaded = loaded.into_iter();
-        let mut queued = Vec::with_capacity(by_node.len());
+        let mut queued = Vec::with_capacity(nodes.len());
         let mut again = alone;
         let mut frames = BytesMut::new();
-        for (addr, indices) in by_node {
-            let node = self.node(addr);
+        for (node, addr, indices) in &nodes {
             if let Some(Err(_)) = loaded.next() {
                 // Nothing of the share was sent: retried alone, as for an
                 // unreachable node.
-                queued.push((addr, node, indices, Share::Unreachable));
+                queued.push((addr, node, indices, Share::Unreachable, None));
                 continue;
             }
             frames.clear();
             let mut blocking = false;
-            for &i in &indices {
+            for &i in indices {
                 let (args, info) = &commands[i];
                 args.write_frame(&mut frames);
                 blocking |= info.is_some_and(|i| i.blocking);
             }
+            // Each node's share is a pipeline of that node's, in its span
+            // and to its observer, from when it is queued.
+            let mut probe = None;
             let reply = if blocking {
                 // On a side connection of its own, as on a single server.
-                Share::Done(send_batch(&node, &frames, indices.len(), true, false).await)
+                Share::Done(send_batch(node, &frames, indices.len(), true, false).await)
             } else {
                 match node.connection().await {
                     Ok(conn) => match conn.send_frames(Frames { parts: &[&frames], n: indices.len() }) {
-                        Ok(rx) => Share::Queued(rx),
+                        Ok(rx) => {
+                            probe = Some(node.probe_batch("PIPELINE", indices.len()));
+                            Share::Queued(rx)
+                        }
                         Err(_) => Share::Unreachable,
                     },
                     Err(_) => Share::Unreachable,
                 }
             };
-            queued.push((addr, node, indices, reply));
+            queued.push((addr, node, indices, reply, probe));
         }
         let mut replies: Vec<Option<Value>> = vec![None; commands.len()];
-        for (addr, node, indices, batch) in queued {
+        for (addr, node, indices, batch, probe) in queued {
             let batch = match batch {
                 Share::Queued(rx) => {
                     let limit = node.read_timeout();
@@ -132,16 +138,19 @@ impl RedisCluster {
                     if let (Err(Error::Timeout(Timeout::Read)), Some(waited)) = (&batch, limit) {
                         node.read_timed_out(waited);
                     }
+                    if let Some(probe) = probe {
+                        probe.finish(batch.as_ref().map(drop));
+                    }
                     batch
                 }
                 Share::Done(replies) => replies,
                 // Nothing was sent: each command is retried alone.
                 Share::Unreachable => {
-                    again.extend(indices);
+                    again.extend(indices.iter().copied());
                     continue;
                 }
             };
-            for (i, reply) in indices.into_iter().zip(batch?) {
+            for (i, reply) in indices.iter().copied().zip(batch?) {
                 match &reply {
                     Value::Error(e) if redirect(e, &addr.host).is_some() => again.push(i),
                     _ => replies[i] = Some(reply),

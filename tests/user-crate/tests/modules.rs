@@ -7,7 +7,7 @@ mod support;
 
 use siderpy::cluster::{key_slot, RedisCluster};
 use siderpy::prelude::*;
-use siderpy::{Redis, RedisPool, Value};
+use siderpy::{Json, Redis, RedisPool, Value};
 
 use siderpy_user_fixture::bloom_commands::prelude::*;
 use siderpy_user_fixture::json_commands::prelude::*;
@@ -23,6 +23,31 @@ fn modules() -> Vec<String> {
 
 fn server() -> RedisServer {
     modules().iter().fold(RedisServer::builder(), |b, line| b.config(line)).start()
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Doc {
+    name: String,
+    n: i64,
+    tags: Vec<String>,
+}
+
+/// Documents in and out as Rust values (`Json<T>`, the `serde` feature).
+#[tokio::test]
+async fn json_documents_as_rust_values() {
+    let server = server();
+    let redis = Redis::new(&server.url()).unwrap();
+    let doc = Doc { name: "a".into(), n: 1, tags: vec!["x".into()] };
+    assert!(redis.json_set("typed:1", "$", Json(&doc)).await.unwrap());
+    // No path: the document itself.
+    let back: Option<Json<Doc>> = redis.json_get("typed:1").returning().await.unwrap();
+    assert_eq!(back, Some(Json(doc)));
+    assert!(redis.json_set("typed:1", "$.tags", Json(["y", "z"])).await.unwrap());
+    // A JSONPath: every match, in an array.
+    let tags: Option<Json<Vec<Vec<String>>>> = redis.json_get("typed:1").path(["$.tags"]).returning().await.unwrap();
+    assert_eq!(tags, Some(Json(vec![vec!["y".to_string(), "z".to_string()]])));
+    let missing: Option<Json<Doc>> = redis.json_get("typed:none").returning().await.unwrap();
+    assert_eq!(missing, None);
 }
 
 #[tokio::test]
