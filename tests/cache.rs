@@ -1,19 +1,23 @@
 //! Client-side caching against real servers: counters, what is cached,
 //! a stale-read hunter over a million reads with a server restart, OPTIN
 //! and BCAST, the size bounds, RESP2 through REDIRECT (and losing it), the
-//! pool, and a cluster whose slot moves.
+//! pool, a cluster whose slot moves, and cached reads as commands like any
+//! other (observed once each; options set only before the first poll).
 
 #[macro_use]
 mod support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use siderpy::cluster::RedisCluster;
 use siderpy::prelude::*;
-use siderpy::{CacheConfig, CacheMode, CacheStats, Protocol, Redis, RedisPool};
+use siderpy::{
+    CacheConfig, CacheMode, CacheStats, CommandEvent, CommandObserver, Error, Outcome, Protocol, Redis, RedisPool,
+};
 use support::cluster::{key_for_slot, TestCluster};
 use support::{client, ping_once_reconnected, url, wait_until, RedisServer};
 
@@ -471,4 +475,71 @@ async fn cluster_nodes_cache_and_a_slot_migration_invalidates() {
         let _: Option<String> = redis.get(&key).returning().await.unwrap();
     }
     assert!(redis.cache_stats().unwrap().hits >= before + 2, "cached on the new node");
+}
+
+/// What an observer heard: each command's operation and outcome.
+#[derive(Default)]
+struct Heard(Mutex<Vec<(String, String)>>);
+
+impl CommandObserver for Heard {
+    fn on_complete(&self, ev: &CommandEvent<'_>) {
+        let outcome = match ev.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Cancelled => "cancelled",
+            _ => ev.error_type().unwrap_or("error"),
+        };
+        self.0.lock().unwrap().push((ev.operation.to_owned(), outcome.to_owned()));
+    }
+}
+
+impl Heard {
+    fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn heard(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+#[tokio::test]
+async fn cached_reads_are_observed_once_each_and_take_options_only_before_polling() {
+    let server = RedisServer::start();
+    let writer = client(&server, Protocol::Resp3);
+    let events = Arc::new(Heard::default());
+    let redis = Redis::builder(&url(&server, Protocol::Resp3))
+        .unwrap()
+        .cache(CacheConfig::new())
+        .observer(events.clone())
+        .build();
+    writer.set("k", "v").await.unwrap();
+    writer.set("j", "w").await.unwrap();
+    writer.lpush("list", "a").await.unwrap();
+
+    // Before connecting (the general path: connect, then look up), once
+    // connected (the fast path), and the hits after each miss.
+    for key in ["k", "k", "k", "j", "j"] {
+        let v: Option<String> = redis.get(key).returning().await.unwrap();
+        assert_eq!(v.as_deref(), Some(if key == "k" { "v" } else { "w" }));
+    }
+    for _ in 0..2 {
+        assert!(redis.get("list").returning::<Option<String>>().await.is_err(), "WRONGTYPE");
+    }
+    let s = stats(&redis);
+    assert_eq!((s.misses, s.hits), (4, 3), "two keys missed once each, the list twice: {s:?}");
+    let info: String = writer.execute_cmd("INFO", ["commandstats"]).returning().await.unwrap();
+    assert!(info.contains("cmdstat_get:calls=4,"), "{info}");
+    // Every read reported once, hit or miss, as the server would answer it.
+    let mut want = vec![("GET", "ok"); 5];
+    want.extend([("GET", "WRONGTYPE"); 2]);
+    assert_eq!(events.take(), heard(&want));
+
+    // Marking a read after its first poll is refused like any option.
+    let mut cmd = redis.get("k").returning::<Option<String>>();
+    assert!((&mut cmd).now_or_never().is_some_and(|hit| hit.is_ok()), "a hit is ready at once");
+    let mut cmd = redis.blpop("empty", 0);
+    assert!((&mut cmd).now_or_never().is_none(), "BLPOP on an empty list waits");
+    let err = cmd.cached().await.unwrap_err();
+    assert!(matches!(&err, Error::Usage(m) if m.contains("after the command was first polled")), "{err:?}");
+    assert_eq!(redis.get("k").returning::<Option<String>>().await.unwrap().as_deref(), Some("v"));
 }

@@ -102,7 +102,8 @@ impl CommandEvent<'_> {
 #[non_exhaustive]
 pub enum Outcome<'a> {
     /// The server replied, and not with an error (a pipeline: every reply
-    /// came back, error replies among them or not).
+    /// came back, error replies among them or not); or the client-side
+    /// cache did.
     Ok,
     /// The server replied with an error, or the command failed on the way
     /// (timeout, connection lost, refused before sending).
