@@ -135,7 +135,10 @@ async fn cancelled_after_its_first_poll_shifts_no_reply(p: Protocol) {
     let server = RedisServer::start();
     let redis = client(&server, p);
     redis.ping().await.unwrap();
-    // Polled once (sent on the open connection), then given up.
+    // Polled once (sent on the open connection), then given up. Writes are
+    // paused on the server, so that its reply cannot be there yet however
+    // late this task runs after sending it.
+    server.admin().execute_cmd("CLIENT", ("PAUSE", 200, "WRITE")).await.unwrap();
     let mut cmd = redis.incr("sent");
     assert!((&mut cmd).now_or_never().is_none(), "the reply cannot be there on the first poll");
     drop(cmd);
