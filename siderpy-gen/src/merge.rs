@@ -14,7 +14,8 @@ use crate::Error;
 const FROM_SERVER: &[&str] = &["arity", "key_specs", "command_flags", "acl_categories", "hints", "doc_flags"];
 
 /// `published` with, for each of its commands the server knows, the
-/// [`FROM_SERVER`] fields it lacks; and the server's commands that share a
+/// fields it lacks among arity, key specs, flags, ACL categories, hints and
+/// doc flags; and the server's commands that share a
 /// prefix with the published ones (`JSON.` for RedisJSON) but that the
 /// published spec does not have, as the server reports them.
 ///
