@@ -500,8 +500,18 @@ impl CmdArgs {
     /// without listing the others: what routing a one-key command needs.
     pub(crate) fn word(&self, index: usize) -> Option<&[u8]> {
         if self.ordered {
-            // The buffer holds the segments back to back, as sent.
-            return Words(&self.buf).nth(index);
+            // The segments are in order, back to back: only the one that
+            // holds the word is read (a cache lookup comes here for every
+            // read's key).
+            let mut index = index;
+            for s in self.segs.as_slice() {
+                let count = s.count as usize;
+                if index < count {
+                    return Words(&self.buf[s.start as usize..s.end as usize]).nth(index);
+                }
+                index -= count;
+            }
+            return None;
         }
         self.words().get(index).copied()
     }
@@ -561,11 +571,15 @@ impl CmdArgs {
 /// The bytes of the bulk string (`$<len>\r\n<bytes>\r\n`) `buf` starts
 /// with, and what follows it.
 fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    // One pass over the length, by hand: a cache lookup reads its key
+    // this way, on every read.
     let rest = buf.strip_prefix(b"$")?;
-    let nl = memchr::memchr(b'\n', rest)?;
-    let digits = rest[..nl].strip_suffix(b"\r")?;
-    let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    let body = &rest[nl + 1..];
+    let digits = rest.iter().take_while(|d| d.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let len = rest[..digits].iter().try_fold(0usize, |n, &d| n.checked_mul(10)?.checked_add(usize::from(d - b'0')))?;
+    let body = rest[digits..].strip_prefix(b"\r\n")?;
     let end = len.checked_add(2).filter(|&end| end <= body.len())?;
     (&body[len..end] == b"\r\n").then(|| (&body[..len], &body[end..]))
 }

@@ -42,7 +42,9 @@ pub enum Running<'a, R> {
         rx: oneshot::Receiver<Result<Value>>,
         deadline: Option<(Pin<Box<Sleep>>, Duration)>,
         probe: Probe<'a>,
-        fetch: Fetch,
+        /// Boxed, as a miss is slow anyway: `Running` is part of every
+        /// command, and every byte of it is moved with the command.
+        fetch: Box<Fetch>,
     },
     /// Anything but the common case.
     General(Boxed<'a, R>),
@@ -249,7 +251,7 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
         keep_name(args);
         let deadline = timer(limit);
         return Poll::Ready(Ok(match fetch {
-            Some(fetch) => Running::Fetching { rx, deadline, probe, fetch },
+            Some(fetch) => Running::Fetching { rx, deadline, probe, fetch: Box::new(fetch) },
             None => Running::Waiting { rx, deadline, probe },
         }));
     }

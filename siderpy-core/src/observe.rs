@@ -187,7 +187,9 @@ pub(crate) struct Probe<'a> {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
     /// Only with an observer: when the command started, and its name.
-    observed: Option<Observed>,
+    /// Boxed: a probe is part of every running command, which is moved
+    /// about whole, and most clients have no observer.
+    observed: Option<Box<Observed>>,
     finished: bool,
 }
 
@@ -256,11 +258,10 @@ impl<'a> Probe<'a> {
         Probe {
             #[cfg(feature = "tracing")]
             span: span(info, db, op, batch),
-            observed: settings.observer.as_ref().map(|_| Observed {
-                start: Instant::now(),
-                operation: op.owned(),
-                batch,
-            }),
+            observed: settings
+                .observer
+                .as_ref()
+                .map(|_| Box::new(Observed { start: Instant::now(), operation: op.owned(), batch })),
             info,
             db,
             settings,
