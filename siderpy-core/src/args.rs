@@ -571,17 +571,25 @@ impl CmdArgs {
 /// The bytes of the bulk string (`$<len>\r\n<bytes>\r\n`) `buf` starts
 /// with, and what follows it.
 fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
-    // One pass over the length, by hand: a cache lookup reads its key
-    // this way, on every read.
-    let rest = buf.strip_prefix(b"$")?;
-    let digits = rest.iter().take_while(|d| d.is_ascii_digit()).count();
+    // One pass, by hand, with slice patterns rather than slice equality (a
+    // `memcmp` call each): a cache lookup reads its key this way, on every
+    // read.
+    let [b'$', after @ ..] = buf else { return None };
+    let mut rest = after;
+    let mut len = 0usize;
+    let mut digits = 0;
+    while let [d @ b'0'..=b'9', tail @ ..] = rest {
+        len = len.checked_mul(10)?.checked_add(usize::from(*d - b'0'))?;
+        rest = tail;
+        digits += 1;
+    }
+    let [b'\r', b'\n', body @ ..] = rest else { return None };
     if digits == 0 {
         return None;
     }
-    let len = rest[..digits].iter().try_fold(0usize, |n, &d| n.checked_mul(10)?.checked_add(usize::from(d - b'0')))?;
-    let body = rest[digits..].strip_prefix(b"\r\n")?;
-    let end = len.checked_add(2).filter(|&end| end <= body.len())?;
-    (&body[len..end] == b"\r\n").then(|| (&body[..len], &body[end..]))
+    let (word, tail) = body.split_at_checked(len)?;
+    let [b'\r', b'\n', tail @ ..] = tail else { return None };
+    Some((word, tail))
 }
 
 /// The bulk strings of encoded arguments, one by one.
@@ -605,6 +613,24 @@ mod tests {
         let mut out = BytesMut::new();
         args.write_frame(&mut out);
         String::from_utf8(out.to_vec()).unwrap().replace("\r\n", " ")
+    }
+
+    #[test]
+    fn words_are_read_as_sent() {
+        let mut a = CmdArgs::with_name("CLIENT KILL");
+        a.arg(1, "id");
+        a.arg(2, 1234567890123u64);
+        assert_eq!(a.word(1), Some(&b"KILL"[..]));
+        assert_eq!(a.word(3), Some(&b"1234567890123"[..]));
+        assert_eq!(a.word(4), None);
+        let mut b = CmdArgs::with_name("SET");
+        b.arg(2, "v");
+        b.arg(1, "k");
+        assert_eq!((b.word(1), b.word(2)), (Some(&b"k"[..]), Some(&b"v"[..])));
+        assert_eq!(bulk(b"$2\r\nab\r\nrest"), Some((&b"ab"[..], &b"rest"[..])));
+        for bad in [&b"$\r\n\r\n"[..], b"$2\r\nab", b"$2\nab\r\n", b"$99999999999999999999999\r\n", b"*1\r\n"] {
+            assert_eq!(bulk(bad), None);
+        }
     }
 
     #[test]

@@ -147,6 +147,7 @@ pub fn type_error(expected: &str, value: &Value) -> Error {
 }
 
 /// Unwraps attributes and turns nested error replies into errors.
+#[inline]
 fn plain(value: Value) -> Result<Value, Error> {
     // `into_inner` by hand: a plain value, by far the most common, goes
     // through with no call.
@@ -244,6 +245,7 @@ macro_rules! float {
 float!(f32, f64);
 
 /// The bytes of a string-like reply; numbers as their text.
+#[inline]
 fn into_bytes(value: Value, expected: &str) -> Result<Bytes, Error> {
     match plain(value)? {
         Value::Bulk(b) | Value::Simple(b) | Value::BigNumber(b) => Ok(b),

@@ -234,7 +234,9 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
     let fetch = match redis.cache_lookup(cache, args, &opts) {
         Lookup::Hit(v) => {
             coop.made_progress();
-            redis.probe(args, &opts).finish(Ok(()));
+            if Probe::wanted(redis.observability()) {
+                redis.probe(args, &opts).finish(Ok(()));
+            }
             return Poll::Ready(Err(finish(redis, || args.name(), Ok(v))));
         }
         Lookup::Fetch(fetch) => Some(fetch),

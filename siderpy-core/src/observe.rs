@@ -249,6 +249,18 @@ impl<'a> Probe<'a> {
         probe
     }
 
+    /// Whether a command's probe would report anything: an observer is
+    /// set, or a `tracing` subscriber may want its `DEBUG` span. Without
+    /// either, a command answered at once (a cache hit) skips its probe.
+    #[inline]
+    pub(crate) fn wanted(settings: &Observability) -> bool {
+        #[cfg(feature = "tracing")]
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            return true;
+        }
+        settings.observer.is_some()
+    }
+
     /// The probe of a batch (`"PIPELINE"`, `"MULTI"`) of `n` commands.
     pub(crate) fn batch(info: &'a ConnectionInfo, settings: &'a Observability, op: &'static str, n: usize) -> Self {
         Probe::new(info, info.db, settings, Op::Static(op), n)
