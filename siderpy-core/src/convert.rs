@@ -149,11 +149,14 @@ pub fn type_error(expected: &str, value: &Value) -> Error {
 /// Unwraps attributes and turns nested error replies into errors.
 #[inline]
 fn plain(value: Value) -> Result<Value, Error> {
-    // `into_inner` by hand: a plain value, by far the most common, goes
-    // through with no call.
+    // A plain value, by far the most common, goes through with no call
+    // (and no recursion, so that this inlines).
     match value {
         Value::Error(e) => Err(Error::Redis(e)),
-        Value::Attribute { value, .. } => plain(*value),
+        v @ Value::Attribute { .. } => match v.into_inner() {
+            Value::Error(e) => Err(Error::Redis(e)),
+            v => Ok(v),
+        },
         v => Ok(v),
     }
 }
