@@ -500,8 +500,18 @@ impl CmdArgs {
     /// without listing the others: what routing a one-key command needs.
     pub(crate) fn word(&self, index: usize) -> Option<&[u8]> {
         if self.ordered {
-            // The buffer holds the segments back to back, as sent.
-            return Words(&self.buf).nth(index);
+            // The segments are in order, back to back: only the one that
+            // holds the word is read (a cache lookup comes here for every
+            // read's key).
+            let mut index = index;
+            for s in self.segs.as_slice() {
+                let count = s.count as usize;
+                if index < count {
+                    return Words(&self.buf[s.start as usize..s.end as usize]).nth(index);
+                }
+                index -= count;
+            }
+            return None;
         }
         self.words().get(index).copied()
     }
@@ -561,13 +571,25 @@ impl CmdArgs {
 /// The bytes of the bulk string (`$<len>\r\n<bytes>\r\n`) `buf` starts
 /// with, and what follows it.
 fn bulk(buf: &[u8]) -> Option<(&[u8], &[u8])> {
-    let rest = buf.strip_prefix(b"$")?;
-    let nl = memchr::memchr(b'\n', rest)?;
-    let digits = rest[..nl].strip_suffix(b"\r")?;
-    let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    let body = &rest[nl + 1..];
-    let end = len.checked_add(2).filter(|&end| end <= body.len())?;
-    (&body[len..end] == b"\r\n").then(|| (&body[..len], &body[end..]))
+    // One pass, by hand, with slice patterns rather than slice equality (a
+    // `memcmp` call each): a cache lookup reads its key this way, on every
+    // read.
+    let [b'$', after @ ..] = buf else { return None };
+    let mut rest = after;
+    let mut len = 0usize;
+    let mut digits = 0;
+    while let [d @ b'0'..=b'9', tail @ ..] = rest {
+        len = len.checked_mul(10)?.checked_add(usize::from(*d - b'0'))?;
+        rest = tail;
+        digits += 1;
+    }
+    let [b'\r', b'\n', body @ ..] = rest else { return None };
+    if digits == 0 {
+        return None;
+    }
+    let (word, tail) = body.split_at_checked(len)?;
+    let [b'\r', b'\n', tail @ ..] = tail else { return None };
+    Some((word, tail))
 }
 
 /// The bulk strings of encoded arguments, one by one.
@@ -591,6 +613,24 @@ mod tests {
         let mut out = BytesMut::new();
         args.write_frame(&mut out);
         String::from_utf8(out.to_vec()).unwrap().replace("\r\n", " ")
+    }
+
+    #[test]
+    fn words_are_read_as_sent() {
+        let mut a = CmdArgs::with_name("CLIENT KILL");
+        a.arg(1, "id");
+        a.arg(2, 1234567890123u64);
+        assert_eq!(a.word(1), Some(&b"KILL"[..]));
+        assert_eq!(a.word(3), Some(&b"1234567890123"[..]));
+        assert_eq!(a.word(4), None);
+        let mut b = CmdArgs::with_name("SET");
+        b.arg(2, "v");
+        b.arg(1, "k");
+        assert_eq!((b.word(1), b.word(2)), (Some(&b"k"[..]), Some(&b"v"[..])));
+        assert_eq!(bulk(b"$2\r\nab\r\nrest"), Some((&b"ab"[..], &b"rest"[..])));
+        for bad in [&b"$\r\n\r\n"[..], b"$2\r\nab", b"$2\nab\r\n", b"$99999999999999999999999\r\n", b"*1\r\n"] {
+            assert_eq!(bulk(bad), None);
+        }
     }
 
     #[test]

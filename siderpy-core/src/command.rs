@@ -223,11 +223,11 @@ pub(crate) enum Stage<T> {
 }
 
 impl<T> Stage<T> {
-    /// The stage of the command once an option changed it.
-    fn changed(self) -> Stage<T> {
-        match self {
-            Stage::Built => Stage::Built,
-            _ => Stage::Misused,
+    /// An option changed the command. In place: the stage is most of a
+    /// `Cmd`, and every generated setter comes here.
+    fn change(&mut self) {
+        if !matches!(self, Stage::Built) {
+            *self = Stage::Misused;
         }
     }
 
@@ -319,7 +319,7 @@ impl<S: Sink, K: ?Sized, R> Cmd<S, K, R> {
     /// The arguments, for generated setters.
     #[doc(hidden)]
     pub fn __args(&mut self) -> &mut CmdArgs {
-        self.stage = std::mem::replace(&mut self.stage, Stage::Done).changed();
+        self.stage.change();
         &mut self.args
     }
 
@@ -372,7 +372,7 @@ impl<S: Sink, K: ?Sized, R> Cmd<S, K, R> {
     /// [`Error::Timeout`](crate::Error::Timeout).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.opts.timeout = Some(timeout);
-        self.stage = self.stage.changed();
+        self.stage.change();
         self
     }
 
@@ -392,7 +392,7 @@ impl<S: Sink, K: ?Sized, R> Cmd<S, K, R> {
     /// ```
     pub fn cached(mut self) -> Self {
         self.opts.cached = true;
-        self.stage = self.stage.changed();
+        self.stage.change();
         self
     }
 

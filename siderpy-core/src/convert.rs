@@ -37,12 +37,14 @@ thread_local! {
 /// [`Error::Type`] keeping `value` whole ([`Error::into_reply`]) when it does
 /// not convert; a nested error reply as [`Error::Redis`].
 pub fn convert<T: FromValue>(value: Value, policy: TextPolicy) -> Result<T, Error> {
-    if !T::FALLIBLE {
+    if T::converts(&value) {
         return T::from_value(value);
     }
     // A conversion consumes what it reads, and the command has already run:
     // a copy (reference counts for the bytes, one allocation per aggregate)
-    // is what lets a failure hand the reply back.
+    // is what lets a failure hand the reply back. Not made when the
+    // conversion cannot fail: a reference count taken and dropped at once,
+    // on bytes other threads read too, is a good part of a cache hit.
     let kept = value.clone();
     let keep = |e| match e {
         Error::Type(t) => Error::Type(t.with_reply(kept)),
@@ -109,10 +111,13 @@ pub trait FromValue: Sized {
     #[doc(hidden)]
     const FLAT_ARITY: usize = 1;
 
-    /// False only for [`Value`], whose conversion cannot fail: [`convert`]
-    /// then keeps no copy of the reply for the error.
+    /// Whether `from_value` cannot fail on `value` with a type error (the
+    /// failure that hands the reply back): [`convert`] then keeps no copy
+    /// of it. `false` is always right.
     #[doc(hidden)]
-    const FALLIBLE: bool = true;
+    fn converts(_value: &Value) -> bool {
+        false
+    }
 
     /// Whether an empty hash or map is `None` when this type is asked for
     /// as an `Option` (`HGETALL` of a missing key answers `{}`): true for
@@ -142,15 +147,24 @@ pub fn type_error(expected: &str, value: &Value) -> Error {
 }
 
 /// Unwraps attributes and turns nested error replies into errors.
+#[inline]
 fn plain(value: Value) -> Result<Value, Error> {
-    match value.into_inner() {
+    // A plain value, by far the most common, goes through with no call
+    // (and no recursion, so that this inlines).
+    match value {
         Value::Error(e) => Err(Error::Redis(e)),
+        v @ Value::Attribute { .. } => match v.into_inner() {
+            Value::Error(e) => Err(Error::Redis(e)),
+            v => Ok(v),
+        },
         v => Ok(v),
     }
 }
 
 impl FromValue for Value {
-    const FALLIBLE: bool = false;
+    fn converts(_value: &Value) -> bool {
+        true
+    }
 
     fn from_value(value: Value) -> Result<Self, Error> {
         Ok(value)
@@ -234,6 +248,7 @@ macro_rules! float {
 float!(f32, f64);
 
 /// The bytes of a string-like reply; numbers as their text.
+#[inline]
 fn into_bytes(value: Value, expected: &str) -> Result<Bytes, Error> {
     match plain(value)? {
         Value::Bulk(b) | Value::Simple(b) | Value::BigNumber(b) => Ok(b),
@@ -245,6 +260,18 @@ fn into_bytes(value: Value, expected: &str) -> Result<Bytes, Error> {
 }
 
 impl FromValue for Bytes {
+    fn converts(value: &Value) -> bool {
+        matches!(
+            value,
+            Value::Bulk(_)
+                | Value::Simple(_)
+                | Value::BigNumber(_)
+                | Value::Verbatim { .. }
+                | Value::Int(_)
+                | Value::Double(_)
+        )
+    }
+
     fn from_value(value: Value) -> Result<Self, Error> {
         into_bytes(value, "Bytes")
     }
@@ -266,6 +293,10 @@ impl FromValue for String {
 
 /// Nil is `None`.
 impl<T: FromValue> FromValue for Option<T> {
+    fn converts(value: &Value) -> bool {
+        matches!(value, Value::Nil) || T::converts(value)
+    }
+
     fn from_value(value: Value) -> Result<Self, Error> {
         match plain(value)? {
             Value::Nil => Ok(None),

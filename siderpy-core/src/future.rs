@@ -42,7 +42,9 @@ pub enum Running<'a, R> {
         rx: oneshot::Receiver<Result<Value>>,
         deadline: Option<(Pin<Box<Sleep>>, Duration)>,
         probe: Probe<'a>,
-        fetch: Fetch,
+        /// Boxed, as a miss is slow anyway: `Running` is part of every
+        /// command, and every byte of it is moved with the command.
+        fetch: Box<Fetch>,
     },
     /// Anything but the common case.
     General(Boxed<'a, R>),
@@ -232,7 +234,9 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
     let fetch = match redis.cache_lookup(cache, args, &opts) {
         Lookup::Hit(v) => {
             coop.made_progress();
-            redis.probe(args, &opts).finish(Ok(()));
+            if Probe::wanted(redis.observability()) {
+                redis.probe(args, &opts).finish(Ok(()));
+            }
             return Poll::Ready(Err(finish(redis, || args.name(), Ok(v))));
         }
         Lookup::Fetch(fetch) => Some(fetch),
@@ -249,7 +253,7 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
         keep_name(args);
         let deadline = timer(limit);
         return Poll::Ready(Ok(match fetch {
-            Some(fetch) => Running::Fetching { rx, deadline, probe, fetch },
+            Some(fetch) => Running::Fetching { rx, deadline, probe, fetch: Box::new(fetch) },
             None => Running::Waiting { rx, deadline, probe },
         }));
     }

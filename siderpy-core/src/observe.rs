@@ -187,7 +187,9 @@ pub(crate) struct Probe<'a> {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
     /// Only with an observer: when the command started, and its name.
-    observed: Option<Observed>,
+    /// Boxed: a probe is part of every running command, which is moved
+    /// about whole, and most clients have no observer.
+    observed: Option<Box<Observed>>,
     finished: bool,
 }
 
@@ -247,6 +249,18 @@ impl<'a> Probe<'a> {
         probe
     }
 
+    /// Whether a command's probe would report anything: an observer is
+    /// set, or a `tracing` subscriber may want its `DEBUG` span. Without
+    /// either, a command answered at once (a cache hit) skips its probe.
+    #[inline]
+    pub(crate) fn wanted(settings: &Observability) -> bool {
+        #[cfg(feature = "tracing")]
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            return true;
+        }
+        settings.observer.is_some()
+    }
+
     /// The probe of a batch (`"PIPELINE"`, `"MULTI"`) of `n` commands.
     pub(crate) fn batch(info: &'a ConnectionInfo, settings: &'a Observability, op: &'static str, n: usize) -> Self {
         Probe::new(info, info.db, settings, Op::Static(op), n)
@@ -256,11 +270,10 @@ impl<'a> Probe<'a> {
         Probe {
             #[cfg(feature = "tracing")]
             span: span(info, db, op, batch),
-            observed: settings.observer.as_ref().map(|_| Observed {
-                start: Instant::now(),
-                operation: op.owned(),
-                batch,
-            }),
+            observed: settings
+                .observer
+                .as_ref()
+                .map(|_| Box::new(Observed { start: Instant::now(), operation: op.owned(), batch })),
             info,
             db,
             settings,

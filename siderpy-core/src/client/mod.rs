@@ -312,6 +312,12 @@ impl Redis {
         Probe::command(&config.info, config.info.db, &config.observe, args, opts)
     }
 
+    /// What this client reports of its commands.
+    #[inline]
+    pub(crate) fn observability(&self) -> &crate::observe::Observability {
+        &self.inner.config.observe
+    }
+
     /// The span and observer event of a batch of `n` commands (`op` is
     /// `"PIPELINE"` or `"MULTI"`).
     pub(crate) fn probe_batch(&self, op: &'static str, n: usize) -> Probe<'_> {
