@@ -530,16 +530,22 @@ impl CmdArgs {
         if self.ordered {
             return vec![&self.buf[..]];
         }
-        let mut segs: Vec<&Seg> = self.segs.as_slice().iter().collect();
-        segs.sort_by_key(|s| s.slot); // stable, as `write_frame`
-        segs.into_iter().map(|s| &self.buf[s.start as usize..s.end as usize]).collect()
+        self.segs_in_order().into_iter().map(|s| &self.buf[s.start as usize..s.end as usize]).collect()
+    }
+
+    /// The segments in the order they are sent: by slot, and stable, so
+    /// that equal slots keep their order. One sort for every caller, so
+    /// that it is compiled once.
+    fn segs_in_order(&self) -> Vec<&Seg> {
+        let mut order: Vec<&Seg> = self.segs.as_slice().iter().collect();
+        order.sort_by_key(|s| s.slot);
+        order
     }
 
     /// Writes every argument (name included, if any) to `out` without the
     /// array header; returns how many bulk strings that is.
     pub(crate) fn write_body(&self, out: &mut BytesMut) -> u32 {
-        let mut order: Vec<&Seg> = self.segs.as_slice().iter().collect();
-        order.sort_by_key(|s| s.slot);
+        let order = self.segs_in_order();
         for s in &order {
             out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);
         }
@@ -560,9 +566,7 @@ impl CmdArgs {
             out.extend_from_slice(&self.buf);
             return;
         }
-        let mut order: Vec<&Seg> = self.segs.as_slice().iter().collect();
-        order.sort_by_key(|s| s.slot); // stable: equal slots keep their order
-        for s in order {
+        for s in self.segs_in_order() {
             out.extend_from_slice(&self.buf[s.start as usize..s.end as usize]);
         }
     }
