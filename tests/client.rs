@@ -16,6 +16,7 @@ use support::{client, client_id, client_info, url, wait_until, with_protocol, Re
 protocol_tests!(
     commands_round_trip,
     one_argument_where_several_may_go,
+    one_pair_where_several_may_go,
     server_error_keeps_the_connection,
     hundred_tasks_share_one_client,
     dropped_future_does_not_desynchronise,
@@ -67,6 +68,27 @@ async fn one_argument_where_several_may_go(p: Protocol) {
     assert_eq!(redis.exists("set").await.unwrap(), 0);
     let n: i64 = redis.eval("return #KEYS").key("k").returning().await.unwrap();
     assert_eq!(n, 1);
+}
+
+/// Where the spec repeats a block (field/value pairs, score/member,
+/// longitude/latitude/member), one tuple works as well as a list of them.
+async fn one_pair_where_several_may_go(p: Protocol) {
+    let server = RedisServer::start();
+    let redis = client(&server, p);
+    assert_eq!(redis.hset("h", ("f", "v")).await.unwrap(), 1);
+    assert_eq!(redis.hset("h", [("g", 1), ("h", 2)]).await.unwrap(), 2);
+    let fields: HashMap<String, String> = redis.hgetall("h").returning().await.unwrap();
+    assert_eq!(fields.len(), 3);
+    assert_eq!(fields["f"], "v");
+    assert_eq!(redis.zadd("z", (1.5, "ann")).await.unwrap(), 1);
+    assert_eq!(redis.zadd("z", vec![(2, "bob"), (3, "cy")]).await.unwrap(), 2);
+    assert_eq!(redis.zscore("z", "ann").await.unwrap(), Some(1.5));
+    assert_eq!(redis.geoadd("g", (13.361389, 38.115556, "Palermo")).await.unwrap(), 1);
+    redis.mset(("k1", "v1")).await.unwrap();
+    redis.mset([("k2", "v2"), ("k3", "v3")]).await.unwrap();
+    assert_eq!(redis.get("k1").await.unwrap().as_deref(), Some(&b"v1"[..]));
+    let pairs = (0..3).map(|i| (format!("f{i}"), i));
+    assert_eq!(redis.hset("h2", pairs).await.unwrap(), 3);
 }
 
 /// ECHOes a payload only this call uses and checks the reply is it.

@@ -118,11 +118,11 @@ pub trait Multiple<M> {
     fn into_args(self) -> Self::IntoArgs;
 }
 
-/// [`Multiple`]'s marker for a single argument.
+/// [`Multiple`]'s and [`Tuples`]' marker for a single item.
 #[derive(Debug)]
 pub enum One {}
 
-/// [`Multiple`]'s marker for a collection or iterator of arguments.
+/// [`Multiple`]'s and [`Tuples`]' marker for a collection or iterator of items.
 #[derive(Debug)]
 pub enum Several {}
 
@@ -139,6 +139,68 @@ where
     I: IntoIterator,
     I::Item: ToArg,
 {
+    type Item = I::Item;
+    type IntoArgs = I::IntoIter;
+    fn into_args(self) -> Self::IntoArgs {
+        self.into_iter()
+    }
+}
+
+/// One tuple or several, where the spec repeats a block of arguments
+/// (HSET's field and value, ZADD's score and member, GEOADD's longitude,
+/// latitude and member): `redis.hset("h", ("f", "v"))` and
+/// `redis.hset("h", [("f", "v"), ("g", "w")])` both work, as does any
+/// iterator of tuples. The method's signature says what each position takes.
+///
+/// `M` is [`One`] or [`Several`], as for [`Multiple`].
+///
+/// # Examples
+/// ```no_run
+/// # extern crate siderpy_core as siderpy;
+/// # async fn f(redis: siderpy::Redis) -> siderpy::Result<()> {
+/// use siderpy::prelude::*;
+/// redis.zadd("scores", (1.5, "ann")).await?;
+/// redis.zadd("scores", [(2, "bob"), (3, "cy")]).await?;
+/// let fields = vec![("name", "Ada"), ("lang", "en")];
+/// redis.hset("user:1", fields).await?;
+/// # Ok(()) }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is neither a tuple nor a list of tuples",
+    label = "expected a tuple such as (field, value), or a collection or iterator of them",
+    note = "the command repeats a block of arguments: pass one as a tuple, several as any `IntoIterator` of tuples"
+)]
+pub trait Tuples<M> {
+    /// The type of each tuple.
+    type Item;
+    /// The tuples, in order.
+    type IntoArgs: Iterator<Item = Self::Item>;
+    /// The tuples, in order.
+    fn into_args(self) -> Self::IntoArgs;
+}
+
+// Each tuple length the spec's blocks need (GEOADD's is the longest, 3),
+// with room for a module's.
+macro_rules! one_tuple {
+    ($($t:ident),+) => {
+        impl<$($t),+> Tuples<One> for ($($t,)+) {
+            type Item = Self;
+            type IntoArgs = std::iter::Once<Self>;
+            fn into_args(self) -> Self::IntoArgs {
+                std::iter::once(self)
+            }
+        }
+    };
+}
+one_tuple!(A);
+one_tuple!(A, B);
+one_tuple!(A, B, C);
+one_tuple!(A, B, C, D);
+one_tuple!(A, B, C, D, E);
+one_tuple!(A, B, C, D, E, F);
+
+// A tuple is never an iterator, so the two never both apply.
+impl<I: IntoIterator> Tuples<Several> for I {
     type Item = I::Item;
     type IntoArgs = I::IntoIter;
     fn into_args(self) -> Self::IntoArgs {

@@ -49,7 +49,7 @@ mod tls {
 }
 mod value;
 
-pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs};
+pub use args::{Arg, Args, CmdArgs, DoubleArg, Exclusive, Multiple, One, Several, ToArg, ToArgs, Tuples};
 pub use cache::{CacheConfig, CacheMode, CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES};
 pub use client::{
     Redis, RedisBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TCP_KEEPALIVE, DEFAULT_TCP_USER_TIMEOUT,
@@ -157,7 +157,7 @@ macro_rules! commands {
 /// What generated code reaches the runtime through. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs};
+    pub use crate::args::{Arg, Args, CmdArgs, DoubleArg, Multiple, ToArg, ToArgs, Tuples};
     pub use crate::command::{lookup_command, Cmd, CommandInfo, Effect, Executor, Kind, Raw, Sink, StatefulExecutor};
     pub use crate::convert::{field_values, missing_field, text_of, type_error, FromValue};
     pub use crate::error::Error;

@@ -33,9 +33,12 @@ except containers with no arguments of their own (`CLIENT`):
   `f64`, `unix-time` an `i64` Unix timestamp; a `multiple` of strings
   (keys, members, channels) takes one or several
   ([`Multiple`](crate::Multiple): `delete(\"k\")`, `delete([\"a\", \"b\"])`,
-  any iterator), other `multiple`s any `IntoIterator` (of tuples for
-  repeated blocks, as `ZADD`'s `(score, member)`); a required `oneof` takes an enum from
-  [`types`](crate::types); a block's members are parameters of their own.
+  any iterator); a repeated block takes one tuple or several
+  ([`Tuples`](crate::Tuples): `ZADD`'s `(score, member)`,
+  `zadd(\"z\", (1.5, \"m\"))`, `zadd(\"z\", [(1, \"a\"), (2, \"b\")])`);
+  other `multiple`s any `IntoIterator`; a required `oneof` takes an enum
+  from [`types`](crate::types); a block's members are parameters of their
+  own.
 - **Optional arguments** are setters on the returned [`Cmd`](crate::Cmd),
   named after their token (`.ex(10)`, `.limit(0, 10)`), else their name.
   Each member of an optional `oneof` is a setter writing the same argument,
@@ -295,8 +298,17 @@ fn signature(params: &[Param]) -> Signature {
                 return quote!(#ident: #ty);
             }
             let marker = format_ident!("__M{}", markers.len());
-            prologue.extend(quote!(let #ident = crate::__private::Multiple::into_args(#ident);));
-            let param = quote!(#ident: impl crate::__private::Multiple<#marker>);
+            let param = match &p.ty {
+                Ty::Many(item) if matches!(**item, Ty::Tuple(_)) => {
+                    let item = ty(item, true);
+                    prologue.extend(quote!(let #ident = crate::__private::Tuples::into_args(#ident);));
+                    quote!(#ident: impl crate::__private::Tuples<#marker, Item = #item>)
+                }
+                _ => {
+                    prologue.extend(quote!(let #ident = crate::__private::Multiple::into_args(#ident);));
+                    quote!(#ident: impl crate::__private::Multiple<#marker>)
+                }
+            };
             markers.push(marker);
             param
         })
@@ -305,11 +317,16 @@ fn signature(params: &[Param]) -> Signature {
     Signature { generics, params, prologue }
 }
 
-/// Whether a parameter takes one argument or several: a `multiple`
-/// argument of plain strings (keys, members, channels, values). Lists of
-/// tuples, numbers or enums stay `IntoIterator`s.
+/// Whether a parameter takes one item or several: a `multiple` argument of
+/// plain strings (keys, members, channels, values), or of blocks (HSET's
+/// field/value pairs) as long as `Tuples` has tuples for. Lists of numbers
+/// or enums stay `IntoIterator`s.
 fn is_one_or_many(t: &Ty) -> bool {
-    matches!(t, Ty::Many(inner) if **inner == Ty::Str)
+    matches!(t, Ty::Many(inner) if match &**inner {
+        Ty::Str => true,
+        Ty::Tuple(items) => items.len() <= 6,
+        _ => false,
+    })
 }
 
 fn setters(p: &Plan) -> TokenStream {
