@@ -199,6 +199,10 @@ async fn server_error_keeps_the_connection(p: Protocol) {
         Error::Type(t) => assert_eq!(t.command.as_deref(), Some("GET")),
         other => panic!("expected a type error, got {other:?}"),
     }
+    // So on the general path too: a new client's first command connects.
+    let fresh = client(&server, p);
+    let err = fresh.get("k").returning::<i64>().await.expect_err("abc is no integer");
+    assert!(matches!(&err, Error::Type(t) if t.command.as_deref() == Some("GET")), "{err:?}");
 
     // Errors nested in an EXEC reply are values, not failures.
     redis.execute_cmd("MULTI", ()).await.unwrap();

@@ -231,6 +231,13 @@ impl<T> Stage<T> {
         }
     }
 
+    /// The failure of a command polled after an option was set on it; the
+    /// command is done.
+    pub(crate) fn misused(&mut self, opts: &CallOptions) -> crate::error::Error {
+        *self = Stage::Done;
+        misused(opts.name().unwrap_or("a command"))
+    }
+
     /// The same stage for another reply type (from `returning`).
     fn retyped<U>(self) -> Stage<U> {
         match self {
@@ -350,8 +357,7 @@ impl<S: Sink, K: ?Sized, R> Cmd<S, K, R> {
 
     /// Ends a command polled after an option was set on it: the error.
     pub(crate) fn misused(&mut self) -> crate::error::Error {
-        self.stage = Stage::Done;
-        misused(self.opts.name().unwrap_or("a command"))
+        self.stage.misused(&self.opts)
     }
 
     /// Converts the reply to `T` instead of the command's default type.

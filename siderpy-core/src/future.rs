@@ -26,8 +26,13 @@ use crate::value::Value;
 
 /// What a command awaited on a [`Redis`] keeps while it runs. Public only
 /// as the type of [`Sink::Running`]; unnameable outside the crate.
+///
+/// It does not depend on the reply type: every command runs the same
+/// compiled state machine, and only the conversion of the reply at the end
+/// is compiled per reply type. A program awaiting a hundred kinds of
+/// command builds the machine once.
 #[allow(missing_debug_implementations, private_interfaces)]
-pub enum Running<'a, R> {
+pub enum Running<'a> {
     /// Queued on the shared connection; waiting for the reply.
     Waiting {
         rx: oneshot::Receiver<Result<Value>>,
@@ -47,11 +52,11 @@ pub enum Running<'a, R> {
         fetch: Box<Fetch>,
     },
     /// Anything but the common case.
-    General(Boxed<'a, R>),
+    General(Boxed<'a, Value>),
 }
 
 impl<'a> Sink for &'a Redis {
-    type Running<R> = Running<'a, R>;
+    type Running<R> = Running<'a>;
 }
 
 /// Past this size, a sent command's arguments are dropped while its reply
@@ -66,79 +71,88 @@ fn finish<R: FromValue>(redis: &Redis, name: impl FnOnce() -> String, reply: Res
     })
 }
 
-impl<'a, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<&'a Redis, K, R> {
+impl<K: ?Sized, R: FromValue> Future for Cmd<&Redis, K, R> {
     type Output = Result<R>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
         let this = self.get_mut();
-        let redis: &'a Redis = this.sink;
-        loop {
-            match &mut this.stage {
-                Stage::Built => {
-                    // Without a cache, this one branch is all it costs.
-                    if let Some(cache) = redis.cache() {
-                        match std::task::ready!(start_cached(redis, cache, &mut this.args, this.opts, cx)) {
-                            Ok(running) => this.stage = Stage::Running(running),
-                            Err(out) => {
-                                this.stage = Stage::Done;
-                                return Poll::Ready(out);
-                            }
-                        }
-                        continue;
-                    }
-                    this.stage = match redis.try_send_shared(&this.args, &this.opts) {
-                        Some((rx, limit)) => {
-                            let probe = redis.probe(&this.args, &this.opts);
-                            keep_name(&mut this.args);
-                            Stage::Running(Running::Waiting { rx, deadline: timer(limit), probe })
-                        }
-                        None => {
-                            if let Some(down) = redis.unavailable(&this.args, &this.opts) {
-                                redis.probe(&this.args, &this.opts).finish(Err(&down));
-                                this.stage = Stage::Done;
-                                return Poll::Ready(Err(down));
-                            }
-                            Stage::Running(general(redis, &mut this.args, this.opts, Via::Request))
-                        }
-                    };
-                }
-                Stage::Running(Running::Waiting { rx, deadline, probe }) => {
-                    let reply = std::task::ready!(poll_reply(redis, rx, deadline, probe, cx));
-                    let Stage::Running(Running::Waiting { probe, .. }) =
-                        std::mem::replace(&mut this.stage, Stage::Done)
-                    else {
-                        unreachable!()
-                    };
-                    probe.finish(reply.as_ref().map(drop));
-                    return Poll::Ready(finish(redis, || this.args.name(), reply));
-                }
-                Stage::Running(Running::Fetching { rx, deadline, probe, .. }) => {
-                    let reply = std::task::ready!(poll_reply(redis, rx, deadline, probe, cx));
-                    let Stage::Running(Running::Fetching { probe, fetch, .. }) =
-                        std::mem::replace(&mut this.stage, Stage::Done)
-                    else {
-                        unreachable!()
-                    };
-                    // Kept only if no invalidation came first; on an error
-                    // the dropped token clears its entry.
-                    if let Ok(v) = &reply {
-                        fetch.fill(v);
-                    }
-                    probe.finish(reply.as_ref().map(drop));
-                    return Poll::Ready(finish(redis, || this.args.name(), reply));
-                }
-                Stage::Running(Running::General(fut)) => {
-                    let out = std::task::ready!(fut.as_mut().poll(cx));
-                    this.stage = Stage::Done;
-                    return Poll::Ready(out);
-                }
-                Stage::Misused => return Poll::Ready(Err(this.misused())),
-                Stage::Done => panic!("a command polled after it completed"),
-            }
-        }
+        let reply = std::task::ready!(poll_command(this.sink, &mut this.stage, &mut this.args, &this.opts, cx));
+        Poll::Ready(finish(this.sink, || this.args.name(), reply))
     }
 }
 
+/// A command's life up to its reply, unconverted: queued on the shared
+/// connection on the first poll if it can be (else the general path,
+/// boxed), then awaited.
+fn poll_command<'a>(
+    redis: &'a Redis,
+    stage: &mut Stage<Running<'a>>,
+    args: &mut CmdArgs,
+    opts: &CallOptions,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Value>> {
+    loop {
+        match stage {
+            Stage::Built => {
+                // Without a cache, this one branch is all it costs.
+                if let Some(cache) = redis.cache() {
+                    match std::task::ready!(start_cached(redis, cache, args, *opts, cx)) {
+                        Ok(running) => *stage = Stage::Running(running),
+                        Err(out) => {
+                            *stage = Stage::Done;
+                            return Poll::Ready(out);
+                        }
+                    }
+                    continue;
+                }
+                *stage = match redis.try_send_shared(args, opts) {
+                    Some((rx, limit)) => {
+                        let probe = redis.probe(args, opts);
+                        keep_name(args);
+                        Stage::Running(Running::Waiting { rx, deadline: timer(limit), probe })
+                    }
+                    None => {
+                        if let Some(down) = redis.unavailable(args, opts) {
+                            redis.probe(args, opts).finish(Err(&down));
+                            *stage = Stage::Done;
+                            return Poll::Ready(Err(down));
+                        }
+                        Stage::Running(general(redis, args, *opts, Via::Request))
+                    }
+                };
+            }
+            Stage::Running(Running::Waiting { rx, deadline, probe }) => {
+                let reply = std::task::ready!(poll_reply(redis, rx, deadline, probe, cx));
+                let Stage::Running(Running::Waiting { probe, .. }) = std::mem::replace(stage, Stage::Done) else {
+                    unreachable!()
+                };
+                probe.finish(reply.as_ref().map(drop));
+                return Poll::Ready(reply);
+            }
+            Stage::Running(Running::Fetching { rx, deadline, probe, .. }) => {
+                let reply = std::task::ready!(poll_reply(redis, rx, deadline, probe, cx));
+                let Stage::Running(Running::Fetching { probe, fetch, .. }) = std::mem::replace(stage, Stage::Done)
+                else {
+                    unreachable!()
+                };
+                // Kept only if no invalidation came first; on an error
+                // the dropped token clears its entry.
+                if let Ok(v) = &reply {
+                    fetch.fill(v);
+                }
+                probe.finish(reply.as_ref().map(drop));
+                return Poll::Ready(reply);
+            }
+            Stage::Running(Running::General(fut)) => {
+                let reply = std::task::ready!(fut.as_mut().poll(cx));
+                *stage = Stage::Done;
+                return Poll::Ready(reply);
+            }
+            Stage::Misused => return Poll::Ready(Err(stage.misused(opts))),
+            Stage::Done => panic!("a command polled after it completed"),
+        }
+    }
+}
 /// The read timeout's timer, if there is one.
 fn timer(limit: Option<Duration>) -> Option<(Pin<Box<Sleep>>, Duration)> {
     limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit))
@@ -194,15 +208,10 @@ enum Via {
 }
 
 /// The general path, boxed. The arguments go into the request, which drops
-/// them once queued: only the name stays.
-fn general<'a, R: FromValue + Send + 'a>(
-    redis: &'a Redis,
-    args: &mut CmdArgs,
-    opts: CallOptions,
-    via: Via,
-) -> Running<'a, R> {
-    let args = std::mem::take(args);
-    let name = args.name();
+/// them once queued: only the name stays, for a type error's message.
+fn general<'a>(redis: &'a Redis, args: &mut CmdArgs, opts: CallOptions, via: Via) -> Running<'a> {
+    let name_only = CmdArgs::with_name(&args.name());
+    let args = std::mem::replace(args, name_only);
     Running::General(Box::pin(async move {
         let reply = match via {
             Via::Request => redis.request(args, opts).await,
@@ -214,19 +223,19 @@ fn general<'a, R: FromValue + Send + 'a>(
         if let Err(Error::Redis(e)) | Ok(Value::Error(e)) = &reply {
             redis.check_demoted(e);
         }
-        finish(redis, || name, reply)
+        reply
     }))
 }
 
 /// The first poll with a client-side cache: the reply from the cache
 /// (`Err`), or what waits for the server's.
-fn start_cached<'a, R: FromValue + Send + 'a>(
+fn start_cached<'a>(
     redis: &'a Redis,
     cache: &Arc<Cache>,
     args: &mut CmdArgs,
     opts: CallOptions,
     cx: &mut Context<'_>,
-) -> Poll<std::result::Result<Running<'a, R>, Result<R>>> {
+) -> Poll<std::result::Result<Running<'a>, Result<Value>>> {
     // A hit is ready at once: it spends the task's budget as a socket read
     // would, or a loop of hits would never let its worker thread run
     // anything else.
@@ -237,7 +246,7 @@ fn start_cached<'a, R: FromValue + Send + 'a>(
             if Probe::wanted(redis.observability()) {
                 redis.probe(args, &opts).finish(Ok(()));
             }
-            return Poll::Ready(Err(finish(redis, || args.name(), Ok(v))));
+            return Poll::Ready(Err(Ok(v)));
         }
         Lookup::Fetch(fetch) => Some(fetch),
         Lookup::Pass => None,
