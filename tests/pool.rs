@@ -121,6 +121,12 @@ async fn clean_clients_are_reused_last_in_first_out(p: Protocol) {
         assert_eq!(pool.execute_cmd("CLIENT", ["ID"]).returning::<i64>().await.unwrap(), first);
     }
     assert_eq!(pool.status().idle, 1);
+    // A reply that does not convert names its command, typed or raw.
+    pool.set("k", "abc").await.unwrap();
+    let err = pool.get("k").returning::<i64>().await.expect_err("abc is no integer");
+    assert!(matches!(&err, Error::Type(t) if t.command.as_deref() == Some("GET")), "{err:?}");
+    let err = pool.execute_cmd("get", ["k"]).returning::<i64>().await.expect_err("abc is no integer");
+    assert!(matches!(&err, Error::Type(t) if t.command.as_deref() == Some("GET")), "{err:?}");
 
     // Two held at once: a second is made; the last given back is lent next.
     let a = pool.get_redis(None).await.unwrap();

@@ -791,8 +791,9 @@ impl<'a, P: ConnectionPool, K: ?Sized, R: FromValue + Send + 'a> Future for Cmd<
                 }
                 let redis = pool.get_redis(pool.shared.wait_timeout).await?;
                 // The request drops the arguments once queued: a large value is
-                // held once while the reply is awaited.
-                let name = args.name();
+                // held once while the reply is awaited. So the name, for a type
+                // error, is taken first; a typed command's is static.
+                let name: std::borrow::Cow<'static, str> = opts.name().map_or_else(|| args.name().into(), Into::into);
                 let value = redis.request(args, opts).await?;
                 convert::<R>(value, redis.text_policy()).map_err(|e| match e {
                     Error::Type(t) => Error::Type(t.with_command(&name)),
