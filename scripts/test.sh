@@ -14,6 +14,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 for features in "" "tls" "tracing" "tls-aws-lc-rs" "tls-ring,tls-aws-lc-rs,bb8,deadpool,mock,serde"; do
     cargo clippy -p siderpy --quiet --no-default-features --features "$features" -- -D warnings
 done
+# The API docs build warning-free, so a broken intra-doc link fails here
+# rather than on docs.rs (dependencies are already checked by clippy).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 ./scripts/msrv.sh
 # Every crate packages and verifies: each builds from its package alone,
 # its workspace dependencies from theirs (the spec the API is generated
