@@ -69,6 +69,11 @@ async fn json_set_get_and_mget_with_paths() {
     let names = redis.json_mget(["doc:1", "doc:2", "missing"], "$.name").await.unwrap();
     assert_eq!(names, [Some(r#"["a"]"#.to_owned()), Some(r#"["b"]"#.to_owned()), None]);
     assert_eq!(redis.json_del("doc:2").await.unwrap(), 1);
+    // JSON.MSET's repeated (key, path, value) block: one triple, or several.
+    redis.json_mset(("doc:3", "$", r#"{"n":3}"#)).returning::<()>().await.unwrap();
+    redis.json_mset([("doc:4", "$", "4"), ("doc:3", "$.n", "33")]).returning::<()>().await.unwrap();
+    let ns = redis.json_mget(["doc:3", "doc:4"], "$").await.unwrap();
+    assert_eq!(ns, [Some(r#"[{"n":33}]"#.to_owned()), Some("[4]".to_owned())]);
     // A command with no table entry replies a Value, any type on request.
     assert_eq!(redis.json_type("doc:1").path("$.n").returning::<Vec<String>>().await.unwrap(), ["integer"]);
 }
