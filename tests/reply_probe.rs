@@ -995,9 +995,13 @@ async fn server_commands(pr: &mut Probe, redis: &Redis, url: &str) {
     });
     check!(pr, redis.latency_histogram().command(["nosuchcommand"]), HashMap::new());
     check_that!(pr, redis.latency_histogram(), |h| h.len() > 5 && h.contains_key("debug"));
-    check!(pr, redis.latency_reset(), 1);
+    // The DEBUG SLEEP's "command" event at least; on a busy machine another
+    // command may have crossed the threshold too.
+    check_that!(pr, redis.latency_reset(), |n| *n >= 1);
     check!(pr, redis.latency_reset().event(["command"]), 0);
-    check!(pr, redis.latency_latest(), Vec::<Vec<Value>>::new());
+    check_that!(pr, redis.latency_latest(), |events| {
+        !events.iter().any(|e| matches!(e.first(), Some(event) if text(event) == "command"))
+    });
     check_that!(pr, redis.latency_help(), |lines| lines[0].starts_with("LATENCY "));
 
     // slowlog-log-slower-than is 0: every command is logged.
