@@ -180,7 +180,8 @@ pub trait Tuples<M> {
 }
 
 // Each tuple length the spec's blocks need (GEOADD's is the longest, 3),
-// with room for a module's.
+// with room for a module's; the macro's `one_or_many` offers `Tuples` up
+// to this length (6) and a plain `IntoIterator` past it.
 macro_rules! one_tuple {
     ($($t:ident),+) => {
         impl<$($t),+> Tuples<One> for ($($t,)+) {

@@ -153,6 +153,7 @@ fn poll_command<'a>(
         }
     }
 }
+
 /// The read timeout's timer, if there is one.
 fn timer(limit: Option<Duration>) -> Option<(Pin<Box<Sleep>>, Duration)> {
     limit.map(|limit| (Box::pin(tokio::time::sleep(limit)), limit))

@@ -293,40 +293,36 @@ fn signature(params: &[Param]) -> Signature {
         .iter()
         .map(|p| {
             let ident = format_ident!("{}", p.ident);
-            if !is_one_or_many(&p.ty) {
+            let Some((bound, item)) = one_or_many(&p.ty) else {
                 let ty = ty(&p.ty, true);
                 return quote!(#ident: #ty);
-            }
-            let marker = format_ident!("__M{}", markers.len());
-            let param = match &p.ty {
-                Ty::Many(item) if matches!(**item, Ty::Tuple(_)) => {
-                    let item = ty(item, true);
-                    prologue.extend(quote!(let #ident = crate::__private::Tuples::into_args(#ident);));
-                    quote!(#ident: impl crate::__private::Tuples<#marker, Item = #item>)
-                }
-                _ => {
-                    prologue.extend(quote!(let #ident = crate::__private::Multiple::into_args(#ident);));
-                    quote!(#ident: impl crate::__private::Multiple<#marker>)
-                }
             };
-            markers.push(marker);
-            param
+            let marker = format_ident!("__M{}", markers.len());
+            prologue.extend(quote!(let #ident = #bound::into_args(#ident);));
+            markers.push(marker.clone());
+            quote!(#ident: impl #bound<#marker #item>)
         })
         .collect();
     let generics = if markers.is_empty() { TokenStream::new() } else { quote!(<#(#markers),*>) };
     Signature { generics, params, prologue }
 }
 
-/// Whether a parameter takes one item or several: a `multiple` argument of
-/// plain strings (keys, members, channels, values), or of blocks (HSET's
-/// field/value pairs) as long as `Tuples` has tuples for. Lists of numbers
-/// or enums stay `IntoIterator`s.
-fn is_one_or_many(t: &Ty) -> bool {
-    matches!(t, Ty::Many(inner) if match &**inner {
-        Ty::Str => true,
-        Ty::Tuple(items) => items.len() <= 6,
-        _ => false,
-    })
+/// How a parameter takes one item or several, if it does: the trait, and
+/// what its items must be where the trait leaves that open. `Multiple` for
+/// a `multiple` argument of plain strings (keys, members, channels,
+/// values), its items `ToArg`; `Tuples` for one of blocks (HSET's
+/// field/value pairs), as long as `Tuples` has tuples for (6), its items
+/// typed here. Lists of numbers or enums stay `IntoIterator`s.
+fn one_or_many(t: &Ty) -> Option<(TokenStream, TokenStream)> {
+    let Ty::Many(item) = t else { return None };
+    match &**item {
+        Ty::Str => Some((quote!(crate::__private::Multiple), TokenStream::new())),
+        Ty::Tuple(items) if items.len() <= 6 => {
+            let item = ty(item, true);
+            Some((quote!(crate::__private::Tuples), quote!(, Item = #item)))
+        }
+        _ => None,
+    }
 }
 
 fn setters(p: &Plan) -> TokenStream {
